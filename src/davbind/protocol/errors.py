@@ -51,9 +51,13 @@ def status_line(status: int) -> str:
     return f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False)
 class DAVError(Exception):
-    """An HTTP failure with an optional ``<D:error>`` body (RFC 4918 §16)."""
+    """An HTTP failure with an optional ``<D:error>`` body (RFC 4918 §16).
+
+    Not frozen: the interpreter sets ``__traceback__`` on exceptions, which a frozen or
+    slotted dataclass refuses inside ``contextlib.contextmanager`` frames.
+    """
 
     status: int
     message: str = ""
