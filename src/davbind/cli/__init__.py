@@ -1,0 +1,1 @@
+"""Command-line interface (click): ``davbind serve`` and the client commands."""

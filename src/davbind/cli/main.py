@@ -1,0 +1,25 @@
+"""``davbind`` command group (DESIGN.md cli layer)."""
+
+from __future__ import annotations
+
+import click
+
+from davbind import __version__
+from davbind.cli.serve import serve
+
+
+@click.group()
+@click.version_option(__version__, prog_name="davbind")
+def cli() -> None:
+    """davbind: WebDAV server, client and test kit with RFC 5842 bindings."""
+
+
+cli.add_command(serve)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

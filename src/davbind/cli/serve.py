@@ -1,0 +1,72 @@
+"""``davbind serve``: start the server under uvicorn (httptools + uvloop).
+
+Settings are built once here (flags > environment > TOML file) and handed to every
+worker as JSON in ``DAVBIND_SETTINGS_JSON``.  Before workers start, leftovers of
+interrupted uploads are swept and interrupted blob reclamation is finished.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+import uvicorn
+
+from davbind.server.settings import is_loopback, load_settings
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [8080].")
+@click.option("--data", "data_dir", default=None, help="Data directory [./davbind-data].")
+@click.option("--workers", type=int, default=None, help="Worker processes [1].")
+@click.option("--config", "config_file", default=None, type=click.Path(exists=True),
+              help="TOML configuration file.")
+@click.option("--allow-anonymous-write/--no-anonymous-write", default=None,
+              help="Allow writes without authentication (default: only on loopback).")
+@click.option("--allow-loops/--no-loops", default=None,
+              help="Allow BIND/REBIND/MOVE to create binding loops [allowed].")
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: str | None,
+    workers: int | None,
+    config_file: str | None,
+    allow_anonymous_write: bool | None,
+    allow_loops: bool | None,
+) -> None:
+    """Serve a WebDAV tree (SQLite metadata + content-addressed files by default)."""
+    settings = load_settings(
+        config_file,
+        {
+            "host": host, "port": port, "data_dir": data_dir, "workers": workers,
+            "allow_anonymous_write": allow_anonymous_write, "allow_loops": allow_loops,
+        },
+    )
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    from davbind.server.app import build_services
+
+    services = build_services(settings)  # creates the root, sweeps leftovers
+    sweep = getattr(services.store, "sweep", None)
+    if sweep is not None:
+        sweep()
+    sweep_tmp = getattr(services.blobs, "sweep_tmp", None)
+    if sweep_tmp is not None:
+        sweep_tmp()
+    services.store.close()
+    if not is_loopback(settings.host) and not settings.anonymous_write:
+        click.echo("note: anonymous writes are refused on a non-loopback address", err=True)
+    os.environ["DAVBIND_SETTINGS_JSON"] = settings.to_json()
+    click.echo(f"davbind serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
+    uvicorn.run(
+        "davbind.server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers if settings.workers > 1 else None,
+        http="httptools",
+        loop="uvloop",
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,130 @@
+"""The ASGI application: one dispatch table by method, one error-to-response mapping.
+
+Handlers are ``async def handler(services, request) -> Response``.  Every ``DAVError``
+and storage error raised anywhere becomes a response here and only here (RFC 4918 §16:
+an error with a condition gets a ``<D:error>`` body).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+
+from davbind.protocol.errors import REASONS, DAVError
+from davbind.protocol.multistatus import error_document
+from davbind.server import copymove, locks, propfind, proppatch, read, write
+from davbind.server.http import ClientGone, Receive, Request, Response, Scope, Send, send_response
+from davbind.server.services import Services
+from davbind.server.settings import Settings
+from davbind.storage.model import (
+    AlreadyExists,
+    Conflict,
+    NotACollection,
+    NotFound,
+    QuotaExceeded,
+    StorageError,
+)
+from davbind.storage.open import open_blobs, open_metadata
+
+log = logging.getLogger("davbind")
+
+Handler = Callable[[Services, Request], Awaitable[Response]]
+
+HANDLERS: dict[str, Handler] = {
+    "OPTIONS": read.options,
+    "GET": read.get,
+    "HEAD": read.get,
+    "PUT": write.put,
+    "DELETE": write.delete,
+    "MKCOL": write.mkcol,
+    "PROPFIND": propfind.propfind,
+    "PROPPATCH": proppatch.proppatch,
+    "COPY": copymove.copy,
+    "MOVE": copymove.move,
+    "LOCK": locks.lock,
+    "UNLOCK": locks.unlock,
+}
+
+WRITE_METHODS = frozenset(HANDLERS) - {"OPTIONS", "GET", "HEAD", "PROPFIND"}
+
+
+def error_response(exc: Exception) -> Response:
+    """The single mapping from raised errors to HTTP responses."""
+    if isinstance(exc, DAVError):
+        err = exc
+    elif isinstance(exc, NotFound):
+        err = DAVError(404, "not found")
+    elif isinstance(exc, NotACollection):
+        err = DAVError(409, f"{exc} is not a collection")
+    elif isinstance(exc, AlreadyExists):
+        err = DAVError(409, f"{exc} exists already")
+    elif isinstance(exc, Conflict):
+        err = DAVError(409, str(exc))
+    elif isinstance(exc, QuotaExceeded):
+        err = DAVError(507, str(exc), ("quota-not-exceeded",))
+    else:
+        err = DAVError(500, "internal error")
+    headers: list[tuple[str, str]] = []
+    if err.status == 405:
+        headers.append(("Allow", ", ".join(sorted(HANDLERS))))
+    if err.conditions or err.status in (423, 412, 403, 409, 507, 508):
+        headers.append(("Content-Type", 'application/xml; charset="utf-8"'))
+        return Response(err.status, headers, error_document(err))
+    headers.append(("Content-Type", "text/plain; charset=utf-8"))
+    text = f"{err.status} {REASONS.get(err.status, '')}: {err.message}\n".encode()
+    return Response(err.status, headers, text)
+
+
+class App:
+    """ASGI callable over one ``Services``."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        head = scope["method"].upper() == "HEAD"
+        try:
+            request = Request(scope, receive)
+            handler = HANDLERS.get(request.method)
+            if handler is None:
+                raise DAVError(405 if request.method.isalpha() else 400, "method not supported")
+            if request.method in WRITE_METHODS and not self.services.settings.anonymous_write:
+                raise DAVError(403, "anonymous write access is disabled on this address")
+            response = await handler(self.services, request)
+        except ClientGone:
+            return
+        except (DAVError, StorageError) as exc:
+            response = error_response(exc)
+        except Exception as exc:
+            log.exception("unhandled error for %s %s", scope.get("method"), scope.get("path"))
+            response = error_response(exc)
+        await send_response(send, response, head=head)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.services.store.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def build_services(settings: Settings) -> Services:
+    blobs = open_blobs(settings.blobs_url)
+    store = open_metadata(settings.metadata_url, blobs)
+    return Services(settings, store, blobs)
+
+
+def create_app(settings: Settings | None = None) -> App:
+    """Factory for uvicorn (``--factory``): settings come from DAVBIND_SETTINGS_JSON."""
+    if settings is None:
+        settings = Settings.from_json(os.environ["DAVBIND_SETTINGS_JSON"])
+    return App(build_services(settings))

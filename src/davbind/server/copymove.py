@@ -1,0 +1,173 @@
+"""COPY and MOVE (RFC 4918 §9.8, §9.9) over bindings (RFC 5842 §2.3, §2.5; spec A-3, A-15).
+
+MOVE is a rebind: the destination binding is added and the source binding removed in one
+transaction; the resource keeps its id, dead properties and other bindings.
+COPY snapshots the source graph first (so a destination inside the source terminates),
+then copies it keeping its internal binding structure: a resource met twice is copied
+once and bound twice, and loops are reproduced inside the copy (B-2.3-5).  A destination
+URL that already maps to a resource of the same kind is updated in place (A-3), keeping
+its id and its other bindings; destination members absent from the source are unbound.
+"""
+
+from __future__ import annotations
+
+from davbind.protocol.errors import DAVError
+from davbind.protocol.headers import Depth, parse_depth, parse_destination, parse_overwrite
+from davbind.protocol.paths import lock_path, split_path
+from davbind.server.guard import Guard, release_locks_at
+from davbind.server.http import Request, Response
+from davbind.server.services import Services
+from davbind.server.target import Target, locate
+from davbind.storage.interface import Txn
+from davbind.storage.model import Resource
+
+
+def _destination(request: Request) -> tuple[str, ...]:
+    raw = parse_destination(
+        request.header("destination"), scheme=request.scheme, host=request.host
+    )
+    return split_path(raw)
+
+
+def _prepare(txn: Txn, request: Request, dest_segments: tuple[str, ...]) -> tuple[Target, Target]:
+    source = locate(txn, request.segments)
+    if source.resource is None:
+        raise DAVError(404, "source not found")
+    if dest_segments == request.segments:
+        raise DAVError(403, "source and destination are the same URL")
+    if not dest_segments:
+        raise DAVError(403, "the root collection cannot be overwritten")
+    dest = locate(txn, dest_segments)
+    if dest.parent is None:
+        raise DAVError(409, "the destination's parent collection does not exist")
+    if dest.resource is not None:
+        if not parse_overwrite(request.header("overwrite")):
+            raise DAVError(412, "destination exists and Overwrite is F")
+        if dest.resource.key == source.resource.key:
+            raise DAVError(403, "source and destination are bindings of the same resource")
+    return source, dest
+
+
+def _snapshot(txn: Txn, root: Resource, infinite: bool) -> dict[int, list[tuple[str, Resource]]]:
+    members: dict[int, list[tuple[str, Resource]]] = {}
+    if not root.is_collection:
+        return members
+    if not infinite:
+        members[root.key] = []
+        return members
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.key in members:
+            continue
+        kids = list(txn.children(node.key))
+        members[node.key] = kids
+        stack.extend(child for _, child in kids if child.is_collection)
+    return members
+
+
+class _Copier:
+    """One COPY: maps each source resource to the destination resource made for it."""
+
+    def __init__(self, txn: Txn, members: dict[int, list[tuple[str, Resource]]]) -> None:
+        self.txn = txn
+        self.members = members
+        self.mapping: dict[int, int] = {}
+        self.source_keys = set(members) | {c.key for kids in members.values() for _, c in kids}
+
+    def place(self, src: Resource, parent: int, seg: str, existing: Resource | None) -> None:
+        txn = self.txn
+        if src.key in self.mapping:  # copied already in this request: bind again
+            if existing is not None and existing.key == self.mapping[src.key]:
+                return
+            if existing is not None:
+                txn.unbind(parent, seg)
+            txn.bind(parent, seg, self.mapping[src.key])
+            return
+        in_place = (
+            existing is not None
+            and existing.is_collection == src.is_collection
+            and existing.key not in self.source_keys
+            and existing.key not in self.mapping.values()
+        )
+        if in_place:
+            assert existing is not None
+            key = existing.key
+            if not src.is_collection:
+                txn.set_content(key, src.digest, src.size, src.content_type)
+        else:
+            if existing is not None:
+                txn.unbind(parent, seg)
+            key = txn.create(
+                parent, seg, collection=src.is_collection, digest=src.digest,
+                size=src.size, content_type=src.content_type,
+            ).key
+        txn.copy_dead_props(src.key, key)
+        self.mapping[src.key] = key
+        if src.is_collection:
+            kids = self.members.get(src.key, [])
+            names = {s for s, _ in kids}
+            for old, _ in list(txn.children(key)):
+                if old not in names:
+                    txn.unbind(key, old)
+            for child_seg, child in kids:
+                self.place(child, key, child_seg, txn.lookup(key, child_seg))
+
+
+async def copy(services: Services, request: Request) -> Response:
+    """RFC 4918 §9.8: 201 new, 204 overwritten, 412 Overwrite F, 409 no parent."""
+    dest_segments = _destination(request)
+    with services.store.write() as txn:
+        source, dest = _prepare(txn, request, dest_segments)
+        assert source.resource is not None and dest.parent is not None
+        infinite = True
+        if source.resource.is_collection:
+            depth = parse_depth(request.header("depth"), default=Depth.INFINITY,
+                                allowed=frozenset({Depth.ZERO, Depth.INFINITY}))
+            infinite = depth is Depth.INFINITY
+        guard = Guard(request, txn)
+        guard.modify(dest.parent)
+        if dest.resource is not None:
+            guard.modify(dest.resource)
+            guard.unmap(lock_path(dest_segments))
+        guard.check_if()
+        members = _snapshot(txn, source.resource, infinite)
+        _Copier(txn, members).place(source.resource, dest.parent.key, dest.segment, dest.resource)
+    return _created_or_replaced(dest)
+
+
+async def move(services: Services, request: Request) -> Response:
+    """RFC 4918 §9.9 as a rebind (RFC 5842 §2.5): one binding removed, one added."""
+    dest_segments = _destination(request)
+    with services.store.write() as txn:
+        source, dest = _prepare(txn, request, dest_segments)
+        assert source.resource is not None and dest.parent is not None
+        if source.parent is None:
+            raise DAVError(403, "the root collection cannot be moved")
+        if source.resource.is_collection:
+            parse_depth(request.header("depth"), default=Depth.INFINITY,
+                        allowed=frozenset({Depth.INFINITY}))
+        if dest_segments[: len(request.segments)] == request.segments:
+            raise DAVError(403, "cannot move a collection into itself", ("cycle-allowed",))
+        if request.segments[: len(dest_segments)] == dest_segments:
+            raise DAVError(409, "the destination is an ancestor of the source")
+        guard = Guard(request, txn)
+        guard.modify(source.parent)
+        guard.unmap(lock_path(request.segments))
+        guard.modify(dest.parent)
+        if dest.resource is not None:
+            guard.unmap(lock_path(dest_segments))
+        guard.check_if()
+        if dest.resource is not None:
+            release_locks_at(txn, lock_path(dest_segments))
+            txn.unbind(dest.parent.key, dest.segment)
+        txn.bind(dest.parent.key, dest.segment, source.resource.key)
+        release_locks_at(txn, lock_path(request.segments))
+        txn.unbind(source.parent.key, source.segment)
+    return _created_or_replaced(dest)
+
+
+def _created_or_replaced(dest: Target) -> Response:
+    if dest.resource is None:
+        return Response(201, [("Location", dest.href)])
+    return Response(204)

@@ -1,0 +1,143 @@
+"""Request and response values over raw ASGI (no web framework, DESIGN.md).
+
+Bodies stream both ways: ``Request.stream()`` yields chunks as they arrive and
+``Response.body`` may be an iterator of chunks, sent as they are produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from davbind.protocol.errors import DAVError
+from davbind.protocol.paths import split_path
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Request:
+    """One HTTP request: method, decoded path segments, headers, streamed body."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.method: str = scope["method"].upper()
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        raw_path = raw.decode("latin-1").split("?", 1)[0].split("#", 1)[0]
+        self.raw_path = raw_path
+        self.scheme: str = scope.get("scheme", "http")
+        self.headers: dict[str, list[str]] = {}
+        for k, v in scope["headers"]:
+            self.headers.setdefault(k.decode("latin-1").lower(), []).append(v.decode("latin-1"))
+        self.query: str = scope.get("query_string", b"").decode("latin-1")
+        self._receive = receive
+        self._consumed = False
+        self.segments: tuple[str, ...] = split_path(raw_path)
+        self.trailing_slash = raw_path.endswith("/")
+        self.principal: str | None = None
+
+    def header(self, name: str) -> str | None:
+        values = self.headers.get(name)
+        return ", ".join(values) if values else None
+
+    def header_lines(self, name: str) -> list[str]:
+        return self.headers.get(name, [])
+
+    @property
+    def host(self) -> str:
+        return self.header("host") or "localhost"
+
+    def declared_length(self) -> int | None:
+        value = self.header("content-length")
+        if value is None:
+            return None
+        try:
+            n = int(value)
+        except ValueError as exc:
+            raise DAVError(400, "malformed Content-Length") from exc
+        if n < 0:
+            raise DAVError(400, "negative Content-Length")
+        return n
+
+    def has_body(self) -> bool:
+        length = self.declared_length()
+        return bool(length) or "chunked" in (self.header("transfer-encoding") or "").lower()
+
+    async def stream(self, limit: int) -> AsyncIterator[bytes]:
+        """Yield body chunks; ``DAVError(413)`` once more than ``limit`` bytes arrive."""
+        if self._consumed:
+            return
+        self._consumed = True
+        length = self.declared_length()
+        if length is not None and length > limit:
+            raise DAVError(413, f"request body larger than {limit} bytes")
+        total = 0
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            if total > limit:
+                raise DAVError(413, f"request body larger than {limit} bytes")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    async def body(self, limit: int) -> bytes:
+        parts = [chunk async for chunk in self.stream(limit)]
+        return b"".join(parts)
+
+
+class ClientGone(Exception):
+    """The client disconnected in the middle of its request body."""
+
+
+Body = bytes | Iterator[bytes] | AsyncIterator[bytes]
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: Body = b""
+
+    def header(self, name: str, value: str) -> Response:
+        self.headers.append((name, value))
+        return self
+
+
+async def send_response(send: Send, response: Response, *, head: bool = False) -> None:
+    """Send status, headers and (streamed) body."""
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
+    body = response.body
+    bodiless = response.status in (204, 304) or response.status < 200
+    if isinstance(body, bytes) and not bodiless and all(k != b"content-length" for k, _ in headers):
+        headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    if head:
+        await send({"type": "http.response.body", "body": b""})
+        _close(body)
+        return
+    if isinstance(body, bytes):
+        await send({"type": "http.response.body", "body": body})
+        return
+    try:
+        if isinstance(body, Iterator):
+            for chunk in body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        else:
+            async for chunk in body:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        _close(body)
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _close(body: Body) -> None:
+    close = getattr(body, "close", None)
+    if close is not None and not isinstance(body, AsyncIterator):
+        close()

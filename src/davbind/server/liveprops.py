@@ -1,0 +1,141 @@
+"""The live-property registry (RFC 4918 §15, RFC 5842 §3).
+
+Each live property renders itself from a ``PropContext`` to a serialised element, or
+``None`` when it is not defined on that resource (reported as 404 in PROPFIND).  The
+registry also says which are returned by ``allprop`` (RFC 4918 §9.1: not resource-id,
+not parent-set, RFC 5842 §3) and which are protected (PROPPATCH gets 403 with
+``cannot-modify-protected-property``, RFC 4918 §16).  Nothing here reads file content.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import formatdate
+
+from davbind.protocol.paths import href
+from davbind.protocol.xmlbody import escape_text
+from davbind.server.guard import covering_locks, lock_href
+from davbind.storage.interface import Txn
+from davbind.storage.model import Lock, Resource
+
+DAV = "{DAV:}"
+
+
+@dataclass(slots=True)
+class PropContext:
+    """What a live property may look at: the resource, the URL it was reached by."""
+
+    txn: Txn
+    resource: Resource
+    segments: tuple[str, ...]
+    any_locks: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LiveProp:
+    render: Callable[[PropContext], str | None]
+    allprop: bool = True
+
+
+def _el(local: str, inner: str) -> str:
+    return f"<D:{local}>{inner}</D:{local}>" if inner else f"<D:{local}/>"
+
+
+def _creationdate(c: PropContext) -> str:
+    stamp = datetime.fromtimestamp(c.resource.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _el("creationdate", stamp)
+
+
+def _length(c: PropContext) -> str | None:
+    if c.resource.is_collection:
+        return None
+    return _el("getcontentlength", str(c.resource.size))
+
+
+def _ctype(c: PropContext) -> str | None:
+    if c.resource.is_collection:
+        return None
+    return _el("getcontenttype", escape_text(c.resource.content_type or "application/octet-stream"))
+
+
+def _etag(c: PropContext) -> str:
+    return _el("getetag", escape_text(c.resource.etag))
+
+
+def _lastmod(c: PropContext) -> str:
+    return _el("getlastmodified", formatdate(c.resource.modified, usegmt=True))
+
+
+def _resourcetype(c: PropContext) -> str:
+    return "<D:resourcetype><D:collection/></D:resourcetype>" if c.resource.is_collection else (
+        "<D:resourcetype/>"
+    )
+
+
+SUPPORTEDLOCK = (
+    "<D:supportedlock>"
+    "<D:lockentry><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype>"
+    "</D:lockentry>"
+    "<D:lockentry><D:lockscope><D:shared/></D:lockscope><D:locktype><D:write/></D:locktype>"
+    "</D:lockentry>"
+    "</D:supportedlock>"
+)
+
+
+def activelock(lock: Lock) -> str:
+    """One ``<D:activelock>`` (RFC 4918 §14.1) with the lock root (§14.12)."""
+    remaining = max(0, int(lock.expires - time.time()))
+    scope = "<D:exclusive/>" if lock.exclusive else "<D:shared/>"
+    return (
+        "<D:activelock>"
+        f"<D:locktype><D:write/></D:locktype><D:lockscope>{scope}</D:lockscope>"
+        f"<D:depth>{'infinity' if lock.infinite else '0'}</D:depth>"
+        f"{lock.owner_xml or ''}"
+        f"<D:timeout>Second-{remaining}</D:timeout>"
+        f"<D:locktoken><D:href>{escape_text(lock.token)}</D:href></D:locktoken>"
+        f"<D:lockroot><D:href>{escape_text(lock_href(lock.root))}</D:href></D:lockroot>"
+        "</D:activelock>"
+    )
+
+
+def _lockdiscovery(c: PropContext) -> str:
+    if not c.any_locks:
+        return "<D:lockdiscovery/>"
+    locks = covering_locks(c.txn, c.resource.key)
+    return _el("lockdiscovery", "".join(activelock(lk) for lk in locks))
+
+
+def _resource_id(c: PropContext) -> str:
+    return f"<D:resource-id><D:href>{escape_text(c.resource.rid)}</D:href></D:resource-id>"
+
+
+REGISTRY: dict[str, LiveProp] = {
+    DAV + "creationdate": LiveProp(_creationdate),
+    DAV + "getcontentlength": LiveProp(_length),
+    DAV + "getcontenttype": LiveProp(_ctype),
+    DAV + "getetag": LiveProp(_etag),
+    DAV + "getlastmodified": LiveProp(_lastmod),
+    DAV + "resourcetype": LiveProp(_resourcetype),
+    DAV + "supportedlock": LiveProp(lambda c: SUPPORTEDLOCK),
+    DAV + "lockdiscovery": LiveProp(_lockdiscovery),
+    DAV + "resource-id": LiveProp(_resource_id, allprop=False),
+}
+
+ALLPROP = tuple(name for name, p in REGISTRY.items() if p.allprop)
+
+
+def register(name: str, prop: LiveProp) -> None:
+    """Add a live property (used by feature modules such as bindings)."""
+    REGISTRY[name] = prop
+
+
+def is_protected(name: str) -> bool:
+    """Live properties cannot be set or removed by PROPPATCH (``displayname`` is dead)."""
+    return name in REGISTRY
+
+
+def href_of(c: PropContext) -> str:
+    return href(c.segments, c.resource.is_collection)

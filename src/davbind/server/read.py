@@ -1,0 +1,133 @@
+"""OPTIONS, GET and HEAD (RFC 4918 §9.4, §10.1; RFC 9110 §9.3.1, §14 byte ranges).
+
+GET streams blob content in large chunks; a collection gets a small HTML index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import AsyncIterator, Iterator
+from email.utils import formatdate
+
+from davbind.protocol.errors import DAVError
+from davbind.protocol.paths import encode_segment
+from davbind.server import conditional
+from davbind.server.http import Request, Response
+from davbind.server.services import Services
+from davbind.server.target import locate
+from davbind.storage.interface import BlobStore
+from davbind.storage.model import Resource
+
+DAV_CLASSES = "1, 2, 3"
+COMMON_METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
+CHUNK = 1024 * 1024
+
+
+def dav_headers() -> list[tuple[str, str]]:
+    return [("DAV", DAV_CLASSES), ("MS-Author-Via", "DAV")]
+
+
+def allow_for(resource: Resource | None) -> str:
+    if resource is None:
+        return "OPTIONS, PUT, MKCOL, LOCK"
+    if resource.is_collection:
+        return COMMON_METHODS + ", MKCOL"
+    return COMMON_METHODS
+
+
+async def options(services: Services, request: Request) -> Response:
+    """RFC 4918 §10.1: compliance classes on every resource; Allow per resource kind."""
+    with services.store.read() as txn:
+        resource = locate(txn, request.segments).resource
+    headers = [*dav_headers(), ("Allow", allow_for(resource))]
+    return Response(200, headers, b"")
+
+
+def entity_headers(resource: Resource) -> list[tuple[str, str]]:
+    return [
+        ("ETag", resource.etag),
+        ("Last-Modified", formatdate(resource.modified, usegmt=True)),
+    ]
+
+
+def _range(value: str | None, size: int) -> tuple[int, int] | None:
+    """One ``bytes=`` range -> (start, end inclusive); None = whole body.  Multiple ranges
+    are answered with the whole body (allowed by RFC 9110 §14.2)."""
+    if not value or not value.strip().lower().startswith("bytes="):
+        return None
+    spec = value.split("=", 1)[1].strip()
+    if "," in spec:
+        return None
+    first, _, last = spec.partition("-")
+    try:
+        if first == "":
+            n = int(last)
+            if n <= 0:
+                raise DAVError(416, "unsatisfiable range")
+            return max(0, size - n), size - 1
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        raise DAVError(416, "unsatisfiable range")
+    return start, min(end, size - 1)
+
+
+async def _stream(blobs: BlobStore, digest: str, start: int, length: int) -> AsyncIterator[bytes]:
+    fh = await asyncio.to_thread(blobs.open, digest)
+    try:
+        await asyncio.to_thread(fh.seek, start)
+        left = length
+        while left > 0:
+            chunk = await asyncio.to_thread(fh.read, min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            yield chunk
+    finally:
+        fh.close()
+
+
+def _index(segments: tuple[str, ...], members: Iterator[tuple[str, Resource]]) -> Iterator[bytes]:
+    base = "/" + "".join(encode_segment(s) + "/" for s in segments)
+    title = html.escape(base)
+    yield f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>".encode()
+    yield f"<body><h1>Index of {title}</h1><ul>".encode()
+    for seg, res in members:
+        slash = "/" if res.is_collection else ""
+        link = html.escape(base + encode_segment(seg) + slash)
+        yield f"<li><a href='{link}'>{html.escape(seg)}{slash}</a></li>".encode()
+    yield b"</ul></body></html>"
+
+
+async def get(services: Services, request: Request) -> Response:
+    """GET/HEAD: entity headers, conditionals (304/412), single byte ranges (206/416)."""
+    with services.store.read() as txn:
+        resource = locate(txn, request.segments).resource
+        if resource is None:
+            raise DAVError(404, "not found")
+        if resource.is_collection:
+            members = list(txn.children(resource.key))
+    headers = entity_headers(resource)
+    if not conditional.check(request, resource, safe=True):
+        return Response(304, headers)
+    if resource.is_collection:
+        headers.append(("Content-Type", "text/html; charset=utf-8"))
+        return Response(200, headers, b"".join(_index(request.segments, iter(members))))
+    headers.append(("Content-Type", resource.content_type or "application/octet-stream"))
+    headers.append(("Accept-Ranges", "bytes"))
+    size = resource.size
+    wanted = _range(request.header("range"), size)
+    if_range = request.header("if-range")
+    if wanted is not None and if_range is not None and if_range.strip() != resource.etag:
+        wanted = None
+    status, start, length = 200, 0, size
+    if wanted is not None:
+        status, start, length = 206, wanted[0], wanted[1] - wanted[0] + 1
+        headers.append(("Content-Range", f"bytes {wanted[0]}-{wanted[1]}/{size}"))
+    headers.append(("Content-Length", str(length)))
+    if resource.digest is None or length == 0 or request.method == "HEAD":
+        return Response(status, headers, b"")
+    return Response(status, headers, _stream(services.blobs, resource.digest, start, length))

@@ -1,0 +1,15 @@
+"""What every handler needs: settings and the two stores, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from davbind.server.settings import Settings
+from davbind.storage.interface import BlobStore, MetadataStore
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    store: MetadataStore
+    blobs: BlobStore

@@ -1,0 +1,134 @@
+"""PUT, DELETE and MKCOL (RFC 4918 §9.3, §9.6, §9.7; RFC 5842 §2.4).
+
+PUT streams the body into the blob store while hashing it, outside any transaction;
+then one write transaction re-checks the preconditions and commits content and metadata
+together, so a crash leaves either the old or the new content, never a mix.
+DELETE removes exactly one binding (RFC 5842 §2.4, B-2.4-3): it is atomic, and only
+what became unreachable from the root is reclaimed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+
+from davbind.protocol.errors import DAVError
+from davbind.protocol.headers import Depth, parse_depth
+from davbind.protocol.paths import lock_path
+from davbind.protocol.xmlbody import parse_mkcol
+from davbind.server import conditional
+from davbind.server.guard import Guard, release_locks_at
+from davbind.server.http import Request, Response
+from davbind.server.read import entity_headers
+from davbind.server.services import Services
+from davbind.server.target import Target, locate
+from davbind.storage.interface import Txn
+
+
+def _check_put(request: Request, txn: Txn) -> Target:
+    target = locate(txn, request.segments)
+    if not request.segments:
+        raise DAVError(405, "PUT on the root collection")
+    if target.parent is None:
+        raise DAVError(409, "the parent collection does not exist")
+    if target.resource is not None and target.resource.is_collection:
+        raise DAVError(405, "PUT on a collection")
+    guard = Guard(request, txn)
+    guard.modify(target.resource if target.resource is not None else target.parent)
+    guard.check_if()
+    conditional.check(request, target.resource, safe=False)
+    return target
+
+
+def _content_type(request: Request, segment: str) -> str:
+    given = request.header("content-type")
+    if given:
+        return given
+    guessed, _ = mimetypes.guess_type(segment)
+    return guessed or "application/octet-stream"
+
+
+async def put(services: Services, request: Request) -> Response:
+    """RFC 4918 §9.7: 201 for a new resource, 204 for new content of an existing one."""
+    with services.store.read() as txn:
+        _check_put(request, txn)
+    upload = services.blobs.begin()
+    try:
+        pending: list[bytes] = []
+        size = 0
+        async for chunk in request.stream(services.settings.max_body_bytes):
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= 1024 * 1024:
+                await asyncio.to_thread(upload.write, b"".join(pending))
+                pending, size = [], 0
+        if pending:
+            upload.write(b"".join(pending))
+        await asyncio.to_thread(upload.finish)
+        with services.store.write() as txn:
+            target = _check_put(request, txn)
+            digest, length = txn.store_blob(upload)
+            ctype = _content_type(request, target.segment)
+            if target.resource is None:
+                assert target.parent is not None
+                resource = txn.create(
+                    target.parent.key,
+                    target.segment,
+                    collection=False,
+                    digest=digest,
+                    size=length,
+                    content_type=ctype,
+                )
+                status = 201
+            else:
+                resource = txn.set_content(target.resource.key, digest, length, ctype)
+                status = 204
+    except BaseException:
+        upload.abort()
+        raise
+    return Response(status, entity_headers(resource))
+
+
+async def delete(services: Services, request: Request) -> Response:
+    """RFC 4918 §9.6 with RFC 5842 §2.4: remove one binding; 204."""
+    if request.has_body():
+        raise DAVError(415, "DELETE does not take a request body")
+    with services.store.write() as txn:
+        target = locate(txn, request.segments)
+        if target.resource is None:
+            raise DAVError(404, "not found")
+        if target.parent is None:
+            raise DAVError(403, "the root collection cannot be deleted")
+        if target.resource.is_collection:
+            parse_depth(request.header("depth"), default=Depth.INFINITY,
+                        allowed=frozenset({Depth.INFINITY}))
+        guard = Guard(request, txn)
+        guard.modify(target.parent)
+        guard.unmap(lock_path(request.segments))
+        guard.check_if()
+        conditional.check(request, target.resource, safe=False)
+        release_locks_at(txn, lock_path(request.segments))
+        txn.unbind(target.parent.key, target.segment)
+    return Response(204)
+
+
+async def mkcol(services: Services, request: Request) -> Response:
+    """RFC 4918 §9.3 (+ RFC 5689 extended MKCOL): 201, 405 if mapped, 409 no parent,
+    415 for a body we do not understand."""
+    body = await request.body(services.settings.max_xml_bytes)
+    spec = parse_mkcol(body, request.header("content-type")) if body.strip() else None
+    with services.store.write() as txn:
+        target = locate(txn, request.segments)
+        if target.resource is not None:
+            raise DAVError(405, "the URL is already mapped")
+        if target.parent is None:
+            raise DAVError(409, "the parent collection does not exist")
+        guard = Guard(request, txn)
+        guard.modify(target.parent)
+        guard.check_if()
+        created = txn.create(target.parent.key, target.segment, collection=True)
+        if spec is not None:
+            from davbind.server.proppatch import apply_sets
+
+            apply_sets(txn, created.key, spec.props)
+    return Response(201, [("Location", target.href + "/")])

@@ -1,0 +1,171 @@
+"""The storage interfaces: ``MetadataStore`` + ``Txn`` and ``BlobStore`` (DESIGN.md).
+
+Every backend implements these Protocols and passes tests/storage (the contract suite).
+A ``Txn`` is a snapshot for reads or an exclusive writer; it never sees half of another
+writer's change.  Garbage collection is by reachability from the root (RFC 5842 §5, A-27)
+and runs inside the transaction that removed the binding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from davbind.storage.model import DeadProp, Lock, Resource
+
+
+class Txn(Protocol):
+    """One transaction over resources, bindings, dead properties and locks."""
+
+    @property
+    def root(self) -> Resource: ...
+
+    def get(self, key: int) -> Resource:
+        """The resource with that key; ``NotFound`` if it is gone."""
+        ...
+
+    def lookup(self, parent: int, segment: str) -> Resource | None:
+        """The resource bound as ``segment`` in ``parent``, if any."""
+        ...
+
+    def resolve(self, segments: Sequence[str]) -> Resource:
+        """Walk bindings from the root; ``NotFound`` / ``NotACollection`` on the way."""
+        ...
+
+    def children(self, parent: int) -> Iterator[tuple[str, Resource]]:
+        """The bindings of ``parent`` sorted by segment (code points), lazily."""
+        ...
+
+    def parents(self, key: int) -> list[tuple[int, str]]:
+        """Every binding to ``key`` as (parent key, segment) (RFC 5842 §3.2)."""
+        ...
+
+    def ancestors(self, key: int) -> set[int]:
+        """Every resource from which ``key`` is reachable through bindings (``key`` excluded
+        unless it is on a loop)."""
+        ...
+
+    def descendants(self, key: int) -> set[int]:
+        """Every resource reachable from ``key`` through bindings (``key`` excluded unless it
+        is on a loop).  Terminates on loops."""
+        ...
+
+    def edges_below(self, key: int) -> Iterator[tuple[int, int, bool]]:
+        """(parent, child, child is a collection) for every binding whose parent is
+        reachable from ``key`` (``key`` included); each binding once, so loops end."""
+        ...
+
+    def has_locks(self) -> bool:
+        """Whether any unexpired lock exists at all (lets listings skip lock lookups)."""
+        ...
+
+    def create(
+        self,
+        parent: int,
+        segment: str,
+        *,
+        collection: bool,
+        digest: str | None = None,
+        size: int = 0,
+        content_type: str | None = None,
+    ) -> Resource:
+        """Make a new resource with a new rid and bind it; ``AlreadyExists`` if taken."""
+        ...
+
+    def bind(self, parent: int, segment: str, child: int) -> None:
+        """Add a binding; ``AlreadyExists`` if the segment is taken."""
+        ...
+
+    def unbind(self, parent: int, segment: str) -> int:
+        """Remove a binding and collect what became unreachable; returns the child key."""
+        ...
+
+    def store_blob(self, upload: Upload) -> tuple[str, int]:
+        """Make a finished upload durable and referenceable; returns (digest, size)."""
+        ...
+
+    def set_content(
+        self, key: int, digest: str | None, size: int, content_type: str | None
+    ) -> Resource:
+        """Replace a non-collection's content (new version, new etag)."""
+        ...
+
+    def touch(self, key: int) -> Resource:
+        """Bump the version (a dead-property or membership change)."""
+        ...
+
+    def dead_props(self, key: int) -> list[DeadProp]: ...
+
+    def dead_props_of_children(self, parent: int) -> Iterator[tuple[str, DeadProp]]:
+        """(segment, property) for every child of ``parent``, ordered like ``children``."""
+        ...
+
+    def set_dead_prop(self, key: int, prop: DeadProp) -> None: ...
+
+    def remove_dead_prop(self, key: int, name: str) -> None: ...
+
+    def copy_dead_props(self, source: int, target: int) -> None:
+        """Replace the target's dead properties with the source's."""
+        ...
+
+    def locks_on(self, keys: Iterable[int]) -> list[Lock]:
+        """Unexpired locks whose locked resource is one of ``keys``."""
+        ...
+
+    def locks_rooted_at_or_below(self, root: str) -> list[Lock]:
+        """Unexpired locks whose lock-root path is ``root`` or below it."""
+        ...
+
+    def lock(self, token: str) -> Lock | None: ...
+
+    def add_lock(self, lock: Lock) -> None: ...
+
+    def refresh_lock(self, token: str, timeout: int) -> Lock: ...
+
+    def remove_lock(self, token: str) -> None: ...
+
+
+class MetadataStore(Protocol):
+    """Opens transactions; shared by every request of a process."""
+
+    def read(self) -> AbstractContextManager[Txn]: ...
+
+    def write(self) -> AbstractContextManager[Txn]: ...
+
+    def close(self) -> None: ...
+
+
+class Upload(Protocol):
+    """Content being streamed into the blob store, hashed on the way."""
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def finish(self) -> tuple[str, int]:
+        """Flush and fsync; returns (sha256 hex digest, size)."""
+        ...
+
+    def abort(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Content-addressed blobs (SHA-256): identical content is stored once."""
+
+    def begin(self) -> Upload: ...
+
+    def commit(self, upload: Upload) -> None:
+        """Make a finished upload's content durable under its digest (idempotent)."""
+        ...
+
+    def open(self, digest: str) -> BinaryIO: ...
+
+    def path(self, digest: str) -> Path | None:
+        """A local file path for zero-copy sends, when the backend has one."""
+        ...
+
+    def delete(self, digest: str) -> None: ...
+
+    def digests(self) -> Iterator[str]:
+        """Every stored digest (for orphan sweeps)."""
+        ...

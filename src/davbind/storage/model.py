@@ -1,0 +1,86 @@
+"""Values and errors of the storage model: resources, bindings, locks (RFC 5842 §2, RFC 4918 §6).
+
+A resource has an immutable ``rid`` (``urn:uuid:`` v4, never reused, RFC 5842 §3.1) and an
+internal integer key used for joins; a binding (parent key, segment) -> child key lives
+in the parent collection.  Errors are storage words, never HTTP statuses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class StorageError(Exception):
+    """Base of every storage failure."""
+
+
+class NotFound(StorageError):
+    """No resource (or binding) where one was named."""
+
+
+class AlreadyExists(StorageError):
+    """A binding with that segment exists in the collection."""
+
+
+class NotACollection(StorageError):
+    """A path walked through, or an operation targeted, a non-collection."""
+
+
+class Conflict(StorageError):
+    """The change would break the model (e.g. leave a resource unreachable)."""
+
+
+class QuotaExceeded(StorageError):
+    """Storage is full or a configured limit is reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One resource, whatever the number of bindings to it."""
+
+    key: int
+    rid: str
+    is_collection: bool
+    digest: str | None
+    size: int
+    content_type: str | None
+    version: int
+    created: float
+    modified: float
+
+    @property
+    def etag(self) -> str:
+        """Strong, globally unique entity tag (spec W-ETAG-1): key and content version."""
+        return f'"{self.key:x}-{self.version:x}"'
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """``parent:(segment -> child)`` (RFC 5842 §1.1)."""
+
+    parent: int
+    segment: str
+    child: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A write lock (RFC 4918 §6).  ``root`` is the lock-root path (RFC 5842 §9)."""
+
+    token: str
+    resource: int
+    root: str
+    infinite: bool
+    exclusive: bool
+    owner_xml: str | None
+    principal: str | None
+    timeout: int
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadProp:
+    """A dead property: Clark name and the whole element as standalone XML."""
+
+    name: str
+    xml: str

@@ -1,0 +1,45 @@
+"""Choose storage backends by URL scheme, importing each lazily (DESIGN.md).
+
+``sqlite:///path/meta.sqlite3`` (default) for metadata, ``file:///path/blobs`` (default)
+for content.  Other schemes (``postgresql://``, ``s3://``) are added here as backends land.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from davbind.storage.interface import BlobStore, MetadataStore
+
+
+def _local_path(url: str) -> Path:
+    parsed = urlparse(url)
+    return Path(unquote(parsed.path if not parsed.netloc else parsed.netloc + parsed.path))
+
+
+def open_blobs(url: str) -> BlobStore:
+    scheme = urlparse(url).scheme
+    if scheme == "file":
+        from davbind.storage.blobs_file import FileBlobStore
+
+        path = _local_path(url)
+        path.mkdir(parents=True, exist_ok=True)
+        return FileBlobStore(path)
+    raise ValueError(f"unsupported blob store URL scheme {scheme!r} in {url!r}")
+
+
+def open_metadata(url: str, blobs: BlobStore) -> MetadataStore:
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        from davbind.storage.sqlite import SqliteMetadataStore
+
+        path = _local_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteMetadataStore(path, blobs)
+    raise ValueError(f"unsupported metadata store URL scheme {scheme!r} in {url!r}")
+
+
+def default_urls(data_dir: Path) -> tuple[str, str]:
+    """(metadata URL, blob URL) for the embedded default inside ``data_dir``."""
+    data_dir = data_dir.resolve()
+    return f"sqlite://{data_dir / 'meta.sqlite3'}", f"file://{data_dir / 'blobs'}"

@@ -1,0 +1,502 @@
+"""SQLite metadata store (``sqlite:///path``), the embedded default (DESIGN.md).
+
+Resources, bindings, dead properties, locks and blob references in one WAL-mode database,
+so several server processes can share it.  Readers get a snapshot; writers take the
+database write lock up front (``BEGIN IMMEDIATE``), so a check-then-change is atomic.
+Reclamation is by reachability from the root (RFC 5842 §2.4, §5; spec A-27): removing a
+binding collects exactly the resources that no longer have a path from the root, cycles
+included, in the same transaction.  Blob files whose last reference went away are deleted
+only after commit, under the write lock, so a concurrent upload of the same content can
+never lose its file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from davbind.storage.interface import BlobStore, Upload
+from davbind.storage.model import (
+    AlreadyExists,
+    DeadProp,
+    Lock,
+    NotACollection,
+    NotFound,
+    Resource,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources(
+  key INTEGER PRIMARY KEY AUTOINCREMENT, rid TEXT NOT NULL UNIQUE, coll INTEGER NOT NULL,
+  digest TEXT, size INTEGER NOT NULL DEFAULT 0, ctype TEXT,
+  version INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL, modified REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS resources_digest ON resources(digest) WHERE digest IS NOT NULL;
+CREATE TABLE IF NOT EXISTS bindings(
+  parent INTEGER NOT NULL, segment TEXT NOT NULL, child INTEGER NOT NULL,
+  PRIMARY KEY(parent, segment)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bindings_child ON bindings(child, parent);
+CREATE TABLE IF NOT EXISTS props(
+  key INTEGER NOT NULL, name TEXT NOT NULL, xml TEXT NOT NULL,
+  PRIMARY KEY(key, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS locks(
+  token TEXT PRIMARY KEY, key INTEGER NOT NULL, root TEXT NOT NULL, infinite INTEGER NOT NULL,
+  exclusive INTEGER NOT NULL, owner TEXT, principal TEXT, timeout INTEGER NOT NULL,
+  expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS locks_key ON locks(key);
+CREATE INDEX IF NOT EXISTS locks_root ON locks(root);
+CREATE TABLE IF NOT EXISTS blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blob_trash(digest TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+_COLS = "r.key, r.rid, r.coll, r.digest, r.size, r.ctype, r.version, r.created, r.modified"
+
+
+def _resource(row: Sequence[object]) -> Resource:
+    key, rid, coll, digest, size, ctype, version, created, modified = row
+    return Resource(
+        key=int(key),  # type: ignore[call-overload]
+        rid=str(rid),
+        is_collection=bool(coll),
+        digest=None if digest is None else str(digest),
+        size=int(size),  # type: ignore[call-overload]
+        content_type=None if ctype is None else str(ctype),
+        version=int(version),  # type: ignore[call-overload]
+        created=float(created),  # type: ignore[arg-type]
+        modified=float(modified),  # type: ignore[arg-type]
+    )
+
+
+def _lock(row: Sequence[object]) -> Lock:
+    token, key, root, infinite, exclusive, owner, principal, timeout, expires = row
+    return Lock(
+        token=str(token),
+        resource=int(key),  # type: ignore[call-overload]
+        root=str(root),
+        infinite=bool(infinite),
+        exclusive=bool(exclusive),
+        owner_xml=None if owner is None else str(owner),
+        principal=None if principal is None else str(principal),
+        timeout=int(timeout),  # type: ignore[call-overload]
+        expires=float(expires),  # type: ignore[arg-type]
+    )
+
+
+class SqliteTxn:
+    """``Txn`` over one SQLite connection."""
+
+    def __init__(self, conn: sqlite3.Connection, root_key: int, blobs: BlobStore) -> None:
+        self._c = conn
+        self._root_key = root_key
+        self._blobs = blobs
+        self.trashed = False
+
+    # -- reads ---------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Resource:
+        return self.get(self._root_key)
+
+    def get(self, key: int) -> Resource:
+        row = self._c.execute(f"SELECT {_COLS} FROM resources r WHERE r.key=?", (key,)).fetchone()
+        if row is None:
+            raise NotFound(f"resource {key}")
+        return _resource(row)
+
+    def lookup(self, parent: int, segment: str) -> Resource | None:
+        row = self._c.execute(
+            f"SELECT {_COLS} FROM bindings b JOIN resources r ON r.key=b.child "
+            "WHERE b.parent=? AND b.segment=?",
+            (parent, segment),
+        ).fetchone()
+        return None if row is None else _resource(row)
+
+    def resolve(self, segments: Sequence[str]) -> Resource:
+        res = self.root
+        for i, seg in enumerate(segments):
+            if not res.is_collection:
+                raise NotACollection("/" + "/".join(segments[:i]))
+            nxt = self.lookup(res.key, seg)
+            if nxt is None:
+                raise NotFound("/" + "/".join(segments[: i + 1]))
+            res = nxt
+        return res
+
+    def children(self, parent: int) -> Iterator[tuple[str, Resource]]:
+        cur = self._c.execute(
+            f"SELECT b.segment, {_COLS} FROM bindings b JOIN resources r ON r.key=b.child "
+            "WHERE b.parent=? ORDER BY b.segment",
+            (parent,),
+        )
+        while rows := cur.fetchmany(512):
+            for row in rows:
+                yield str(row[0]), _resource(row[1:])
+
+    def parents(self, key: int) -> list[tuple[int, str]]:
+        rows = self._c.execute(
+            "SELECT parent, segment FROM bindings WHERE child=? ORDER BY parent, segment", (key,)
+        ).fetchall()
+        return [(int(p), str(s)) for p, s in rows]
+
+    def ancestors(self, key: int) -> set[int]:
+        rows = self._c.execute(
+            "WITH RECURSIVE up(k) AS (SELECT parent FROM bindings WHERE child=? "
+            "UNION SELECT b.parent FROM bindings b JOIN up ON b.child=up.k) SELECT k FROM up",
+            (key,),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def descendants(self, key: int) -> set[int]:
+        rows = self._c.execute(
+            "WITH RECURSIVE down(k) AS (SELECT child FROM bindings WHERE parent=? "
+            "UNION SELECT b.child FROM bindings b JOIN down ON b.parent=down.k) SELECT k FROM down",
+            (key,),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def edges_below(self, key: int) -> Iterator[tuple[int, int, bool]]:
+        cur = self._c.execute(
+            "WITH RECURSIVE reach(k) AS (SELECT ? UNION SELECT b.child FROM bindings b "
+            "JOIN reach ON b.parent=reach.k JOIN resources r ON r.key=b.child WHERE r.coll=1) "
+            "SELECT b.parent, b.child, r.coll FROM reach JOIN bindings b ON b.parent=reach.k "
+            "JOIN resources r ON r.key=b.child",
+            (key,),
+        )
+        while rows := cur.fetchmany(1024):
+            for parent, child, coll in rows:
+                yield int(parent), int(child), bool(coll)
+
+    def has_locks(self) -> bool:
+        row = self._c.execute(
+            "SELECT 1 FROM locks WHERE expires > ? LIMIT 1", (time.time(),)
+        ).fetchone()
+        return row is not None
+
+    def dead_props(self, key: int) -> list[DeadProp]:
+        rows = self._c.execute(
+            "SELECT name, xml FROM props WHERE key=? ORDER BY name", (key,)
+        ).fetchall()
+        return [DeadProp(str(n), str(x)) for n, x in rows]
+
+    def dead_props_of_children(self, parent: int) -> Iterator[tuple[str, DeadProp]]:
+        cur = self._c.execute(
+            "SELECT b.segment, p.name, p.xml FROM bindings b JOIN props p ON p.key=b.child "
+            "WHERE b.parent=? ORDER BY b.segment, p.name",
+            (parent,),
+        )
+        while rows := cur.fetchmany(512):
+            for seg, name, xml in rows:
+                yield str(seg), DeadProp(str(name), str(xml))
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create(
+        self,
+        parent: int,
+        segment: str,
+        *,
+        collection: bool,
+        digest: str | None = None,
+        size: int = 0,
+        content_type: str | None = None,
+    ) -> Resource:
+        if self.lookup(parent, segment) is not None:
+            raise AlreadyExists(segment)
+        now = time.time()
+        cur = self._c.execute(
+            "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (f"urn:uuid:{uuid.uuid4()}", int(collection), digest, size, content_type, now, now),
+        )
+        key = int(cur.lastrowid or 0)
+        self._c.execute(
+            "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)", (parent, segment, key)
+        )
+        self._membership_changed(parent)
+        return self.get(key)
+
+    def bind(self, parent: int, segment: str, child: int) -> None:
+        try:
+            self._c.execute(
+                "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)",
+                (parent, segment, child),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(segment) from exc
+        self._membership_changed(parent)
+
+    def unbind(self, parent: int, segment: str) -> int:
+        row = self._c.execute(
+            "SELECT child FROM bindings WHERE parent=? AND segment=?", (parent, segment)
+        ).fetchone()
+        if row is None:
+            raise NotFound(segment)
+        child = int(row[0])
+        self._c.execute("DELETE FROM bindings WHERE parent=? AND segment=?", (parent, segment))
+        self._membership_changed(parent)
+        self._collect(child)
+        return child
+
+    def store_blob(self, upload: Upload) -> tuple[str, int]:
+        digest, size = upload.finish()
+        self._blobs.commit(upload)
+        self._c.execute("INSERT OR IGNORE INTO blobs(digest, size) VALUES (?,?)", (digest, size))
+        self._c.execute("DELETE FROM blob_trash WHERE digest=?", (digest,))
+        return digest, size
+
+    def set_content(
+        self, key: int, digest: str | None, size: int, content_type: str | None
+    ) -> Resource:
+        old = self.get(key)
+        self._c.execute(
+            "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, modified=? "
+            "WHERE key=?",
+            (digest, size, content_type, time.time(), key),
+        )
+        if old.digest is not None and old.digest != digest:
+            self._release_digests([old.digest])
+        return self.get(key)
+
+    def touch(self, key: int) -> Resource:
+        self._c.execute(
+            "UPDATE resources SET version=version+1, modified=? WHERE key=?", (time.time(), key)
+        )
+        return self.get(key)
+
+    def set_dead_prop(self, key: int, prop: DeadProp) -> None:
+        self._c.execute(
+            "INSERT OR REPLACE INTO props(key, name, xml) VALUES (?,?,?)",
+            (key, prop.name, prop.xml),
+        )
+
+    def remove_dead_prop(self, key: int, name: str) -> None:
+        self._c.execute("DELETE FROM props WHERE key=? AND name=?", (key, name))
+
+    def copy_dead_props(self, source: int, target: int) -> None:
+        self._c.execute("DELETE FROM props WHERE key=?", (target,))
+        self._c.execute(
+            "INSERT INTO props(key, name, xml) SELECT ?, name, xml FROM props WHERE key=?",
+            (target, source),
+        )
+
+    # -- locks ---------------------------------------------------------------------------
+
+    def locks_on(self, keys: Iterable[int]) -> list[Lock]:
+        keys = list(keys)
+        if not keys:
+            return []
+        out: list[Lock] = []
+        now = time.time()
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._c.execute(
+                f"SELECT * FROM locks WHERE key IN ({marks}) AND expires > ?", (*part, now)
+            ).fetchall()
+            out.extend(_lock(r) for r in rows)
+        return out
+
+    def locks_rooted_at_or_below(self, root: str) -> list[Lock]:
+        prefix = root.rstrip("/") + "/"
+        rows = self._c.execute(
+            "SELECT * FROM locks WHERE (root=? OR substr(root, 1, ?)=?) AND expires > ?",
+            (root, len(prefix), prefix, time.time()),
+        ).fetchall()
+        return [_lock(r) for r in rows]
+
+    def lock(self, token: str) -> Lock | None:
+        row = self._c.execute(
+            "SELECT * FROM locks WHERE token=? AND expires > ?", (token, time.time())
+        ).fetchone()
+        return None if row is None else _lock(row)
+
+    def add_lock(self, lock: Lock) -> None:
+        self._c.execute("DELETE FROM locks WHERE expires <= ?", (time.time(),))
+        self._c.execute(
+            "INSERT INTO locks VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                lock.token, lock.resource, lock.root, int(lock.infinite), int(lock.exclusive),
+                lock.owner_xml, lock.principal, lock.timeout, lock.expires,
+            ),
+        )
+
+    def refresh_lock(self, token: str, timeout: int) -> Lock:
+        self._c.execute(
+            "UPDATE locks SET timeout=?, expires=? WHERE token=?",
+            (timeout, time.time() + timeout, token),
+        )
+        found = self.lock(token)
+        if found is None:
+            raise NotFound(token)
+        return found
+
+    def remove_lock(self, token: str) -> None:
+        self._c.execute("DELETE FROM locks WHERE token=?", (token,))
+
+    # -- reclamation ---------------------------------------------------------------------
+
+    def _membership_changed(self, parent: int) -> None:
+        self._c.execute(
+            "UPDATE resources SET version=version+1, modified=? WHERE key=?", (time.time(), parent)
+        )
+
+    def _collect(self, start: int) -> None:
+        """Delete what removing a binding to ``start`` left unreachable (spec A-27).
+
+        Only ``start`` and its descendants can have lost their path from the root; of
+        those, the ones still reachable are the ones reachable from a binding that comes
+        from outside that set.
+        """
+        if self._reachable(start):
+            return
+        c = self._c
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS gc_d(k INTEGER PRIMARY KEY)")
+        c.execute("DELETE FROM gc_d")
+        c.execute(
+            "WITH RECURSIVE down(k) AS (SELECT ? UNION SELECT b.child FROM bindings b "
+            "JOIN down ON b.parent=down.k) INSERT INTO gc_d SELECT k FROM down",
+            (start,),
+        )
+        c.execute(
+            "WITH RECURSIVE live(k) AS ("
+            " SELECT DISTINCT b.child FROM bindings b JOIN gc_d d ON b.child=d.k"
+            " WHERE b.parent NOT IN (SELECT k FROM gc_d)"
+            " UNION SELECT b.child FROM bindings b JOIN live ON b.parent=live.k)"
+            " DELETE FROM gc_d WHERE k IN (SELECT k FROM live)"
+        )
+        digests = [
+            str(r[0])
+            for r in c.execute(
+                "SELECT DISTINCT r.digest FROM resources r JOIN gc_d d ON r.key=d.k "
+                "WHERE r.digest IS NOT NULL"
+            )
+        ]
+        c.execute("DELETE FROM bindings WHERE parent IN (SELECT k FROM gc_d)")
+        c.execute("DELETE FROM props WHERE key IN (SELECT k FROM gc_d)")
+        c.execute("DELETE FROM locks WHERE key IN (SELECT k FROM gc_d)")
+        c.execute("DELETE FROM resources WHERE key IN (SELECT k FROM gc_d)")
+        c.execute("DELETE FROM gc_d")
+        self._release_digests(digests)
+
+    def _reachable(self, key: int) -> bool:
+        return key == self._root_key or self._root_key in self.ancestors(key)
+
+    def _release_digests(self, digests: Iterable[str]) -> None:
+        for digest in digests:
+            used = self._c.execute(
+                "SELECT 1 FROM resources WHERE digest=? LIMIT 1", (digest,)
+            ).fetchone()
+            if used is None:
+                self._c.execute("DELETE FROM blobs WHERE digest=?", (digest,))
+                self._c.execute("INSERT OR IGNORE INTO blob_trash(digest) VALUES (?)", (digest,))
+                self.trashed = True
+
+
+class SqliteMetadataStore:
+    """``MetadataStore`` over one SQLite file, with a small connection pool."""
+
+    def __init__(self, path: Path, blobs: BlobStore) -> None:
+        self.path = path
+        self.blobs = blobs
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        conn = self._connect()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.executescript(SCHEMA)
+        conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT v FROM meta WHERE k='root'").fetchone()
+        if row is None:
+            now = time.time()
+            cur = conn.execute(
+                "INSERT INTO resources(rid, coll, created, modified) VALUES (?,1,?,?)",
+                (f"urn:uuid:{uuid.uuid4()}", now, now),
+            )
+            self.root_key = int(cur.lastrowid or 0)
+            conn.execute("INSERT INTO meta(k, v) VALUES ('root', ?)", (str(self.root_key),))
+        else:
+            self.root_key = int(row[0])
+        conn.execute("COMMIT")
+        self._idle.append(conn)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        return conn
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return self._connect()
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            if len(self._idle) < 16:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[SqliteTxn]:
+        conn = self._acquire()
+        try:
+            conn.execute("BEGIN")
+            yield SqliteTxn(conn, self.root_key, self.blobs)
+        finally:
+            conn.execute("ROLLBACK")
+            self._release(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[SqliteTxn]:
+        conn = self._acquire()
+        txn = SqliteTxn(conn, self.root_key, self.blobs)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield txn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            if txn.trashed:
+                self._empty_trash(conn)
+        finally:
+            self._release(conn)
+
+    def _empty_trash(self, conn: sqlite3.Connection) -> None:
+        """Delete blob files nobody references, under the write lock (see module doc)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = conn.execute(
+                "SELECT t.digest FROM blob_trash t WHERE NOT EXISTS "
+                "(SELECT 1 FROM blobs b WHERE b.digest=t.digest)"
+            ).fetchall()
+            for (digest,) in rows:
+                self.blobs.delete(str(digest))
+            conn.execute("DELETE FROM blob_trash")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def sweep(self) -> None:
+        """Startup hygiene: finish interrupted trash runs."""
+        conn = self._acquire()
+        try:
+            self._empty_trash(conn)
+        finally:
+            self._release(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._idle:
+                conn.close()
+            self._idle.clear()
