@@ -1,9 +1,9 @@
 """Preconditions of a modifying request: the ``If`` header and write locks.
 
 RFC 4918 §7 and §10.4, RFC 5842 §9.  Order, as litmus and the RFC examples expect:
-first every lock the request would violate must have its token submitted (423 with
-``lock-token-submitted`` naming the lock root), then the ``If`` header must evaluate
-true (412).  A token counts as submitted by appearing anywhere in ``If`` (§10.4.1).
+first the ``If`` header must evaluate true (412), then every lock the request would
+violate must have its token submitted (423 with ``lock-token-submitted`` naming the lock
+root).  A token counts as submitted by appearing anywhere in ``If`` (§10.4.1).
 Locked state belongs to the resource (any URL of it needs the token); only the lock-root
 URL is protected against unmapping (RFC 5842 §9, spec A-10).
 """
@@ -45,8 +45,10 @@ class Guard:
         raw = " ".join(request.header_lines("if"))
         self.if_header: IfHeader | None = parse_if(raw) if raw.strip() else None
         self.tokens = self.if_header.tokens() if self.if_header else frozenset()
+        self._if_checked = False
 
     def _require(self, locks: Iterable[Lock]) -> None:
+        self.check_if()  # a false If header is 412 before any 423 (RFC 4918 §10.4.1)
         by_root: dict[str, list[Lock]] = {}
         for lk in locks:
             by_root.setdefault(lk.root, []).append(lk)
@@ -69,8 +71,9 @@ class Guard:
 
     def check_if(self) -> None:
         """412 unless the ``If`` header (if any) evaluates true (RFC 4918 §10.4)."""
-        if self.if_header is None:
+        if self.if_header is None or self._if_checked:
             return
+        self._if_checked = True
         if not evaluate_if(self.if_header, self.request.raw_path, self._state):
             raise DAVError(412, "the If header evaluated false")
 

@@ -25,7 +25,9 @@ class Request:
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.method: str = scope["method"].upper()
         raw = scope.get("raw_path") or scope["path"].encode("utf-8")
-        raw_path = raw.decode("latin-1").split("?", 1)[0].split("#", 1)[0]
+        raw_path = raw.decode("latin-1").split("?", 1)[0]
+        if "#" in raw_path:
+            raise DAVError(400, "a request URI must not carry a fragment")
         self.raw_path = raw_path
         self.scheme: str = scope.get("scheme", "http")
         self.headers: dict[str, list[str]] = {}
