@@ -78,6 +78,15 @@ class Txn(Protocol):
         """Add a binding; ``AlreadyExists`` if the segment is taken."""
         ...
 
+    def replace(self, parent: int, segment: str, child: int) -> int:
+        """Point an existing binding at ``child``; collect what the old target lost.
+        Returns the old child key; ``NotFound`` if there is no such binding."""
+        ...
+
+    def reachable(self, key: int) -> bool:
+        """Whether ``key`` has a path from the root (RFC 5842 §5, spec A-27)."""
+        ...
+
     def unbind(self, parent: int, segment: str) -> int:
         """Remove a binding and collect what became unreachable; returns the child key."""
         ...

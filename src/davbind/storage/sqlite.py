@@ -205,6 +205,7 @@ class SqliteTxn:
         size: int = 0,
         content_type: str | None = None,
     ) -> Resource:
+        self._require_collection(parent)
         if self.lookup(parent, segment) is not None:
             raise AlreadyExists(segment)
         now = time.time()
@@ -220,7 +221,13 @@ class SqliteTxn:
         self._membership_changed(parent)
         return self.get(key)
 
+    def _require_collection(self, key: int) -> None:
+        if not self.get(key).is_collection:
+            raise NotACollection(str(key))
+
     def bind(self, parent: int, segment: str, child: int) -> None:
+        self._require_collection(parent)
+        self.get(child)
         try:
             self._c.execute(
                 "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)",
@@ -242,6 +249,24 @@ class SqliteTxn:
         self._collect(child)
         return child
 
+    def replace(self, parent: int, segment: str, child: int) -> int:
+        row = self._c.execute(
+            "SELECT child FROM bindings WHERE parent=? AND segment=?", (parent, segment)
+        ).fetchone()
+        if row is None:
+            raise NotFound(segment)
+        old = int(row[0])
+        self._c.execute(
+            "UPDATE bindings SET child=? WHERE parent=? AND segment=?", (child, parent, segment)
+        )
+        self._membership_changed(parent)
+        if old != child:
+            self._collect(old)
+        return old
+
+    def reachable(self, key: int) -> bool:
+        return key == self._root_key or self._root_key in self.ancestors(key)
+
     def store_blob(self, upload: Upload) -> tuple[str, int]:
         digest, size = upload.finish()
         self._blobs.commit(upload)
@@ -253,6 +278,8 @@ class SqliteTxn:
         self, key: int, digest: str | None, size: int, content_type: str | None
     ) -> Resource:
         old = self.get(key)
+        if old.is_collection:
+            raise NotACollection(f"{key} is a collection; it has no content")
         self._c.execute(
             "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, modified=? "
             "WHERE key=?",
@@ -278,6 +305,8 @@ class SqliteTxn:
         self._c.execute("DELETE FROM props WHERE key=? AND name=?", (key, name))
 
     def copy_dead_props(self, source: int, target: int) -> None:
+        if source == target:
+            return
         self._c.execute("DELETE FROM props WHERE key=?", (target,))
         self._c.execute(
             "INSERT INTO props(key, name, xml) SELECT ?, name, xml FROM props WHERE key=?",
@@ -317,6 +346,8 @@ class SqliteTxn:
 
     def add_lock(self, lock: Lock) -> None:
         self._c.execute("DELETE FROM locks WHERE expires <= ?", (time.time(),))
+        if self.lock(lock.token) is not None:
+            raise AlreadyExists(lock.token)
         self._c.execute(
             "INSERT INTO locks VALUES (?,?,?,?,?,?,?,?,?)",
             (
@@ -326,9 +357,10 @@ class SqliteTxn:
         )
 
     def refresh_lock(self, token: str, timeout: int) -> Lock:
+        now = time.time()
         self._c.execute(
-            "UPDATE locks SET timeout=?, expires=? WHERE token=?",
-            (timeout, time.time() + timeout, token),
+            "UPDATE locks SET timeout=?, expires=? WHERE token=? AND expires > ?",
+            (timeout, now + timeout, token, now),
         )
         found = self.lock(token)
         if found is None:
@@ -352,7 +384,7 @@ class SqliteTxn:
         those, the ones still reachable are the ones reachable from a binding that comes
         from outside that set.
         """
-        if self._reachable(start):
+        if self.reachable(start):
             return
         c = self._c
         c.execute("CREATE TEMP TABLE IF NOT EXISTS gc_d(k INTEGER PRIMARY KEY)")
@@ -362,6 +394,7 @@ class SqliteTxn:
             "JOIN down ON b.parent=down.k) INSERT INTO gc_d SELECT k FROM down",
             (start,),
         )
+        c.execute("DELETE FROM gc_d WHERE k=?", (self._root_key,))  # the root always lives
         c.execute(
             "WITH RECURSIVE live(k) AS ("
             " SELECT DISTINCT b.child FROM bindings b JOIN gc_d d ON b.child=d.k"
@@ -382,9 +415,6 @@ class SqliteTxn:
         c.execute("DELETE FROM resources WHERE key IN (SELECT k FROM gc_d)")
         c.execute("DELETE FROM gc_d")
         self._release_digests(digests)
-
-    def _reachable(self, key: int) -> bool:
-        return key == self._root_key or self._root_key in self.ancestors(key)
 
     def _release_digests(self, digests: Iterable[str]) -> None:
         for digest in digests:
@@ -487,11 +517,18 @@ class SqliteMetadataStore:
             conn.execute("ROLLBACK")
             raise
 
-    def sweep(self) -> None:
-        """Startup hygiene: finish interrupted trash runs."""
+    def sweep(self) -> int:
+        """Startup hygiene (no other process may be writing): finish interrupted trash
+        runs and delete blob files no row refers to (left by a crash or a rollback
+        between ``store_blob`` and commit).  Returns the number of orphans removed."""
         conn = self._acquire()
         try:
             self._empty_trash(conn)
+            known = {str(r[0]) for r in conn.execute("SELECT digest FROM blobs")}
+            orphans = [d for d in self.blobs.digests() if d not in known]
+            for digest in orphans:
+                self.blobs.delete(digest)
+            return len(orphans)
         finally:
             self._release(conn)
 

@@ -1,0 +1,101 @@
+"""Fixtures of the storage contract suite: one ``store`` per metadata backend (DESIGN.md).
+
+Every test in tests/storage that asks for ``store`` runs once per entry of ``BACKENDS``.
+A backend is a function from a fresh temporary directory to the pair (metadata URL, blob
+URL) that ``open_metadata`` / ``open_blobs`` understand; adding PostgreSQL is one entry
+here (a URL to a fresh, empty database).  Helpers are fixtures returning callables, so the
+test modules need not import from this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from davbind.storage.interface import BlobStore, MetadataStore, Txn
+from davbind.storage.model import Resource
+from davbind.storage.open import open_blobs, open_metadata
+
+BACKENDS: dict[str, Callable[[Path], tuple[str, str]]] = {
+    "sqlite": lambda tmp: (f"sqlite://{tmp}/meta.sqlite3", f"file://{tmp}/blobs"),
+}
+
+OpenStore = Callable[[], MetadataStore]
+PutBlob = Callable[[Txn, bytes], tuple[str, int]]
+MakeFile = Callable[..., Resource]
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
+    """(metadata URL, blob URL) of a fresh, empty store of one backend."""
+    make: Callable[[Path], tuple[str, str]] = BACKENDS[request.param]
+    return make(tmp_path.resolve())
+
+
+@pytest.fixture
+def blobs(urls: tuple[str, str]) -> BlobStore:
+    return open_blobs(urls[1])
+
+
+@pytest.fixture
+def open_store(urls: tuple[str, str], blobs: BlobStore) -> Iterator[OpenStore]:
+    """Open (or reopen) the metadata store of this test; every one is closed at the end."""
+    opened: list[MetadataStore] = []
+
+    def open_() -> MetadataStore:
+        store = open_metadata(urls[0], blobs)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store: OpenStore) -> MetadataStore:
+    return open_store()
+
+
+@pytest.fixture
+def put_blob(blobs: BlobStore) -> PutBlob:
+    """Stream ``data`` into the blob store and make it durable inside ``txn``."""
+
+    def put(txn: Txn, data: bytes) -> tuple[str, int]:
+        upload = blobs.begin()
+        upload.write(data)
+        return txn.store_blob(upload)
+
+    return put
+
+
+@pytest.fixture
+def make_file(put_blob: PutBlob) -> MakeFile:
+    """Create a non-collection with content ``data`` bound as ``segment`` in ``parent``."""
+
+    def make(
+        txn: Txn, parent: int, segment: str, data: bytes = b"", content_type: str = "text/plain"
+    ) -> Resource:
+        digest, size = put_blob(txn, data)
+        return txn.create(
+            parent, segment, collection=False, digest=digest, size=size, content_type=content_type
+        )
+
+    return make
+
+
+@pytest.fixture
+def blob_stored(blobs: BlobStore) -> Callable[[str], bool]:
+    """Whether the blob store holds ``digest``: by its listing and, when the backend has
+    local files, by the file itself (the two must agree)."""
+
+    def stored(digest: str) -> bool:
+        listed = digest in set(blobs.digests())
+        path = blobs.path(digest)
+        if path is not None:
+            assert path.is_file() == listed, (digest, path)
+        return listed
+
+    return stored
