@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from davbind.protocol.errors import REASONS, DAVError
 from davbind.protocol.multistatus import error_document
-from davbind.server import copymove, locks, propfind, proppatch, read, write
+from davbind.server import bindings, copymove, locks, propfind, proppatch, read, write
 from davbind.server.http import ClientGone, Receive, Request, Response, Scope, Send, send_response
 from davbind.server.services import Services
 from davbind.server.settings import Settings
@@ -44,6 +44,9 @@ HANDLERS: dict[str, Handler] = {
     "MOVE": copymove.move,
     "LOCK": locks.lock,
     "UNLOCK": locks.unlock,
+    "BIND": bindings.bind,
+    "UNBIND": bindings.unbind,
+    "REBIND": bindings.rebind,
 }
 
 WRITE_METHODS = frozenset(HANDLERS) - {"OPTIONS", "GET", "HEAD", "PROPFIND"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth, parse_destination, parse_overwrite
 from davbind.protocol.paths import lock_path, split_path
+from davbind.server.bindings import check_loops_after_move
 from davbind.server.guard import Guard, release_locks_at
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
@@ -147,8 +148,6 @@ async def move(services: Services, request: Request) -> Response:
         if source.resource.is_collection:
             parse_depth(request.header("depth"), default=Depth.INFINITY,
                         allowed=frozenset({Depth.INFINITY}))
-        if dest_segments[: len(request.segments)] == request.segments:
-            raise DAVError(403, "cannot move a collection into itself", ("cycle-allowed",))
         if request.segments[: len(dest_segments)] == dest_segments:
             raise DAVError(409, "the destination is an ancestor of the source")
         guard = Guard(request, txn)
@@ -164,6 +163,7 @@ async def move(services: Services, request: Request) -> Response:
         txn.bind(dest.parent.key, dest.segment, source.resource.key)
         release_locks_at(txn, lock_path(request.segments))
         txn.unbind(source.parent.key, source.segment)
+        check_loops_after_move(services, txn, source.resource.key)
     return _created_or_replaced(dest)
 
 

@@ -47,27 +47,31 @@ class Guard:
         self.tokens = self.if_header.tokens() if self.if_header else frozenset()
         self._if_checked = False
 
-    def _require(self, locks: Iterable[Lock]) -> None:
+    def _require(self, locks: Iterable[Lock], condition: str | None = None) -> None:
         self.check_if()  # a false If header is 412 before any 423 (RFC 4918 §10.4.1)
         by_root: dict[str, list[Lock]] = {}
         for lk in locks:
             by_root.setdefault(lk.root, []).append(lk)
         for root, group in sorted(by_root.items()):
             if not any(lk.token in self.tokens for lk in group):
+                extra = (condition,) if condition else ()
                 raise DAVError(
                     423,
                     f"{lock_href(root)} is locked; submit its lock token in an If header",
-                    ("lock-token-submitted",),
+                    ("lock-token-submitted", *extra),
                     (lock_href(root),),
                 )
 
-    def modify(self, resource: Resource) -> None:
-        """Content, properties or (for a collection) membership of ``resource`` change."""
-        self._require(covering_locks(self.txn, resource.key))
+    def modify(self, resource: Resource, condition: str | None = None) -> None:
+        """Content, properties or (for a collection) membership of ``resource`` change.
 
-    def unmap(self, path: str) -> None:
+        ``condition`` names an RFC 5842 precondition reported next to
+        ``lock-token-submitted`` (spec A-9)."""
+        self._require(covering_locks(self.txn, resource.key), condition)
+
+    def unmap(self, path: str, condition: str | None = None) -> None:
         """The URL ``path`` (lock-path form) and every URL below it stop mapping."""
-        self._require(self.txn.locks_rooted_at_or_below(path))
+        self._require(self.txn.locks_rooted_at_or_below(path), condition)
 
     def check_if(self) -> None:
         """412 unless the ``If`` header (if any) evaluates true (RFC 4918 §10.4)."""

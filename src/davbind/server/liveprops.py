@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
 
-from davbind.protocol.paths import href
+from davbind.protocol.paths import encode_segment, href
 from davbind.protocol.xmlbody import escape_text
 from davbind.server.guard import covering_locks, lock_href
 from davbind.storage.interface import Txn
@@ -112,6 +112,45 @@ def _resource_id(c: PropContext) -> str:
     return f"<D:resource-id><D:href>{escape_text(c.resource.rid)}</D:href></D:resource-id>"
 
 
+def canonical_path(txn: Txn, key: int) -> tuple[str, ...] | None:
+    """Spec A-22: the first path to ``key`` found by a breadth-first walk from the root
+    with segments in code-point order (restricted to ``key``'s ancestors)."""
+    root = txn.root.key
+    if key == root:
+        return ()
+    wanted = txn.ancestors(key) | {key}
+    seen = {root}
+    queue: list[tuple[int, tuple[str, ...]]] = [(root, ())]
+    while queue:
+        node, path = queue.pop(0)
+        for seg, child in txn.children(node):
+            if child.key not in wanted or child.key in seen:
+                continue
+            if child.key == key:
+                return (*path, seg)
+            seen.add(child.key)
+            queue.append((child.key, (*path, seg)))
+    return None
+
+
+def _parent_set(c: PropContext) -> str:
+    """RFC 5842 §3.2: one ``parent`` per binding; each parent collection named once, by
+    its canonical href with a trailing slash (A-22); segments percent-encoded (A-7)."""
+    parts = []
+    paths: dict[int, tuple[str, ...] | None] = {}
+    for parent, segment in c.txn.parents(c.resource.key):
+        if parent not in paths:
+            paths[parent] = canonical_path(c.txn, parent)
+        path = paths[parent]
+        if path is None:
+            continue
+        parts.append(
+            f"<D:parent><D:href>{escape_text(href(path, True))}</D:href>"
+            f"<D:segment>{escape_text(encode_segment(segment))}</D:segment></D:parent>"
+        )
+    return _el("parent-set", "".join(parts))
+
+
 REGISTRY: dict[str, LiveProp] = {
     DAV + "creationdate": LiveProp(_creationdate),
     DAV + "getcontentlength": LiveProp(_length),
@@ -122,6 +161,7 @@ REGISTRY: dict[str, LiveProp] = {
     DAV + "supportedlock": LiveProp(lambda c: SUPPORTEDLOCK),
     DAV + "lockdiscovery": LiveProp(_lockdiscovery),
     DAV + "resource-id": LiveProp(_resource_id, allprop=False),
+    DAV + "parent-set": LiveProp(_parent_set, allprop=False),
 }
 
 ALLPROP = tuple(name for name, p in REGISTRY.items() if p.allprop)

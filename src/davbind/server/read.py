@@ -19,7 +19,7 @@ from davbind.server.target import locate
 from davbind.storage.interface import BlobStore
 from davbind.storage.model import Resource
 
-DAV_CLASSES = "1, 2, 3"
+DAV_CLASSES = "1, 2, 3, bind"
 COMMON_METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
 CHUNK = 1024 * 1024
 
@@ -32,7 +32,7 @@ def allow_for(resource: Resource | None) -> str:
     if resource is None:
         return "OPTIONS, PUT, MKCOL, LOCK"
     if resource.is_collection:
-        return COMMON_METHODS + ", MKCOL"
+        return COMMON_METHODS + ", MKCOL, BIND, UNBIND, REBIND"
     return COMMON_METHODS
 
 

@@ -1,0 +1,184 @@
+"""BIND, UNBIND and REBIND (RFC 5842 §4, §5, §6) with the checks in spec §1.5–§1.7.
+
+Status for each precondition (spec A-1, A-8, A-9, A-11): 404 for an unmapped
+Request-URI; 409 for a non-collection Request-URI or a missing source/binding; 403 for
+``name-allowed``, ``binding-allowed``, ``cross-server-binding``, ``cycle-allowed``; 412
+for ``can-overwrite``; 423 for lock conditions.  Every change runs in one write
+transaction: a failure after a partial change rolls it all back (B-4-4, B-5-3, B-6-3).
+Loops are allowed unless the server is configured otherwise; a change that would leave a
+resource unreachable from the root is always refused (A-12).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from davbind.protocol.errors import DAVError
+from davbind.protocol.headers import SimpleRef, parse_overwrite, parse_simple_ref
+from davbind.protocol.paths import check_segment, href, lock_path, split_path
+from davbind.protocol.xmlbody import parse_bind, parse_rebind, parse_unbind
+from davbind.server.guard import Guard, release_locks_at
+from davbind.server.http import Request, Response
+from davbind.server.services import Services
+from davbind.server.target import locate
+from davbind.storage.interface import Txn
+from davbind.storage.model import Resource
+
+MAX_BINDINGS_PER_RESOURCE = 1000
+
+
+def _collection(txn: Txn, request: Request, condition: str) -> Resource:
+    """The Request-URI collection: 404 if unmapped, 409 + ``condition`` if not a collection."""
+    resource = locate(txn, request.segments).resource
+    if resource is None:
+        raise DAVError(404, "the Request-URI is not mapped")
+    if not resource.is_collection:
+        raise DAVError(409, "the Request-URI is not a collection", (condition,))
+    return resource
+
+
+def _segment(raw: str) -> str:
+    """Spec A-7: segments are percent-encoded; raw text is accepted leniently."""
+    try:
+        seg = unquote(raw, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise DAVError(403, "segment is not valid UTF-8", ("name-allowed",)) from exc
+    check_segment(seg, status=403, conditions=("name-allowed",))
+    return seg
+
+
+def _href_segments(request: Request, value: str, missing: str) -> tuple[str, ...]:
+    """The segments of a body ``DAV:href`` on this server (B-4-X1)."""
+    try:
+        ref: SimpleRef = parse_simple_ref(value, name="DAV:href")
+    except DAVError as exc:
+        raise DAVError(409, exc.message, (missing,)) from exc
+    if ref.origin is not None:
+        ours = parse_simple_ref(f"{request.scheme}://{request.host}/", name="Host").origin
+        if ref.origin != ours:
+            raise DAVError(403, "bindings to other servers are not supported",
+                           ("cross-server-binding",))
+    try:
+        return split_path(ref.path)
+    except DAVError as exc:
+        raise DAVError(409, exc.message, (missing,)) from exc
+
+
+def _location(request: Request, segments: tuple[str, ...], collection: bool) -> str:
+    return f"{request.scheme}://{request.host}{href(segments, collection)}"
+
+
+def _check_loops(services: Services, txn: Txn, resource: Resource) -> None:
+    """Refuse what leaves ``resource`` unreachable (A-12) or, when loops are disabled,
+    what puts it on a loop (B-4-P7, B-6-P6, A-6)."""
+    if not txn.reachable(resource.key):
+        raise DAVError(403, "the change would leave the resource unreachable from the root",
+                       ("cycle-allowed",))
+    if (
+        resource.is_collection
+        and not services.settings.allow_loops
+        and resource.key in txn.ancestors(resource.key)
+    ):
+        raise DAVError(403, "this server does not allow binding loops", ("cycle-allowed",))
+
+
+def check_loops_after_move(services: Services, txn: Txn, key: int) -> None:
+    """MOVE is a rebind (RFC 5842 §2.5): same loop rules (A-6, A-12)."""
+    if not txn.reachable(key):
+        raise DAVError(403, "cannot move a collection into itself", ("cycle-allowed",))
+    _check_loops(services, txn, txn.get(key))
+
+
+async def bind(services: Services, request: Request) -> Response:
+    """RFC 5842 §4: 201 + Location for a new binding, 204 for a replaced one."""
+    spec = parse_bind(await request.body(services.settings.max_xml_bytes))
+    overwrite_header = request.header("overwrite")
+    with services.store.write() as txn:
+        coll = _collection(txn, request, "bind-into-collection")
+        source_segments = _href_segments(request, spec.href, "bind-source-exists")
+        source = locate(txn, source_segments).resource
+        if source is None:
+            raise DAVError(409, "DAV:href does not identify a resource", ("bind-source-exists",))
+        segment = _segment(spec.segment)
+        if source.key == txn.root.key:
+            raise DAVError(403, "the root collection cannot be bound", ("binding-allowed",))
+        if len(txn.parents(source.key)) >= MAX_BINDINGS_PER_RESOURCE:
+            raise DAVError(403, f"more than {MAX_BINDINGS_PER_RESOURCE} bindings",
+                           ("binding-allowed",))
+        existing = txn.lookup(coll.key, segment)
+        if existing is not None and not parse_overwrite(overwrite_header):
+            raise DAVError(412, "a binding with that segment exists", ("can-overwrite",))
+        member = (*request.segments, segment)
+        guard = Guard(request, txn)
+        guard.modify(coll, "locked-update-allowed")
+        if existing is not None:
+            guard.unmap(lock_path(member), "locked-overwrite-allowed")
+        guard.check_if()
+        if existing is None:
+            txn.bind(coll.key, segment, source.key)
+        else:
+            release_locks_at(txn, lock_path(member))  # A-19
+            txn.replace(coll.key, segment, source.key)
+        _check_loops(services, txn, source)
+    if existing is None:
+        return Response(201, [("Location", _location(request, member, source.is_collection))])
+    return Response(204)
+
+
+async def unbind(services: Services, request: Request) -> Response:
+    """RFC 5842 §5: remove one binding; 204.  Reclaims only what became unreachable."""
+    spec = parse_unbind(await request.body(services.settings.max_xml_bytes))
+    with services.store.write() as txn:
+        coll = _collection(txn, request, "unbind-from-collection")
+        try:
+            segment = _segment(spec.segment)
+        except DAVError as exc:
+            raise DAVError(409, exc.message, ("unbind-source-exists",)) from exc
+        if txn.lookup(coll.key, segment) is None:
+            raise DAVError(409, "no binding with that segment", ("unbind-source-exists",))
+        member = (*request.segments, segment)
+        guard = Guard(request, txn)
+        guard.modify(coll, "locked-update-allowed")
+        guard.unmap(lock_path(member), "protected-url-deletion-allowed")
+        guard.check_if()
+        release_locks_at(txn, lock_path(member))
+        txn.unbind(coll.key, segment)
+    return Response(204)
+
+
+async def rebind(services: Services, request: Request) -> Response:
+    """RFC 5842 §6: move one binding atomically; 201 new, 204 replaced (A-11)."""
+    spec = parse_rebind(await request.body(services.settings.max_xml_bytes))
+    overwrite_header = request.header("overwrite")
+    with services.store.write() as txn:
+        coll = _collection(txn, request, "rebind-into-collection")
+        source_segments = _href_segments(request, spec.href, "rebind-source-exists")
+        src = locate(txn, source_segments)
+        if src.resource is None or src.parent is None:
+            raise DAVError(409, "DAV:href does not identify a binding", ("rebind-source-exists",))
+        segment = _segment(spec.segment)
+        member = (*request.segments, segment)
+        if member == source_segments:
+            raise DAVError(403, "source and destination are the same binding")
+        existing = txn.lookup(coll.key, segment)
+        if existing is not None and not parse_overwrite(overwrite_header):
+            raise DAVError(412, "a binding with that segment exists", ("can-overwrite",))
+        guard = Guard(request, txn)
+        guard.modify(coll, "locked-update-allowed")
+        if existing is not None:
+            guard.unmap(lock_path(member), "protected-url-modification-allowed")
+        guard.modify(src.parent, "locked-source-collection-update-allowed")
+        guard.unmap(lock_path(source_segments), "protected-source-url-deletion-allowed")
+        guard.check_if()
+        moved = src.resource
+        if existing is None:
+            txn.bind(coll.key, segment, moved.key)
+        else:
+            release_locks_at(txn, lock_path(member))
+            txn.replace(coll.key, segment, moved.key)
+        release_locks_at(txn, lock_path(source_segments))
+        txn.unbind(src.parent.key, src.segment)
+        check_loops_after_move(services, txn, moved.key)
+    if existing is None:
+        return Response(201, [("Location", _location(request, member, moved.is_collection))])
+    return Response(204)
