@@ -4,20 +4,30 @@ The multistatus is streamed: responses are produced one by one from a read snaps
 sent in ~64 KiB chunks, so memory stays flat whatever the number of members, and no file
 content is ever opened.  Everything that can fail the whole request (404, 400, a loop for
 a client without ``DAV: bind`` -> 508, too many responses -> 403
-``propfind-finite-depth``) is decided before the first byte (spec A-20).
+``propfind-finite-depth``) is decided before the first byte (spec A-20).  With
+``Accept: application/json`` the same entries are streamed as JSON (``propfind_json``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, dav_request_classes, parse_depth, parse_prefer
-from davbind.protocol.multistatus import CONTENT_TYPE, END, START, propstat, response
+from davbind.protocol.multistatus import (
+    CONTENT_TYPE,
+    END,
+    START,
+    propstat,
+    response,
+    status_response,
+)
 from davbind.protocol.paths import href
 from davbind.protocol.walk import LoopDetected, Visit, scan, walk
 from davbind.protocol.xmlbody import PropfindRequest, element_xml, parse_propfind
+from davbind.server import propfind_json
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import ALLPROP, REGISTRY, PropContext
 from davbind.server.services import Services
@@ -28,44 +38,51 @@ from davbind.storage.model import Resource
 FLUSH = 64 * 1024
 
 
-def render(
-    txn: Txn,
-    resource: Resource,
-    segments: tuple[str, ...],
-    spec: PropfindRequest,
-    status: int,
-    *,
-    any_locks: bool,
-    minimal: bool,
-) -> str:
-    """One ``<D:response>`` for ``resource`` reached at ``segments``."""
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The properties of one visit: serialised found elements and missing names."""
+
+    found: list[str]
+    missing: list[str]
+
+
+def collect(
+    txn: Txn, resource: Resource, segments: tuple[str, ...], spec: PropfindRequest,
+    *, any_locks: bool,
+) -> Rendered:
+    """Property values for ``resource`` reached at ``segments`` (RFC 4918 §9.1)."""
     ctx = PropContext(txn, resource, segments, any_locks)
-    found: list[str] = []
-    missing: list[str] = []
     if spec.kind == "propname":
         names = [n for n, p in REGISTRY.items() if p.render(ctx) is not None]
         names += [d.name for d in txn.dead_props(resource.key)]
-        found = [element_xml(n) for n in dict.fromkeys(names)]
+        return Rendered([element_xml(n) for n in dict.fromkeys(names)], [])
+    dead = {d.name: d.xml for d in txn.dead_props(resource.key)}
+    if spec.kind == "allprop":
+        wanted = list(ALLPROP) + [n for n in dead if n not in REGISTRY]
+        wanted += [n for n in spec.include if n not in wanted]
     else:
-        dead = {d.name: d.xml for d in txn.dead_props(resource.key)}
-        if spec.kind == "allprop":
-            wanted = list(ALLPROP) + [n for n in dead if n not in REGISTRY]
-            wanted += [n for n in spec.include if n not in wanted]
-        else:
-            wanted = list(spec.names)
-        for name in wanted:
-            live = REGISTRY.get(name)
-            value = live.render(ctx) if live is not None else dead.get(name)
-            if value is None:
-                value = dead.get(name) if live is not None else None
-            if value is None:
-                if spec.kind != "allprop" or name in spec.include:
-                    missing.append(element_xml(name))
-            else:
-                found.append(value)
-    stats = [propstat(status, found)] if found or not missing else []
-    if missing and not minimal:
-        stats.append(propstat(404, missing))
+        wanted = list(spec.names)
+    found: list[str] = []
+    missing: list[str] = []
+    for name in wanted:
+        live = REGISTRY.get(name)
+        value = live.render(ctx) if live is not None else None
+        if value is None:
+            value = dead.get(name)
+        if value is not None:
+            found.append(value)
+        elif spec.kind != "allprop" or name in spec.include:
+            missing.append(name)
+    return Rendered(found, missing)
+
+
+def xml_response(
+    segments: tuple[str, ...], resource: Resource, props: Rendered, status: int, minimal: bool
+) -> str:
+    """One ``<D:response>``; a 208 keeps the propstat form (RFC 5842 §7.1.1, A-2)."""
+    stats = [propstat(status, props.found)] if props.found or not props.missing else []
+    if props.missing and not minimal:
+        stats.append(propstat(404, [element_xml(n) for n in props.missing]))
     if not stats:
         stats = [propstat(status, [])]
     return response(href(segments, resource.is_collection), stats)
@@ -80,31 +97,41 @@ def _stream(
     *,
     minimal: bool,
     noroot: bool,
+    as_json: bool,
 ) -> Iterator[bytes]:
+    """Produce the body chunk by chunk; the read snapshot closes when the body ends."""
+    start, sep, end = (propfind_json.START, ",", propfind_json.END) if as_json else (
+        START, "", END
+    )
     try:
         any_locks = txn.has_locks()
-        buf: list[str] = [START]
-        size = len(START)
+        buf: list[str] = [start]
+        size = len(start)
+        first = True
         try:
             for visit in visits:
                 if noroot and not visit.path:
                     continue
-                part = render(
-                    txn, visit.node, request.segments + visit.path, spec, visit.status,
-                    any_locks=any_locks, minimal=minimal,
-                )
-                buf.append(part)
+                segs = request.segments + visit.path
+                props = collect(txn, visit.node, segs, spec, any_locks=any_locks)
+                if as_json:
+                    part = propfind_json.entry(segs, visit.node, props.found, props.missing,
+                                               visit.status, minimal)
+                else:
+                    part = xml_response(segs, visit.node, props, visit.status, minimal)
+                buf.append(part if first else sep + part)
+                first = False
                 size += len(part)
                 if size >= FLUSH:
                     yield "".join(buf).encode()
                     buf, size = [], 0
         except LoopDetected as loop:  # only if the pre-scan missed it (spec A-20)
             segs = request.segments + loop.path
-            buf.append(
-                "<D:response><D:href>" + href(segs, True) + "</D:href>"
-                "<D:status>HTTP/1.1 508 Loop Detected</D:status></D:response>"
-            )
-        buf.append(END)
+            if as_json:
+                buf.append(("" if first else sep) + propfind_json.loop_entry(segs))
+            else:
+                buf.append(status_response(href(segs, True), 508))
+        buf.append(end)
         yield "".join(buf).encode()
     finally:
         stack.close()
@@ -146,11 +173,14 @@ async def propfind(services: Services, request: Request) -> Response:
             bind_aware=bind_aware,
             depth_one=depth is Depth.ONE,
         )
-        chunks = _stream(stack, txn, visits, request, spec, minimal=minimal, noroot=noroot)
+        as_json = "application/json" in (request.header("accept") or "")
+        chunks = _stream(stack, txn, visits, request, spec, minimal=minimal, noroot=noroot,
+                         as_json=as_json)
     except BaseException:
         stack.close()
         raise
-    headers = [("Content-Type", CONTENT_TYPE), ("Vary", "DAV, Prefer, Depth")]
+    ctype = propfind_json.CONTENT_TYPE if as_json else CONTENT_TYPE
+    headers = [("Content-Type", ctype), ("Vary", "DAV, Prefer, Depth, Accept")]
     applied = [p for p in ("return=minimal", "depth-noroot") if p in prefer]
     if applied:
         headers.append(("Preference-Applied", ", ".join(applied)))
