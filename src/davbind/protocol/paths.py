@@ -9,6 +9,7 @@ Hrefs we emit are percent-encoded per segment, collections end in "/" (RFC 4918 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, unquote_to_bytes
 
 from davbind.protocol.errors import DAVError
@@ -54,8 +55,13 @@ def split_path(raw_path: str) -> tuple[str, ...]:
     return tuple(decode_segment(part) for part in body.split("/"))
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9\-._~!$'()*+,;=:@]*")
+
+
 def encode_segment(seg: str) -> str:
     """Percent-encode one segment for use in an href (RFC 4918 §8.3.1)."""
+    if _PLAIN.fullmatch(seg):
+        return seg
     return quote(seg, safe=_SAFE)
 
 

@@ -36,8 +36,12 @@ class PropContext:
 
 @dataclass(frozen=True, slots=True)
 class LiveProp:
+    """``cacheable``: the value depends on the resource row alone, so a rendering can be
+    kept until the resource changes (not lock or binding state)."""
+
     render: Callable[[PropContext], str | None]
     allprop: bool = True
+    cacheable: bool = True
 
 
 def _el(local: str, inner: str) -> str:
@@ -159,9 +163,9 @@ REGISTRY: dict[str, LiveProp] = {
     DAV + "getlastmodified": LiveProp(_lastmod),
     DAV + "resourcetype": LiveProp(_resourcetype),
     DAV + "supportedlock": LiveProp(lambda c: SUPPORTEDLOCK),
-    DAV + "lockdiscovery": LiveProp(_lockdiscovery),
+    DAV + "lockdiscovery": LiveProp(_lockdiscovery, cacheable=False),
     DAV + "resource-id": LiveProp(_resource_id, allprop=False),
-    DAV + "parent-set": LiveProp(_parent_set, allprop=False),
+    DAV + "parent-set": LiveProp(_parent_set, allprop=False, cacheable=False),
 }
 
 ALLPROP = tuple(name for name, p in REGISTRY.items() if p.allprop)

@@ -24,18 +24,19 @@ from davbind.protocol.multistatus import (
     response,
     status_response,
 )
-from davbind.protocol.paths import href
+from davbind.protocol.paths import encode_segment, href
 from davbind.protocol.walk import LoopDetected, Visit, scan, walk
 from davbind.protocol.xmlbody import PropfindRequest, element_xml, parse_propfind
-from davbind.server import propfind_json
+from davbind.server import propcache, propfind_json
 from davbind.server.http import Request, Response
-from davbind.server.liveprops import ALLPROP, REGISTRY, PropContext
+from davbind.server.liveprops import REGISTRY, PropContext
 from davbind.server.services import Services
 from davbind.server.target import locate
-from davbind.storage.interface import Txn
+from davbind.storage.interface import MetadataStore, Txn
 from davbind.storage.model import Resource
 
 FLUSH = 64 * 1024
+LOCKDISCOVERY = "{DAV:}lockdiscovery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,48 +49,79 @@ class Rendered:
 
 def collect(
     txn: Txn, resource: Resource, segments: tuple[str, ...], spec: PropfindRequest,
-    *, any_locks: bool,
+    *, any_locks: bool, writeback: propcache.Writeback | None = None, joined: bool = False,
 ) -> Rendered:
-    """Property values for ``resource`` reached at ``segments`` (RFC 4918 §9.1)."""
+    """Property values for ``resource`` reached at ``segments`` (RFC 4918 §9.1).
+
+    Cacheable values come from the resource's pre-rendered text (``propcache``).  With
+    ``joined`` an allprop answer may put several elements in one string (XML output)."""
     ctx = PropContext(txn, resource, segments, any_locks)
     if spec.kind == "propname":
         names = [n for n, p in REGISTRY.items() if p.render(ctx) is not None]
         names += [d.name for d in txn.dead_props(resource.key)]
         return Rendered([element_xml(n) for n in dict.fromkeys(names)], [])
-    dead = {d.name: d.xml for d in txn.dead_props(resource.key)}
+    text = propcache.text_for(txn, resource, writeback)
+    if spec.kind == "allprop" and joined and not spec.include:
+        lockdiscovery = REGISTRY[LOCKDISCOVERY].render(ctx) or ""
+        return Rendered([propcache.allprop_part(text), lockdiscovery], [])
     if spec.kind == "allprop":
-        wanted = list(ALLPROP) + [n for n in dead if n not in REGISTRY]
-        wanted += [n for n in spec.include if n not in wanted]
+        values = propcache.table(text)
+        found = [v for n, v in values.items() if n not in REGISTRY or REGISTRY[n].allprop]
+        found.append(REGISTRY[LOCKDISCOVERY].render(ctx) or "")
+        wanted = [n for n in spec.include if n not in values or not REGISTRY[n].allprop]
     else:
-        wanted = list(spec.names)
-    found: list[str] = []
+        found, wanted = [], list(spec.names)
     missing: list[str] = []
     for name in wanted:
-        live = REGISTRY.get(name)
-        value = live.render(ctx) if live is not None else None
-        if value is None:
-            value = dead.get(name)
+        value = propcache.lookup(text, name)
+        if value is None and name in REGISTRY and not REGISTRY[name].cacheable:
+            value = REGISTRY[name].render(ctx)
         if value is not None:
             found.append(value)
-        elif spec.kind != "allprop" or name in spec.include:
+        else:
             missing.append(name)
     return Rendered(found, missing)
 
 
-def xml_response(
-    segments: tuple[str, ...], resource: Resource, props: Rendered, status: int, minimal: bool
-) -> str:
+_OK = "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+
+
+def xml_response(href_: str, props: Rendered, status: int, minimal: bool) -> str:
     """One ``<D:response>``; a 208 keeps the propstat form (RFC 5842 §7.1.1, A-2)."""
+    if status == 200 and props.found and (minimal or not props.missing):
+        # hrefs are percent-encoded, so they hold no XML-special characters
+        found = "".join(props.found)
+        return f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>{found}{_OK}"
     stats = [propstat(status, props.found)] if props.found or not props.missing else []
     if props.missing and not minimal:
         stats.append(propstat(404, [element_xml(n) for n in props.missing]))
     if not stats:
         stats = [propstat(status, [])]
-    return response(href(segments, resource.is_collection), stats)
+    return response(href_, stats)
+
+
+class _Hrefs:
+    """Encoded hrefs; each parent path is encoded once (members share it)."""
+
+    def __init__(self) -> None:
+        self._parents: dict[tuple[str, ...], str] = {}
+
+    def __call__(self, segments: tuple[str, ...], collection: bool) -> str:
+        if not segments:
+            return "/"
+        parent = segments[:-1]
+        prefix = self._parents.get(parent)
+        if prefix is None:
+            if len(self._parents) > 4096:
+                self._parents.clear()
+            prefix = self._parents[parent] = href(parent, True)
+        last = encode_segment(segments[-1])
+        return f"{prefix}{last}/" if collection else prefix + last
 
 
 def _stream(
     stack: ExitStack,
+    store: MetadataStore,
     txn: Txn,
     visits: Iterator[Visit[Resource]],
     request: Request,
@@ -103,6 +135,8 @@ def _stream(
     start, sep, end = (propfind_json.START, ",", propfind_json.END) if as_json else (
         START, "", END
     )
+    writeback = propcache.Writeback(store)
+    hrefs = _Hrefs()
     try:
         any_locks = txn.has_locks()
         buf: list[str] = [start]
@@ -113,12 +147,14 @@ def _stream(
                 if noroot and not visit.path:
                     continue
                 segs = request.segments + visit.path
-                props = collect(txn, visit.node, segs, spec, any_locks=any_locks)
+                props = collect(txn, visit.node, segs, spec, any_locks=any_locks,
+                                writeback=writeback, joined=not as_json)
+                href_ = hrefs(segs, visit.node.is_collection)
                 if as_json:
-                    part = propfind_json.entry(segs, visit.node, props.found, props.missing,
+                    part = propfind_json.entry(href_, visit.node, props.found, props.missing,
                                                visit.status, minimal)
                 else:
-                    part = xml_response(segs, visit.node, props, visit.status, minimal)
+                    part = xml_response(href_, props, visit.status, minimal)
                 buf.append(part if first else sep + part)
                 first = False
                 size += len(part)
@@ -135,6 +171,7 @@ def _stream(
         yield "".join(buf).encode()
     finally:
         stack.close()
+        writeback.flush()
 
 
 async def propfind(services: Services, request: Request) -> Response:
@@ -174,8 +211,8 @@ async def propfind(services: Services, request: Request) -> Response:
             depth_one=depth is Depth.ONE,
         )
         as_json = "application/json" in (request.header("accept") or "")
-        chunks = _stream(stack, txn, visits, request, spec, minimal=minimal, noroot=noroot,
-                         as_json=as_json)
+        chunks = _stream(stack, services.store, txn, visits, request, spec, minimal=minimal,
+                         noroot=noroot, as_json=as_json)
     except BaseException:
         stack.close()
         raise

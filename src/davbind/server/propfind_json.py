@@ -36,7 +36,7 @@ def _value(fragment: str) -> tuple[str, str]:
 
 
 def entry(
-    segments: tuple[str, ...],
+    href_: str,
     resource: Resource,
     found: list[str],
     missing: list[str],
@@ -45,7 +45,7 @@ def entry(
 ) -> str:
     props = dict(_value(f) for f in found)
     item: dict[str, object] = {
-        "href": href(segments, resource.is_collection),
+        "href": href_,
         "status": status,
         "resource_id": resource.rid,
         "collection": resource.is_collection,

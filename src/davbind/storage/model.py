@@ -7,7 +7,7 @@ in the parent collection.  Errors are storage words, never HTTP statuses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class StorageError(Exception):
@@ -47,6 +47,10 @@ class Resource:
     version: int
     created: float
     modified: float
+    cgen: int = 0
+    cache: str | None = field(default=None, compare=False, repr=False)
+    """``cgen`` counts every change (content, properties, membership); ``cache`` is an
+    opaque text a caller stored for this ``cgen`` (``None`` when absent or stale)."""
 
     @property
     def etag(self) -> str:

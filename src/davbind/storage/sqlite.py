@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from davbind.storage.interface import BlobStore, Upload
 from davbind.storage.model import (
@@ -34,7 +35,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources(
   key INTEGER PRIMARY KEY AUTOINCREMENT, rid TEXT NOT NULL UNIQUE, coll INTEGER NOT NULL,
   digest TEXT, size INTEGER NOT NULL DEFAULT 0, ctype TEXT,
-  version INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL, modified REAL NOT NULL);
+  version INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL, modified REAL NOT NULL,
+  cgen INTEGER NOT NULL DEFAULT 0, cache TEXT, cache_gen INTEGER NOT NULL DEFAULT -1);
 CREATE INDEX IF NOT EXISTS resources_digest ON resources(digest) WHERE digest IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bindings(
   parent INTEGER NOT NULL, segment TEXT NOT NULL, child INTEGER NOT NULL,
@@ -54,22 +56,15 @@ CREATE TABLE IF NOT EXISTS blob_trash(digest TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
 """
 
-_COLS = "r.key, r.rid, r.coll, r.digest, r.size, r.ctype, r.version, r.created, r.modified"
+_COLS = (
+    "r.key, r.rid, r.coll, r.digest, r.size, r.ctype, r.version, r.created, r.modified, "
+    "r.cgen, CASE WHEN r.cache_gen=r.cgen THEN r.cache END"
+)
 
 
-def _resource(row: Sequence[object]) -> Resource:
-    key, rid, coll, digest, size, ctype, version, created, modified = row
-    return Resource(
-        key=int(key),  # type: ignore[call-overload]
-        rid=str(rid),
-        is_collection=bool(coll),
-        digest=None if digest is None else str(digest),
-        size=int(size),  # type: ignore[call-overload]
-        content_type=None if ctype is None else str(ctype),
-        version=int(version),  # type: ignore[call-overload]
-        created=float(created),  # type: ignore[arg-type]
-        modified=float(modified),  # type: ignore[arg-type]
-    )
+def _resource(row: Sequence[Any]) -> Resource:
+    # sqlite3 already returns int/str/float/None in the declared column types
+    return Resource(row[0], row[1], bool(row[2]), *row[3:])
 
 
 def _lock(row: Sequence[object]) -> Lock:
@@ -281,7 +276,8 @@ class SqliteTxn:
         if old.is_collection:
             raise NotACollection(f"{key} is a collection; it has no content")
         self._c.execute(
-            "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, modified=? "
+            "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, cgen=cgen+1, "
+            "modified=? "
             "WHERE key=?",
             (digest, size, content_type, time.time(), key),
         )
@@ -291,22 +287,35 @@ class SqliteTxn:
 
     def touch(self, key: int) -> Resource:
         self._c.execute(
-            "UPDATE resources SET version=version+1, modified=? WHERE key=?", (time.time(), key)
+            "UPDATE resources SET version=version+1, cgen=cgen+1, modified=? WHERE key=?",
+            (time.time(), key),
         )
         return self.get(key)
 
+    def _changed(self, key: int) -> None:
+        self._c.execute("UPDATE resources SET cgen=cgen+1 WHERE key=?", (key,))
+
+    def store_cache(self, entries: Iterable[tuple[int, int, str]]) -> None:
+        self._c.executemany(
+            "UPDATE resources SET cache=?, cache_gen=? WHERE key=? AND cgen=?",
+            ((text, cgen, key, cgen) for key, cgen, text in entries),
+        )
+
     def set_dead_prop(self, key: int, prop: DeadProp) -> None:
+        self._changed(key)
         self._c.execute(
             "INSERT OR REPLACE INTO props(key, name, xml) VALUES (?,?,?)",
             (key, prop.name, prop.xml),
         )
 
     def remove_dead_prop(self, key: int, name: str) -> None:
+        self._changed(key)
         self._c.execute("DELETE FROM props WHERE key=? AND name=?", (key, name))
 
     def copy_dead_props(self, source: int, target: int) -> None:
         if source == target:
             return
+        self._changed(target)
         self._c.execute("DELETE FROM props WHERE key=?", (target,))
         self._c.execute(
             "INSERT INTO props(key, name, xml) SELECT ?, name, xml FROM props WHERE key=?",
@@ -374,7 +383,8 @@ class SqliteTxn:
 
     def _membership_changed(self, parent: int) -> None:
         self._c.execute(
-            "UPDATE resources SET version=version+1, modified=? WHERE key=?", (time.time(), parent)
+            "UPDATE resources SET version=version+1, cgen=cgen+1, modified=? WHERE key=?",
+            (time.time(), parent),
         )
 
     def _collect(self, start: int) -> None:
