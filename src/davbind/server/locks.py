@@ -13,6 +13,7 @@ import uuid
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth, parse_lock_token_header, parse_timeout
+from davbind.protocol.multistatus import END, START, status_response
 from davbind.protocol.paths import lock_path
 from davbind.protocol.xmlbody import parse_lockinfo
 from davbind.server.guard import Guard, covering_locks, lock_href
@@ -77,14 +78,16 @@ async def lock(services: Services, request: Request) -> Response:
         conflicts = [
             lk for lk in covering_locks(txn, resource.key) if lk.exclusive or exclusive
         ]
-        if infinite:
-            below = txn.descendants(resource.key)
-            conflicts += [lk for lk in txn.locks_on(below) if lk.exclusive or exclusive]
         if conflicts:
             raise DAVError(
                 423, "a conflicting lock exists", ("no-conflicting-lock",),
                 tuple(sorted({lock_href(lk.root) for lk in conflicts})),
             )
+        if infinite:
+            below = txn.descendants(resource.key)
+            blockers = [lk for lk in txn.locks_on(below) if lk.exclusive or exclusive]
+            if blockers:
+                return _blocked(target.href, blockers)
         new = Lock(
             token=f"urn:uuid:{uuid.uuid4()}",
             resource=resource.key,
@@ -99,6 +102,17 @@ async def lock(services: Services, request: Request) -> Response:
         txn.add_lock(new)
     headers = [("Content-Type", XML), ("Lock-Token", f"<{new.token}>")]
     return Response(201 if created else 200, headers, _body(new))
+
+
+def _blocked(request_href: str, blockers: list[Lock]) -> Response:
+    """RFC 4918 §9.10.3: a depth-infinity lock refused because of members is a 207 naming
+    each blocking resource (423) and the Request-URI (424 Failed Dependency)."""
+    parts = [START]
+    for root in sorted({lock_href(lk.root) for lk in blockers}):
+        parts.append(status_response(root, 423, "<D:no-conflicting-lock/>"))
+    parts.append(status_response(request_href, 424))
+    parts.append(END)
+    return Response(207, [("Content-Type", XML)], "".join(parts).encode())
 
 
 async def unlock(services: Services, request: Request) -> Response:
