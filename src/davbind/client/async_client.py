@@ -27,17 +27,17 @@ from davbind.client.hrefs import normalize_path, path_url
 from davbind.client.listing import Entry, Folder, Listing
 from davbind.client.messages import LIST_PROPS, LockToken, Request
 from davbind.client.multistatus import MultistatusParser, Response, aiter_responses, lock_timeout
+from davbind.client.sync_client import AuthArg, make_auth
 from davbind.client.transfer import (
     Meter,
     Progress,
     Sink,
     Source,
+    aread_chunks,
     content_length,
     open_sink,
     open_source,
-    aread_chunks,
 )
-from davbind.client.sync_client import AuthArg, make_auth
 from davbind.client.walker import Depth1Walk
 
 
@@ -102,8 +102,9 @@ class AsyncClient:
             ) as response:  # fmt: skip
                 if response.status_code not in request.expect:
                     body = await response.aread()
-                    messages.check(request, response.status_code,
-                                   response.headers.get("content-type"), body)
+                    messages.check(
+                        request, response.status_code, response.headers.get("content-type"), body
+                    )
                 yield response
         except httpx.TransportError as exc:
             raise TransportError(f"{request.method} {request.url}: {exc}") from exc
@@ -112,7 +113,8 @@ class AsyncClient:
         """Learn the auth scheme before a streamed body that could not be replayed."""
         if isinstance(self.auth, DAVAuth) and not self.auth.primed:
             with contextlib.suppress(StatusError):
-                await self._send(messages.propfind(self.base_url, "0", [messages.DAV + "resourcetype"]))
+                probe = messages.propfind(self.base_url, "0", [messages.DAV + "resourcetype"])
+                await self._send(probe)
 
     # ------------------------------------------------------------------ reading
 
@@ -242,8 +244,13 @@ class AsyncClient:
         """Upload ``source`` (path, bytes or binary file) streamed; 201 new, 204 replaced."""
         await self._prime_auth()
         with open_source(source) as upload:
-            request = messages.put(self.url(path), content_type=content_type, size=upload.size,
-                                   overwrite=overwrite, lock_token=lock_token)
+            request = messages.put(
+                self.url(path),
+                content_type=content_type,
+                size=upload.size,
+                overwrite=overwrite,
+                lock_token=lock_token,
+            )
             response = await self._send(request, aread_chunks(upload, progress))
             return response.status_code
 
@@ -274,8 +281,9 @@ class AsyncClient:
     async def move(
         self, src: str, dst: str, *, overwrite: bool = True, lock_token: str | None = None
     ) -> int:
-        request = messages.move(self.url(src), self.url(dst), overwrite=overwrite,
-                                lock_token=lock_token)
+        request = messages.move(
+            self.url(src), self.url(dst), overwrite=overwrite, lock_token=lock_token
+        )
         return (await self._send(request)).status_code
 
     async def bind(self, existing: str, new_path: str, *, overwrite: bool = True) -> int:
@@ -300,8 +308,9 @@ class AsyncClient:
         timeout: int | None = None,
         owner: str | None = None,
     ) -> LockToken:
-        request = messages.lock(self.url(path), exclusive=exclusive, depth=depth,
-                                timeout=timeout, owner=owner)
+        request = messages.lock(
+            self.url(path), exclusive=exclusive, depth=depth, timeout=timeout, owner=owner
+        )
         response = await self._send(request)
         return messages.lock_token(request, response.headers, lock_timeout(response.content))
 

@@ -14,6 +14,7 @@ Credentials come from the caller; ``credentials_from_netrc`` reads ``~/.netrc`` 
 from __future__ import annotations
 
 import base64
+import contextlib
 import netrc
 import os
 from collections.abc import Generator
@@ -82,10 +83,8 @@ class DAVAuth(httpx.Auth):
         except StopIteration:
             return
         response = yield authed
-        try:
+        with contextlib.suppress(StopIteration):
             flow.send(response)
-        except StopIteration:
-            pass
 
 
 def credentials_from_netrc(url: str, path: str | None = None) -> tuple[str, str] | None:

@@ -100,6 +100,7 @@ _BY_STATUS: dict[int, type[StatusError]] = {
     508: LoopDetected,
 }
 
+
 def status_error(
     status: int,
     *,

@@ -94,8 +94,7 @@ def propfind(
     headers = [("Depth", depth), ("Content-Type", XML)]
     if bind:
         headers.append(("DAV", "bind"))
-    return Request("PROPFIND", url, tuple(headers), propfind_body(props, include),
-                   frozenset({207}))
+    return Request("PROPFIND", url, tuple(headers), propfind_body(props, include), frozenset({207}))
 
 
 def options(url: str) -> Request:
@@ -136,7 +135,9 @@ def delete(url: str, *, lock_token: str | None = None) -> Request:
     return Request("DELETE", url, _if(lock_token), expect=frozenset({200, 204}))
 
 
-def copy(url: str, destination: str, *, overwrite: bool = True, depth: Depth = "infinity") -> Request:
+def copy(
+    url: str, destination: str, *, overwrite: bool = True, depth: Depth = "infinity"
+) -> Request:
     headers = (("Destination", destination), _overwrite(overwrite), ("Depth", depth))
     return Request("COPY", url, headers, expect=frozenset({201, 204}))
 
@@ -177,8 +178,9 @@ def unbind(url: str, *, lock_token: str | None = None) -> Request:
     """UNBIND (RFC 5842 §5): remove the binding ``url``; other bindings keep the resource."""
     collection, segment = split_binding(url)
     headers = (("Content-Type", XML), *_if(lock_token))
-    return Request("UNBIND", collection, headers, _binding_body("unbind", segment, None),
-                   frozenset({200, 204}))
+    return Request(
+        "UNBIND", collection, headers, _binding_body("unbind", segment, None), frozenset({200, 204})
+    )
 
 
 def rebind(new_url: str, existing_url: str, *, overwrite: bool = True) -> Request:
@@ -273,9 +275,13 @@ def check_proppatch(request: Request, status: int, body: bytes) -> None:
         for ps in response.propstats:
             if ps.status is not None and not 200 <= ps.status < 300:
                 names = ", ".join(sorted(ps.props))
-                raise status_error(ps.status, method=request.method, url=request.url,
-                                   conditions=ps.conditions,
-                                   message=ps.description or f"refused: {names}")
+                raise status_error(
+                    ps.status,
+                    method=request.method,
+                    url=request.url,
+                    conditions=ps.conditions,
+                    message=ps.description or f"refused: {names}",
+                )
 
 
 def lock_token(request: Request, headers: Mapping[str, str], timeout: str | None) -> LockToken:

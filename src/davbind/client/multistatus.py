@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 from xml.etree.ElementTree import Element, TreeBuilder, tostring
 from xml.parsers import expat
 
@@ -91,7 +92,7 @@ def _clark(name: str) -> str:
     return "{" + name if _SEP in name else name
 
 
-def _forbid(*_args: object) -> None:
+def _forbid(*_args: object) -> NoReturn:
     raise ForbiddenXML("DTDs, entity declarations and external entities are refused")
 
 
@@ -107,8 +108,9 @@ def hardened_parser() -> expat.XMLParserType:
     return parser
 
 
-_TEXT_MODES = frozenset({"href", "status", "desc", "lochref", "mdesc", "token", "pstatus",
-                         "pdesc", "property"})
+_TEXT_MODES = frozenset(
+    {"href", "status", "desc", "lochref", "mdesc", "token", "pstatus", "pdesc", "property"}
+)
 
 
 class MultistatusParser:
@@ -155,15 +157,27 @@ class MultistatusParser:
                 raise ProtocolError(f"expected <D:multistatus>, got <{_clark(name)}>")
             mode = "ms"
         elif parent == "ms":
-            mode = {_D + "response": "resp", _D + "responsedescription": "mdesc",
-                    _D + "sync-token": "token"}.get(name, "skip")
+            mode = {
+                _D + "response": "resp",
+                _D + "responsedescription": "mdesc",
+                _D + "sync-token": "token",
+            }.get(name, "skip")
         elif parent == "resp":
-            mode = {_D + "href": "href", _D + "status": "status", _D + "propstat": "ps",
-                    _D + "error": "err", _D + "responsedescription": "desc",
-                    _D + "location": "loc"}.get(name, "skip")
+            mode = {
+                _D + "href": "href",
+                _D + "status": "status",
+                _D + "propstat": "ps",
+                _D + "error": "err",
+                _D + "responsedescription": "desc",
+                _D + "location": "loc",
+            }.get(name, "skip")
         elif parent == "ps":
-            mode = {_D + "prop": "prop", _D + "status": "pstatus", _D + "error": "perr",
-                    _D + "responsedescription": "pdesc"}.get(name, "skip")
+            mode = {
+                _D + "prop": "prop",
+                _D + "status": "pstatus",
+                _D + "error": "perr",
+                _D + "responsedescription": "pdesc",
+            }.get(name, "skip")
         elif parent == "prop":
             mode = "property"
             self._prop_name = _clark(name)
@@ -205,13 +219,21 @@ class MultistatusParser:
             self._end_text(mode, "".join(self._text))
             self._text = []
         elif mode == "ps":
-            self._propstats.append(PropStat(self._pstatus, self._props,
-                                            tuple(self._pconditions), self._pdesc))
+            self._propstats.append(
+                PropStat(self._pstatus, self._props, tuple(self._pconditions), self._pdesc)
+            )
             self._reset_propstat()
         elif mode == "resp":
-            self._ready.append(Response(tuple(self._hrefs), self._status,
-                                        tuple(self._propstats), tuple(self._conditions),
-                                        self._rdesc, self._location))
+            self._ready.append(
+                Response(
+                    tuple(self._hrefs),
+                    self._status,
+                    tuple(self._propstats),
+                    tuple(self._conditions),
+                    self._rdesc,
+                    self._location,
+                )
+            )
             self._reset_response()
         elif mode == "ms":
             self._done = True
@@ -261,8 +283,10 @@ class MultistatusParser:
         try:
             self._parser.Parse(b"", True)
         except expat.ExpatError as exc:
-            if exc.code in (expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
-                            expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN]):
+            if exc.code in (
+                expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
+                expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN],
+            ):
                 raise TruncatedResponse("multistatus body ends before </D:multistatus>") from exc
             raise ProtocolError(f"multistatus is not well-formed XML: {exc}") from exc
         if not self._done:

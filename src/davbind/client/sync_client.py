@@ -87,7 +87,9 @@ class Client:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _send(self, request: Request, content: bytes | Iterable[bytes] | None = None) -> httpx.Response:
+    def _send(
+        self, request: Request, content: bytes | Iterable[bytes] | None = None
+    ) -> httpx.Response:
         try:
             response = self._http.request(
                 request.method, request.url, headers=list(request.headers),
@@ -109,8 +111,9 @@ class Client:
             ) as response:  # fmt: skip
                 if response.status_code not in request.expect:
                     body = response.read()
-                    messages.check(request, response.status_code,
-                                   response.headers.get("content-type"), body)
+                    messages.check(
+                        request, response.status_code, response.headers.get("content-type"), body
+                    )
                 yield response
         except httpx.TransportError as exc:
             raise TransportError(f"{request.method} {request.url}: {exc}") from exc
@@ -119,7 +122,8 @@ class Client:
         """Learn the auth scheme before a streamed body that could not be replayed."""
         if isinstance(self.auth, DAVAuth) and not self.auth.primed:
             with contextlib.suppress(StatusError):
-                self._send(messages.propfind(self.base_url, "0", [messages.DAV + "resourcetype"]))
+                probe = messages.propfind(self.base_url, "0", [messages.DAV + "resourcetype"])
+                self._send(probe)
 
     # ------------------------------------------------------------------ reading
 
@@ -245,8 +249,13 @@ class Client:
         """Upload ``source`` (path, bytes or binary file) streamed; 201 new, 204 replaced."""
         self._prime_auth()
         with open_source(source) as upload:
-            request = messages.put(self.url(path), content_type=content_type, size=upload.size,
-                                   overwrite=overwrite, lock_token=lock_token)
+            request = messages.put(
+                self.url(path),
+                content_type=content_type,
+                size=upload.size,
+                overwrite=overwrite,
+                lock_token=lock_token,
+            )
             return self._send(request, read_chunks(upload, progress)).status_code
 
     def mkcol(self, path: str) -> None:
@@ -275,8 +284,9 @@ class Client:
     def move(
         self, src: str, dst: str, *, overwrite: bool = True, lock_token: str | None = None
     ) -> int:
-        request = messages.move(self.url(src), self.url(dst), overwrite=overwrite,
-                                lock_token=lock_token)
+        request = messages.move(
+            self.url(src), self.url(dst), overwrite=overwrite, lock_token=lock_token
+        )
         return self._send(request).status_code
 
     def bind(self, existing: str, new_path: str, *, overwrite: bool = True) -> int:
@@ -301,8 +311,9 @@ class Client:
         timeout: int | None = None,
         owner: str | None = None,
     ) -> LockToken:
-        request = messages.lock(self.url(path), exclusive=exclusive, depth=depth,
-                                timeout=timeout, owner=owner)
+        request = messages.lock(
+            self.url(path), exclusive=exclusive, depth=depth, timeout=timeout, owner=owner
+        )
         response = self._send(request)
         return messages.lock_token(request, response.headers, lock_timeout(response.content))
 

@@ -17,26 +17,26 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 1024 * 1024
 
 #: ``progress(done, total)``: bytes moved so far and the total when known.
 Progress = Callable[[int, int | None], None]
 
-Source = str | os.PathLike[str] | BinaryIO | bytes
-Sink = str | os.PathLike[str] | BinaryIO
+Source = str | os.PathLike[str] | IO[bytes] | bytes
+Sink = str | os.PathLike[str] | IO[bytes]
 
 
 @dataclass(frozen=True, slots=True)
 class Upload:
     """An opened PUT source: a binary file object and its size when known."""
 
-    stream: BinaryIO
+    stream: IO[bytes]
     size: int | None
 
 
-def _size_of(stream: BinaryIO) -> int | None:
+def _size_of(stream: IO[bytes]) -> int | None:
     try:
         if not stream.seekable():
             return None
@@ -92,7 +92,7 @@ async def aread_chunks(upload: Upload, progress: Progress | None = None) -> Asyn
 
 
 @contextlib.contextmanager
-def open_sink(sink: Sink) -> Iterator[BinaryIO]:
+def open_sink(sink: Sink) -> Iterator[IO[bytes]]:
     """A writable binary stream for ``sink``; a path is written atomically (see above)."""
     if not isinstance(sink, str | os.PathLike):
         yield sink

@@ -54,11 +54,16 @@ class FileBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._root_str = str(root)
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     def _final(self, digest: str) -> Path:
-        return self.root / digest[:2] / digest[2:4] / digest
+        return Path(self._final_str(digest))
+
+    def _final_str(self, digest: str) -> str:
+        # plain strings: pathlib joins cost more than the read itself for small blobs
+        return f"{self._root_str}/{digest[:2]}/{digest[2:4]}/{digest}"
 
     def begin(self) -> FileUpload:
         return FileUpload(self.tmp)
