@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from davbind import __version__
+from davbind.cli.client_cmds import COMMANDS as CLIENT_COMMANDS
 from davbind.cli.serve import serve
 
 
@@ -15,6 +16,8 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+for _command in CLIENT_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ subclass per status a caller typically handles; any other status gives
 
 from __future__ import annotations
 
+from davbind.protocol.errors import REASONS
+
 
 class DAVClientError(Exception):
     """Base class of every error raised by ``davbind.client``."""
@@ -47,9 +49,10 @@ class StatusError(DAVClientError):
 
     def __str__(self) -> str:
         where = f"{self.method} {self.url}: " if self.method else ""
+        reason = REASONS.get(self.status)
         cond = f" [{', '.join(self.conditions)}]" if self.conditions else ""
         msg = f": {self.message}" if self.message else ""
-        return f"{where}{self.status}{cond}{msg}"
+        return f"{where}{self.status}{' ' + reason if reason else ''}{cond}{msg}"
 
 
 class Unauthorized(StatusError):

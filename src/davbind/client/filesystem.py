@@ -25,7 +25,8 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem  # type: ignore
 
 from davbind.client.errors import MethodNotAllowed, NotFound
 from davbind.client.hrefs import href_key
-from davbind.client.listing import Entry, Listing
+from davbind.client.listing import PARENT_SET, Entry, Listing
+from davbind.client.messages import LIST_PROPS
 from davbind.client.sync_client import Client
 
 SPOOL = 8 * 1024 * 1024
@@ -113,13 +114,17 @@ class DavbindFileSystem(AbstractFileSystem):  # type: ignore[misc]
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         path = self._strip_protocol(path)
         try:
-            listing = self.client.propfind(path, "0")
+            listing = self.client.propfind(path, "0", (*LIST_PROPS, PARENT_SET))
         except NotFound as exc:
             raise FileNotFoundError(path) from exc
         entry = listing.root
         if entry is None:
             raise FileNotFoundError(path)
-        return self._info(entry, listing.target)
+        info = self._info(entry, listing.target)
+        # DAV:parent-set (RFC 5842 §3.2) names every binding, not just this URL's.
+        others = {self._name(p.href.rstrip("/") + "/" + p.segment) for p in entry.parents}
+        info["aliases"] = sorted(others - {info["name"]})
+        return info
 
     def ukey(self, path: str) -> str:
         """The resource id: the same for every path of one resource (RFC 5842 §3.1)."""

@@ -157,11 +157,11 @@ class Listing:
         return len(self.entries)
 
     def __contains__(self, href: object) -> bool:
-        return isinstance(href, str) and href_key(href) in self._index
+        return isinstance(href, str) and self.get(href) is not None
 
     def get(self, href: str) -> Entry | None:
-        """The entry reached at ``href`` (any of its hrefs, normalised form)."""
-        return self._index.get(href_key(href))
+        """The entry reached at ``href`` (any of its hrefs, in any encoding)."""
+        return self._index.get(href_key(normalize_href(href)))
 
     @property
     def root(self) -> Entry | None:
@@ -184,7 +184,9 @@ class Listing:
         return roots[0]
 
 
-def _kind(href: str, entry: Entry) -> Kind:
+def binding_kind(href: str, entry: Entry) -> Kind:
+    """``resource`` for the canonical href, ``loop`` for a binding of a collection inside
+    itself (or containing it), ``alias`` for any other binding."""
     if href_key(href) == href_key(entry.href):
         return "resource"
     if entry.collection and (is_below(href, entry.href) or is_below(entry.href, href)):
@@ -210,10 +212,10 @@ def _build_tree(listing: Listing) -> tuple[TreeNode, ...]:
     built: dict[str, TreeNode] = {}
     by_key = {href_key(h): (h, e) for h, e in order}
     # Deepest first, so every child exists before its parent is frozen (no recursion).
-    for key in sorted(by_key, key=lambda k: k.count("/"), reverse=True):
+    for key in sorted(by_key, key=lambda k: 0 if k == "/" else k.count("/"), reverse=True):
         href, entry = by_key[key]
         kids = sorted(children.get(key, ()), key=lambda k: (last_segment(k), k))
-        built[key] = TreeNode(href, entry, _kind(href, entry), tuple(built[k] for k in kids))
+        built[key] = TreeNode(href, entry, binding_kind(href, entry), tuple(built[k] for k in kids))
     return tuple(built[k] for k in sorted(roots, key=position.__getitem__))
 
 

@@ -36,6 +36,7 @@ _SEP = "}"
 _D = "DAV:" + _SEP
 _STATUS = re.compile(r"^\s*HTTP/\d+(?:\.\d+)?\s+(\d{3})\b")
 _BARE_STATUS = re.compile(r"^\s*(\d{3})\b")
+_STATUS_PREFIX = re.compile(r"^\d{3}(?: [A-Za-z -]*)?:\s*")  # "404 Not Found: why" -> "why"
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +368,7 @@ def parse_error_body(body: bytes, content_type: str | None) -> tuple[tuple[str, 
     if media.startswith("text/"):
         for line in head.decode("utf-8", errors="replace").splitlines():
             if line.strip() and not line.lstrip().startswith("<"):
-                return (), line.strip()[:500]
+                return (), _STATUS_PREFIX.sub("", line.strip(), count=1)[:500]
     return (), ""
 
 

@@ -63,6 +63,7 @@ class DAVError(Exception):
     message: str = ""
     conditions: tuple[str, ...] = ()
     hrefs: tuple[str, ...] = field(default=())
+    headers: tuple[tuple[str, str], ...] = field(default=())
 
     def __str__(self) -> str:
         cond = f" [{', '.join(self.conditions)}]" if self.conditions else ""

@@ -18,8 +18,13 @@ MAX_SEGMENT_BYTES = 255
 _SAFE = "-._~!$'()*+,;=:@"
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
 def decode_segment(raw: str) -> str:
     """Decode one percent-encoded segment, refusing anything that is not a plain name."""
+    if _BAD_ESCAPE.search(raw):
+        raise DAVError(400, f"path segment {raw!r} has an invalid percent-encoding")
     try:
         seg = unquote_to_bytes(raw).decode("utf-8", errors="strict")
     except UnicodeDecodeError as exc:

@@ -68,7 +68,7 @@ def error_response(exc: Exception) -> Response:
         err = DAVError(507, str(exc), ("quota-not-exceeded",))
     else:
         err = DAVError(500, "internal error")
-    headers: list[tuple[str, str]] = []
+    headers: list[tuple[str, str]] = list(err.headers)
     if err.status == 405:
         headers.append(("Allow", ", ".join(sorted(HANDLERS))))
     if err.conditions or err.status in (423, 412, 403, 409, 507, 508):

@@ -24,6 +24,8 @@ from davbind.storage.model import Resource
 
 
 def _destination(request: Request) -> tuple[str, ...]:
+    if request.has_body():
+        raise DAVError(415, f"{request.method} does not take a request body")
     raw = parse_destination(
         request.header("destination"), scheme=request.scheme, host=request.host
     )
@@ -38,11 +40,12 @@ def _prepare(txn: Txn, request: Request, dest_segments: tuple[str, ...]) -> tupl
         raise DAVError(403, "source and destination are the same URL")
     if not dest_segments:
         raise DAVError(403, "the root collection cannot be overwritten")
+    overwrite = parse_overwrite(request.header("overwrite"))
     dest = locate(txn, dest_segments)
     if dest.parent is None:
         raise DAVError(409, "the destination's parent collection does not exist")
     if dest.resource is not None:
-        if not parse_overwrite(request.header("overwrite")):
+        if not overwrite:
             raise DAVError(412, "destination exists and Overwrite is F")
         if dest.resource.key == source.resource.key:
             raise DAVError(403, "source and destination are bindings of the same resource")

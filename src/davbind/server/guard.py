@@ -14,16 +14,18 @@ from collections.abc import Iterable
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.ifheader import IfHeader, ResourceState, evaluate_if, parse_if
-from davbind.protocol.paths import encode_segment, split_path
+from davbind.protocol.paths import encode_segment, lock_path, split_path
 from davbind.server.http import Request
+from davbind.server.target import locate
 from davbind.storage.interface import Txn
-from davbind.storage.model import Lock, NotACollection, NotFound, Resource
+from davbind.storage.model import Lock, Resource
 
 
 def lock_href(root: str) -> str:
     """Encoded href of a lock-root path (decoded segments joined by "/")."""
     parts = [p for p in root.split("/") if p]
-    return "/" + "/".join(encode_segment(p) for p in parts)
+    encoded = "/" + "/".join(encode_segment(p) for p in parts)
+    return encoded + "/" if root.endswith("/") and parts else encoded
 
 
 def covering_locks(txn: Txn, key: int) -> list[Lock]:
@@ -82,12 +84,26 @@ class Guard:
             raise DAVError(412, "the If header evaluated false")
 
     def _state(self, raw_path: str) -> ResourceState | None:
+        """The state an ``If`` list is matched against (RFC 4918 §10.4.4).
+
+        A token matches when the URL is in the lock's scope: locks covering the resource,
+        locks rooted at or below the URL (a request on a collection acts on its members),
+        and, for an unmapped URL, the locks covering its parent collection (where a new
+        member would be created; clients send untagged lists for that)."""
         try:
-            resource = self.txn.resolve(split_path(raw_path))
-        except (DAVError, NotFound, NotACollection):
+            segments = split_path(raw_path)
+        except DAVError:
             return None
-        tokens = frozenset(lk.token for lk in covering_locks(self.txn, resource.key))
-        return ResourceState(etag=resource.etag, lock_tokens=tokens)
+        target = locate(self.txn, segments)
+        anchor = target.resource or target.parent
+        if anchor is None:
+            return None
+        locks = covering_locks(self.txn, anchor.key)
+        locks += self.txn.locks_rooted_at_or_below(lock_path(segments))
+        tokens = frozenset(lk.token for lk in locks)
+        if target.resource is None:
+            return ResourceState(etag=None, lock_tokens=tokens)
+        return ResourceState(etag=target.resource.etag, lock_tokens=tokens)
 
 
 def release_locks_at(txn: Txn, path: str) -> None:

@@ -91,7 +91,7 @@ async def lock(services: Services, request: Request) -> Response:
         new = Lock(
             token=f"urn:uuid:{uuid.uuid4()}",
             resource=resource.key,
-            root=lock_path(request.segments),
+            root=lock_path(request.segments) + ("/" if resource.is_collection else ""),
             infinite=infinite,
             exclusive=exclusive,
             owner_xml=info.owner_xml,
@@ -118,6 +118,8 @@ def _blocked(request_href: str, blockers: list[Lock]) -> Response:
 async def unlock(services: Services, request: Request) -> Response:
     """RFC 4918 §9.11: 204; 409 ``lock-token-matches-request-uri`` if not in scope.
     Any URL of the locked resource may be used (RFC 5842 §9.1)."""
+    if request.has_body():
+        raise DAVError(415, "UNLOCK does not take a request body")
     token = parse_lock_token_header(request.header("lock-token"))
     with services.store.write() as txn:
         target = locate(txn, request.segments)

@@ -68,7 +68,10 @@ def collect(
         values = propcache.table(text)
         found = [v for n, v in values.items() if n not in REGISTRY or REGISTRY[n].allprop]
         found.append(REGISTRY[LOCKDISCOVERY].render(ctx) or "")
-        wanted = [n for n in spec.include if n not in values or not REGISTRY[n].allprop]
+        wanted = [
+            n for n in spec.include
+            if n not in values or (n in REGISTRY and not REGISTRY[n].allprop)
+        ]
     else:
         found, wanted = [], list(spec.names)
     missing: list[str] = []

@@ -52,6 +52,10 @@ def entity_headers(resource: Resource) -> list[tuple[str, str]]:
     ]
 
 
+def _unsatisfiable(size: int) -> DAVError:
+    return DAVError(416, "unsatisfiable range", headers=(("Content-Range", f"bytes */{size}"),))
+
+
 def _range(value: str | None, size: int) -> tuple[int, int] | None:
     """One ``bytes=`` range -> (start, end inclusive); None = whole body.  Multiple ranges
     are answered with the whole body (allowed by RFC 9110 §14.2)."""
@@ -65,14 +69,14 @@ def _range(value: str | None, size: int) -> tuple[int, int] | None:
         if first == "":
             n = int(last)
             if n <= 0:
-                raise DAVError(416, "unsatisfiable range")
+                raise _unsatisfiable(size)
             return max(0, size - n), size - 1
         start = int(first)
         end = int(last) if last else size - 1
     except ValueError:
         return None
     if start >= size or end < start:
-        raise DAVError(416, "unsatisfiable range")
+        raise _unsatisfiable(size)
     return start, min(end, size - 1)
 
 

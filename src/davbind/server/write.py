@@ -50,6 +50,8 @@ def _content_type(request: Request, segment: str) -> str:
 
 async def put(services: Services, request: Request) -> Response:
     """RFC 4918 §9.7: 201 for a new resource, 204 for new content of an existing one."""
+    if request.header("content-range") is not None:
+        raise DAVError(400, "partial PUT with Content-Range is not supported (RFC 9110 §14.5)")
     with services.store.read() as txn:
         _check_put(request, txn)
     upload = services.blobs.begin()
