@@ -6,6 +6,7 @@ import click
 
 from davbind import __version__
 from davbind.cli.client_cmds import COMMANDS as CLIENT_COMMANDS
+from davbind.cli.mock_cmd import mock
 from davbind.cli.serve import serve
 
 
@@ -16,6 +17,7 @@ def cli() -> None:
 
 
 cli.add_command(serve)
+cli.add_command(mock)
 for _command in CLIENT_COMMANDS:
     cli.add_command(_command)
 

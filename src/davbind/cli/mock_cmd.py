@@ -70,13 +70,16 @@ def mock(script: str | None, host: str, port: int, list_only: bool,
 
 
 def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
-    """Run uvicorn; our own handlers stay in place after uvicorn re-raises the signal."""
-    caught: list[int] = []
+    """Run uvicorn until it stops, then return so the report can be printed.
 
-    def note(sig: int, frame: FrameType | None) -> None:
-        caught.append(sig)
+    uvicorn restores the handlers it found and re-raises the signal that stopped it;
+    the handlers installed here absorb that, instead of dying before the report.
+    """
 
-    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    def absorb(sig: int, frame: FrameType | None) -> None:
+        pass
+
+    previous = {sig: signal.signal(sig, absorb) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.run(sockets=[sock])
     finally:

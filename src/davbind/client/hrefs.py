@@ -17,6 +17,8 @@ An href on another origin is kept absolute (scheme and host lowercased).
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from davbind.protocol.paths import encode_segment
@@ -64,9 +66,28 @@ def _origin(url: str) -> tuple[str, str]:
     return scheme, f"{host}:{port}"
 
 
+# An absolute path already in canonical form: unreserved and sub-delim characters only,
+# no "%" escapes, no segment starting with "." (so no dot segments), no empty segment.
+_CANONICAL = re.compile(r"(?:/[A-Za-z0-9\-_~!$'()*+,;=:@][A-Za-z0-9\-._~!$'()*+,;=:@]*)*/?")
+
+
+@lru_cache(maxsize=64)
+def _origin_prefix(base_url: str) -> str:
+    """``http://host:port`` exactly as ``base_url`` writes it (for the fast path)."""
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "\0"
+
+
 def normalize_href(href: str, base_url: str | None = None) -> str:
     """The canonical form of ``href`` as reported against ``base_url`` (see module doc)."""
     text = href.strip()
+    # Fast path for what servers usually send (a PROPFIND may carry 100,000 hrefs).
+    if base_url is not None and text.startswith(_origin_prefix(base_url) + "/"):
+        rest = text[len(_origin_prefix(base_url)) :]
+        if _CANONICAL.fullmatch(rest):
+            return rest
+    elif text.startswith("/") and _CANONICAL.fullmatch(text):
+        return text
     if base_url is not None:
         text = urljoin(base_url, text)
     parts = urlsplit(text)

@@ -277,9 +277,13 @@ class _Group:
     guess_collection: bool = False
 
     def freeze(self) -> Entry:
+        coll = self.collection if self.collection is not None else self.guess_collection
+        if len(self.hrefs) == 1:  # the usual case: one binding in the listing
+            ((_, href, status),) = self.hrefs.values()
+            return Entry(as_collection(href) if coll else href, self.rid, (), status, coll,
+                         self.props)  # fmt: skip
         ranked = sorted(self.hrefs.values())
         canonical = next((h for h in ranked if _ok(h[2])), ranked[0])
-        coll = self.collection if self.collection is not None else self.guess_collection
         fix = as_collection if coll else (lambda h: h)
         aliases = sorted(fix(h[1]) for h in ranked if h is not canonical)
         return Entry(fix(canonical[1]), self.rid, tuple(aliases), canonical[2], coll, self.props)

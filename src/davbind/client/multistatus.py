@@ -8,10 +8,12 @@ memory; :func:`parse_error_body` for ``<D:error>`` bodies (RFC 4918 §16) and
 
 The rules it keeps:
 
-- Untrusted XML: expat with a DOCTYPE, any entity declaration or external reference
-  refused at its first token (the defusedxml settings, RFC 4918 §20.6), raised as
-  :class:`ForbiddenXML`.  A body cut off before ``</D:multistatus>`` raises
-  :class:`TruncatedResponse`; other malformed XML :class:`ProtocolError`.
+- Untrusted XML: a DOCTYPE, any entity declaration or external reference is refused at
+  its first token (the defusedxml settings, RFC 4918 §20.6) and raised as
+  :class:`ForbiddenXML` — the multistatus prolog is checked by a hardened expat before
+  the C-accelerated ``XMLPullParser`` builds anything (see :class:`MultistatusParser`).
+  A body cut off before ``</D:multistatus>`` raises :class:`TruncatedResponse`; other
+  malformed XML :class:`ProtocolError`.
 - Lenient on content, as RFC 4918 §17 asks: unknown elements are skipped, a status line
   that is not ``HTTP/x.y NNN ...`` gives ``status=None``, any namespace prefix works
   (names are matched as namespace URI + local name).
@@ -25,15 +27,14 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NoReturn
-from xml.etree.ElementTree import Element, TreeBuilder, tostring
+from typing import NoReturn, cast
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLPullParser, tostring
 from xml.parsers import expat
 
 from davbind.client.errors import ForbiddenXML, ProtocolError, TruncatedResponse
 
 CHUNK = 64 * 1024
-_SEP = "}"
-_D = "DAV:" + _SEP
+_SEP = "}"  # expat's namespace separator, as ElementTree uses it
 _STATUS = re.compile(r"^\s*HTTP/\d+(?:\.\d+)?\s+(\d{3})\b")
 _BARE_STATUS = re.compile(r"^\s*(\d{3})\b")
 _STATUS_PREFIX = re.compile(r"^\d{3}(?: [A-Za-z -]*)?:\s*")  # "404 Not Found: why" -> "why"
@@ -41,12 +42,21 @@ _STATUS_PREFIX = re.compile(r"^\d{3}(?: [A-Za-z -]*)?:\s*")  # "404 Not Found: w
 
 @dataclass(frozen=True, slots=True)
 class PropValue:
-    """A property value: its character data, and its XML when it has child elements."""
+    """A property value: its character data, and its element when it has child elements.
+
+    ``element`` is kept as parsed (treat it as read-only); ``xml`` serialises it on demand,
+    so a listing of many resources does not pay for strings nobody reads.
+    """
 
     text: str
-    xml: str | None = None  # standalone fragment (namespaces declared) or None for text
     children: tuple[str, ...] = ()  # Clark names of the child elements
     hrefs: tuple[str, ...] = ()  # every DAV:href inside, in document order
+    element: Element | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def xml(self) -> str | None:
+        """The value as a standalone XML fragment (namespaces declared), or None for text."""
+        return None if self.element is None else tostring(self.element, encoding="unicode")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,191 +119,170 @@ def hardened_parser() -> expat.XMLParserType:
     return parser
 
 
-_TEXT_MODES = frozenset(
-    {"href", "status", "desc", "lochref", "mdesc", "token", "pstatus", "pdesc", "property"}
-)
+_MULTISTATUS = "{DAV:}multistatus"
+_RESPONSE = "{DAV:}response"
+_HREF = "{DAV:}href"
+_STATUS_EL = "{DAV:}status"
+_PROPSTAT = "{DAV:}propstat"
+_PROP = "{DAV:}prop"
+_ERROR = "{DAV:}error"
+_DESCRIPTION = "{DAV:}responsedescription"
+_LOCATION = "{DAV:}location"
+_SYNC_TOKEN = "{DAV:}sync-token"
+
+
+class _RootSeen(Exception):
+    """Raised by the prolog guard when the root element starts: the guard's job is done."""
+
+
+def _root_seen(*_args: object) -> NoReturn:
+    raise _RootSeen
+
+
+def _condition_names(error: Element) -> tuple[str, ...]:
+    return tuple(c.tag[6:] if c.tag.startswith("{DAV:}") else c.tag for c in error)
+
+
+def _text(elem: Element) -> str:
+    return "".join(elem.itertext()).strip()
+
+
+def _value(prop: Element) -> PropValue:
+    if len(prop) == 0:
+        return PropValue(prop.text or "")
+    prop.tail = None  # the element is kept (PropValue.xml); its tail is not part of it
+    hrefs = tuple((h.text or "").strip() for h in prop.iter(_HREF))
+    return PropValue(_text(prop), tuple(c.tag for c in prop), hrefs, prop)
+
+
+def _propstat(elem: Element) -> PropStat:
+    status: int | None = None
+    props: dict[str, PropValue] = {}
+    conditions: tuple[str, ...] = ()
+    description = ""
+    for child in elem:
+        tag = child.tag
+        if tag == _PROP:
+            for prop in child:
+                props[prop.tag] = _value(prop)
+        elif tag == _STATUS_EL:
+            status = parse_status(child.text or "")
+        elif tag == _ERROR:
+            conditions = _condition_names(child)
+        elif tag == _DESCRIPTION:
+            description = _text(child)
+    return PropStat(status, props, conditions, description)
+
+
+def _response(elem: Element) -> Response:
+    hrefs: list[str] = []
+    status: int | None = None
+    propstats: list[PropStat] = []
+    conditions: tuple[str, ...] = ()
+    description = ""
+    location: str | None = None
+    for child in elem:  # unknown children are ignored (RFC 4918 §17)
+        tag = child.tag
+        if tag == _HREF:
+            hrefs.append((child.text or "").strip())
+        elif tag == _PROPSTAT:
+            propstats.append(_propstat(child))
+        elif tag == _STATUS_EL:
+            status = parse_status(child.text or "")
+        elif tag == _ERROR:
+            conditions = _condition_names(child)
+        elif tag == _DESCRIPTION:
+            description = _text(child)
+        elif tag == _LOCATION:
+            location = (child.findtext(_HREF) or "").strip() or None
+    return Response(tuple(hrefs), status, tuple(propstats), conditions, description, location)
 
 
 class MultistatusParser:
-    """Incremental ``<D:multistatus>`` reader: ``feed()`` chunks, get finished responses."""
+    """Incremental ``<D:multistatus>`` reader: ``feed()`` chunks, get finished responses.
+
+    Two expat parsers see the bytes.  A guard with the defusedxml settings reads the
+    prolog and stops at the root element's start tag: a DOCTYPE can only stand before it
+    (XML 1.0 §2.8), so once the root has started no entity can ever be declared and any
+    entity reference is an error.  The C-accelerated ``XMLPullParser`` builds each
+    ``<D:response>``; when its end tag is read it becomes a :class:`Response` and the
+    element is removed from the tree, so memory holds one response at a time.
+    """
 
     def __init__(self) -> None:
-        self._parser = hardened_parser()
-        self._parser.StartElementHandler = self._start
-        self._parser.EndElementHandler = self._end
-        self._parser.CharacterDataHandler = self._data
-        self._modes: list[str] = []
-        self._text: list[str] = []
-        self._ready: list[Response] = []
+        self._guard: expat.XMLParserType | None = hardened_parser()
+        self._guard.StartElementHandler = _root_seen
+        self._pull: XMLPullParser[Element] = XMLPullParser(events=("start", "end"))
+        self._root: Element | None = None
+        self._depth = 0
         self._done = False
         self.description = ""
         self.sync_token: str | None = None
-        self._reset_response()
 
-    def _reset_response(self) -> None:
-        self._hrefs: list[str] = []
-        self._status: int | None = None
-        self._propstats: list[PropStat] = []
-        self._conditions: list[str] = []
-        self._rdesc = ""
-        self._location: str | None = None
-        self._reset_propstat()
+    def _check_prolog(self, data: bytes, final: bool) -> None:
+        if self._guard is None:
+            return
+        try:
+            self._guard.Parse(data, final)
+        except _RootSeen:
+            self._guard = None
+        except expat.ExpatError:
+            self._guard = None  # the pull parser reports the same error in its own words
 
-    def _reset_propstat(self) -> None:
-        self._pstatus: int | None = None
-        self._props: dict[str, PropValue] = {}
-        self._pconditions: list[str] = []
-        self._pdesc = ""
-        self._builder: TreeBuilder | None = None
-        self._prop_name = ""
-        self._prop_attrs: dict[str, str] = {}
-
-    # ------------------------------------------------------------------ expat handlers
-
-    def _start(self, name: str, attrs: dict[str, str]) -> None:
-        parent = self._modes[-1] if self._modes else "doc"
-        mode = "skip"
-        if parent == "doc":
-            if name != _D + "multistatus":
-                raise ProtocolError(f"expected <D:multistatus>, got <{_clark(name)}>")
-            mode = "ms"
-        elif parent == "ms":
-            mode = {
-                _D + "response": "resp",
-                _D + "responsedescription": "mdesc",
-                _D + "sync-token": "token",
-            }.get(name, "skip")
-        elif parent == "resp":
-            mode = {
-                _D + "href": "href",
-                _D + "status": "status",
-                _D + "propstat": "ps",
-                _D + "error": "err",
-                _D + "responsedescription": "desc",
-                _D + "location": "loc",
-            }.get(name, "skip")
-        elif parent == "ps":
-            mode = {
-                _D + "prop": "prop",
-                _D + "status": "pstatus",
-                _D + "error": "perr",
-                _D + "responsedescription": "pdesc",
-            }.get(name, "skip")
-        elif parent == "prop":
-            mode = "property"
-            self._prop_name = _clark(name)
-            self._prop_attrs = {_clark(k): v for k, v in attrs.items()}
-        elif parent in ("property", "nested"):
-            mode = "nested"
-            if self._builder is None:
-                self._builder = TreeBuilder()
-                self._builder.start(self._prop_name, self._prop_attrs)
-                self._builder.data("".join(self._text))
-            self._builder.start(_clark(name), {_clark(k): v for k, v in attrs.items()})
-        elif parent == "err":
-            self._conditions.append(name.rpartition(_SEP)[2] if name.startswith(_D) else name)
-        elif parent == "perr":
-            self._pconditions.append(name.rpartition(_SEP)[2] if name.startswith(_D) else name)
-        elif parent == "loc" and name == _D + "href":
-            mode = "lochref"
-        if mode in _TEXT_MODES:
-            self._text = []
-        self._modes.append(mode)
-
-    def _data(self, data: str) -> None:
-        mode = self._modes[-1] if self._modes else "doc"
-        if mode == "nested" and self._builder is not None:
-            self._builder.data(data)
-        elif mode in _TEXT_MODES:
-            if mode == "property" and self._builder is not None:
-                self._builder.data(data)
-            else:
-                self._text.append(data)
-
-    def _end(self, name: str) -> None:
-        mode = self._modes.pop()
-        if mode == "nested" and self._builder is not None:
-            self._builder.end(_clark(name))
-        elif mode == "property":
-            self._props[self._prop_name] = self._finish_property()
-        elif mode in ("href", "status", "desc", "lochref", "pstatus", "pdesc", "mdesc", "token"):
-            self._end_text(mode, "".join(self._text))
-            self._text = []
-        elif mode == "ps":
-            self._propstats.append(
-                PropStat(self._pstatus, self._props, tuple(self._pconditions), self._pdesc)
-            )
-            self._reset_propstat()
-        elif mode == "resp":
-            self._ready.append(
-                Response(
-                    tuple(self._hrefs),
-                    self._status,
-                    tuple(self._propstats),
-                    tuple(self._conditions),
-                    self._rdesc,
-                    self._location,
-                )
-            )
-            self._reset_response()
-        elif mode == "ms":
-            self._done = True
-
-    def _end_text(self, mode: str, text: str) -> None:
-        if mode == "href":
-            self._hrefs.append(text.strip())
-        elif mode == "status":
-            self._status = parse_status(text)
-        elif mode == "pstatus":
-            self._pstatus = parse_status(text)
-        elif mode == "desc":
-            self._rdesc = text.strip()
-        elif mode == "pdesc":
-            self._pdesc = text.strip()
-        elif mode == "lochref":
-            self._location = text.strip()
-        elif mode == "mdesc":
-            self.description = text.strip()
-        else:
-            self.sync_token = text.strip()
-
-    def _finish_property(self) -> PropValue:
-        builder, self._builder = self._builder, None
-        if builder is None:
-            return PropValue("".join(self._text))
-        builder.end(self._prop_name)
-        elem: Element = builder.close()
-        children = tuple(child.tag for child in elem)
-        hrefs = tuple((h.text or "").strip() for h in elem.iter("{DAV:}href"))
-        text = "".join(elem.itertext()).strip()
-        return PropValue(text, tostring(elem, encoding="unicode"), children, hrefs)
-
-    # ------------------------------------------------------------------ public API
+    def _drain(self) -> list[Response]:
+        ready: list[Response] = []
+        for pair in self._pull.read_events():
+            # only "start"/"end" events were asked for: (event, element) pairs
+            event, elem = cast(tuple[str, Element], pair)
+            if event == "start":
+                self._depth += 1
+                if self._depth == 1:
+                    if elem.tag != _MULTISTATUS:
+                        raise ProtocolError(f"expected <D:multistatus>, got <{elem.tag}>")
+                    self._root = elem
+                continue
+            self._depth -= 1
+            if self._depth == 1 and self._root is not None:
+                tag = elem.tag
+                if tag == _RESPONSE:
+                    ready.append(_response(elem))
+                elif tag == _DESCRIPTION:
+                    self.description = _text(elem)
+                elif tag == _SYNC_TOKEN:
+                    self.sync_token = _text(elem)
+                self._root.remove(elem)  # the only child left: O(1), memory stays flat
+            elif self._depth == 0:
+                self._done = True
+        return ready
 
     def feed(self, data: bytes) -> list[Response]:
         """Parse one chunk; return the responses completed by it (in document order)."""
+        self._check_prolog(data, False)
         try:
-            self._parser.Parse(data, False)
-        except expat.ExpatError as exc:
+            self._pull.feed(data)
+            return self._drain()  # a syntax error is queued as an event and raised here
+        except ParseError as exc:
             raise ProtocolError(f"multistatus is not well-formed XML: {exc}") from exc
-        ready, self._ready = self._ready, []
-        return ready
 
     def close(self) -> list[Response]:
         """End of body: the last responses; TruncatedResponse if the document is cut."""
+        self._check_prolog(b"", True)
         try:
-            self._parser.Parse(b"", True)
-        except expat.ExpatError as exc:
-            if exc.code in (
-                expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
-                expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN],
-            ):
+            self._pull.close()
+            ready = self._drain()
+        except ParseError as exc:
+            if exc.code in _TRUNCATION_CODES:
                 raise TruncatedResponse("multistatus body ends before </D:multistatus>") from exc
             raise ProtocolError(f"multistatus is not well-formed XML: {exc}") from exc
         if not self._done:
             raise TruncatedResponse("multistatus body ends before </D:multistatus>")
-        ready, self._ready = self._ready, []
         return ready
+
+
+_TRUNCATION_CODES = frozenset(
+    expat.errors.codes[m]
+    for m in (expat.errors.XML_ERROR_NO_ELEMENTS, expat.errors.XML_ERROR_UNCLOSED_TOKEN)
+)
 
 
 def iter_responses(chunks: Iterable[bytes]) -> Iterator[Response]:
@@ -383,9 +372,7 @@ def lock_timeout(body: bytes) -> str | None:
 
 def parse_parent_set(value: PropValue) -> tuple[Parent, ...]:
     """The parents in a ``DAV:parent-set`` value (RFC 5842 §3.2)."""
-    if value.xml is None:
-        return ()
-    root = _small_tree(value.xml.encode())
+    root = value.element
     if root is None:
         return ()
     return tuple(

@@ -19,7 +19,7 @@ Scenario schema (also in ``scenarios/README.md``)::
     [[expect]]                       # one table per expected request
     method = "PROPFIND"              # compared case-insensitively
     path = "/Coll/"                  # exact, or equal once percent-decoded; "re:…" searched
-                                     # in the raw path; a "?" in it also compares the query
+                                     # in the raw path; "?" in an exact path: query too
     headers = { Depth = "infinity", DAV = 're:(?i)\\bbind\\b' }
                                      # names case-insensitive; "text" exact, "re:…" searched
                                      # (absent header = ""), true = present, false = absent

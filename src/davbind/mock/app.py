@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from davbind.mock.bodies import Origin, body_chunks, response_headers
+from davbind.mock.bodies import Substitutions, render
 from davbind.mock.ledger import Ledger, MockRequest, Unexpected
 from davbind.mock.model import Reply, Scenario
 
@@ -60,8 +60,8 @@ class MockApp:
         if isinstance(found, Unexpected):
             await self._refuse(send, found)
             return
-        origin = _origin(scope, request)
-        await _send_reply(send, found.reply, origin, head=request.method == "HEAD")
+        subs = _substitutions(scope, request)
+        await _send_reply(send, found.reply, subs, head=request.method == "HEAD")
         if self._on_done is not None and self.ledger.done():
             self._on_done()
 
@@ -119,21 +119,19 @@ async def _read(scope: Scope, receive: Receive) -> MockRequest | None:
     )
 
 
-def _origin(scope: Scope, request: MockRequest) -> Origin:
+def _substitutions(scope: Scope, request: MockRequest) -> Substitutions:
     host = request.header("host")
     if not host:
         server = scope.get("server") or ("localhost", None)
         host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
-    return Origin(scope.get("scheme", "http"), host, request.path)
+    return Substitutions(scope.get("scheme", "http"), host, request.path)
 
 
-async def _send_reply(send: Send, reply: Reply, origin: Origin, *, head: bool) -> None:
-    headers = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in response_headers(reply, origin)
-    ]
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+async def _send_reply(send: Send, reply: Reply, subs: Substitutions, *, head: bool) -> None:
+    headers, chunks = render(reply, subs)
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    await send({"type": "http.response.start", "status": reply.status, "headers": raw})
     if not head:
-        for chunk in body_chunks(reply, origin):
+        for chunk in chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})

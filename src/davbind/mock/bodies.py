@@ -24,7 +24,7 @@ XML_TYPE = 'application/xml; charset="utf-8"'
 
 
 @dataclass(frozen=True, slots=True)
-class Origin:
+class Substitutions:
     """How the client addressed the mock: ``${origin}``, ``${host}`` and ``${path}``."""
 
     scheme: str
@@ -65,38 +65,30 @@ def split(data: bytes, pieces: int) -> list[bytes]:
     return out
 
 
-def generated(gen: Generate, origin: Origin) -> Iterator[bytes]:
+def generated(gen: Generate, subs: Substitutions) -> Iterator[bytes]:
     """The generated body, one chunk per ``gen.batch`` items."""
     template = gen.format_string
-    values = {"origin": origin.origin, "host": origin.host, "path": origin.path}
-    yield origin.expand(gen.head + gen.prefix).encode("utf-8")
+    values = {"origin": subs.origin, "host": subs.host, "path": subs.path}
+    yield subs.expand(gen.head + gen.prefix).encode("utf-8")
     for start in range(0, gen.count, gen.batch):
         stop = min(start + gen.batch, gen.count)
         items = (template.format(i=i, n=i + 1, **values) for i in range(start, stop))
         yield "".join(items).encode("utf-8")
-    yield origin.expand(gen.suffix + gen.tail).encode("utf-8")
+    yield subs.expand(gen.suffix + gen.tail).encode("utf-8")
 
 
-def body_chunks(reply: Reply, origin: Origin) -> Iterator[bytes]:
-    """The body of ``reply`` as it is sent."""
-    if reply.generate is not None:
-        yield from generated(reply.generate, origin)
-        return
-    body = origin.expand_bytes(reply.body)
-    if body:
-        yield from split(body, reply.chunks)
-
-
-def response_headers(reply: Reply, origin: Origin) -> list[tuple[str, str]]:
-    """Header lines of ``reply`` with the defaults described in the module docstring."""
-    headers = [(name, origin.expand(value)) for name, value in reply.headers]
+def render(reply: Reply, subs: Substitutions) -> tuple[list[tuple[str, str]], Iterator[bytes]]:
+    """Header lines (with the defaults of the module docstring) and body chunks of ``reply``."""
+    headers = [(name, subs.expand(value)) for name, value in reply.headers]
     names = {name.lower() for name, _ in headers}
     has_body = bool(reply.body) or reply.generate is not None
     if has_body and "content-type" not in names:
         headers.append(("Content-Type", XML_TYPE))
-    one_piece = reply.generate is None and reply.chunks == 1
+    if reply.generate is not None:
+        return headers, generated(reply.generate, subs)
+    body = subs.expand_bytes(reply.body)
     bodiless = reply.status in (204, 304)  # RFC 9110 §8.6: no Content-Length on these
     framed = "content-length" in names or "transfer-encoding" in names
-    if one_piece and not bodiless and not framed:
-        headers.append(("Content-Length", str(len(origin.expand_bytes(reply.body)))))
-    return headers
+    if reply.chunks == 1 and not bodiless and not framed:
+        headers.append(("Content-Length", str(len(body))))
+    return headers, iter(split(body, reply.chunks) if body else ())

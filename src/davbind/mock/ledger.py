@@ -106,7 +106,8 @@ def mismatch(e: Expectation, request: MockRequest) -> str | None:
     """Why ``request`` does not fit ``e`` (``None`` when it does)."""
     if request.method != e.method:
         return f"method {request.method}, expected {e.method}"
-    target = request.target if "?" in str(e.path.source) else request.path
+    with_query = e.path.pattern is None and "?" in str(e.path.source)
+    target = request.target if with_query else request.path
     if not e.path.matches_path(target):
         return f"path {target}, expected {e.path.show()}"
     for name, matcher in e.headers:
@@ -180,7 +181,7 @@ class Ledger:
                 self._cursor = j if e.times == 0 or self._hits[j] + 1 < e.times else j + 1
                 return e
             if self._required_left(e):
-                reason = f"expected {e.label} next ({mismatch(e, request) or 'already met'})"
+                reason = f"expected {e.label} next ({mismatch(e, request)})"
                 return self._unexpected_for(request, reason)
             j += 1
         return self._unexpected_for(request, "every expectation in the order is already met")
@@ -192,10 +193,13 @@ class Ledger:
     def _unexpected_for(request: MockRequest, reason: str) -> Unexpected:
         return Unexpected(request.method, request.target, reason)
 
+    def _unmet(self) -> tuple[Unmet, ...]:
+        return tuple(Unmet(e, self._hits[e.index - 1])
+                     for e in self.scenario.expectations if self._required_left(e))
+
     def unmet(self) -> tuple[Unmet, ...]:
         with self._lock:
-            return tuple(Unmet(e, self._hits[e.index - 1])
-                         for e in self.scenario.expectations if self._required_left(e))
+            return self._unmet()
 
     def unexpected(self) -> tuple[Unexpected, ...]:
         with self._lock:
@@ -209,11 +213,9 @@ class Ledger:
     def done(self) -> bool:
         """Nothing unmet and at least one request served."""
         with self._lock:
-            return self._served > 0 and not any(
-                self._required_left(e) for e in self.scenario.expectations)
+            return self._served > 0 and not self._unmet()
 
     def report(self) -> Report:
-        unmet, unexpected = self.unmet(), self.unexpected()
         with self._lock:
-            served = self._served
-        return Report(self.scenario.name, self.scenario.strict, served, unmet, unexpected)
+            return Report(self.scenario.name, self.scenario.strict, self._served,
+                          self._unmet(), tuple(self._unexpected))

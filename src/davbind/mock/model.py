@@ -13,7 +13,8 @@ The rules kept here:
   negative look-ahead such as ``re:^(?!.*bind)`` also accepts a request without it.
 - Paths compare exactly as sent, or equal once both are percent-decoded (``/café/``
   in a scenario matches ``/caf%C3%A9/`` and ``/caf%c3%a9/``); a ``re:`` path is
-  searched in the raw path as sent.  A path containing ``?`` also compares the query.
+  searched in the raw path as sent.  An exact path containing ``?`` also compares the
+  query string.
 """
 
 from __future__ import annotations

@@ -32,7 +32,10 @@ START_TIMEOUT = 10.0
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
-    """A bound TCP socket for ``host``:``port`` (0 picks a free port)."""
+    """A listening TCP socket for ``host``:``port`` (0 picks a free port).
+
+    It listens before uvicorn starts, so early connections wait in the backlog.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -41,7 +44,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
-    sock.set_inheritable(True)
+    sock.listen(2048)
     return sock
 
 
@@ -117,7 +120,7 @@ class MockServer:
         def run() -> None:
             try:
                 server.run(sockets=[sock])
-            except BaseException as exc:  # reported by start() or stop()
+            except BaseException as exc:  # reported by start()
                 self._error = exc
             finally:
                 sock.close()
