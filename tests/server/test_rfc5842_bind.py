@@ -258,12 +258,6 @@ def test_B_4_P5_name_allowed_403(srv, segment):
     assert state(srv) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an empty <D:segment/> is answered 400 by the body parser "
-    "(protocol/xmlbody.py _text_of) instead of 403 + DAV:name-allowed (spec B-4-P5 lists "
-    "'segment empty' under name-allowed)",
-)
 def test_B_4_P5_name_allowed_403_for_an_empty_segment(srv):
     body = (
         b'<D:bind xmlns:D="DAV:"><D:segment></D:segment><D:href>/CollX/foo.html</D:href></D:bind>'
@@ -407,12 +401,6 @@ def test_B_4_order_8_can_overwrite_before_10_locks(srv):
     assert fx.error_names(r) == ["can-overwrite"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cycle-allowed (order step 9) is checked after the lock checks (step 10): "
-    "server/bindings.py bind() runs guard.modify/check_if, then changes the binding, then "
-    "_check_loops, so a looping BIND into a locked collection gets 423 instead of 403",
-)
 def test_B_4_order_9_cycle_allowed_before_10_locks(make_srv):
     srv = make_srv(allow_loops=False)
     srv.mkcol("/a")

@@ -100,14 +100,6 @@ def test_B_2_3_3_kind_change_replaces_the_binding(srv):
     assert srv.rid("/keep") == rid_file  # the old resource survives via its other binding
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a destination resource that several source resources update is replaced "
-    "by a new resource for the second update instead of being updated again: "
-    "server/copymove.py _Copier.place in_place test 'existing.key not in "
-    "self.mapping.values()' unbinds /CollY/y.gif and creates a new resource, changing "
-    "C2's bindings (RFC 5842 §2.3.2 keeps x.gif and y.gif -> R3)",
-)
 def test_B_2_3_4_several_sources_update_one_destination(srv):
     srv.mkcol("/CollX")
     srv.put("/CollX/x.gif", b"R1")
@@ -211,15 +203,6 @@ def test_copy_move_between_two_bindings_of_one_resource_403(srv, method):
     assert state(srv) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: COPY onto an ancestor of the source (Overwrite: T) answers 204 but the "
-    "copy's content file is deleted: server/copymove.py _Copier.place unbinds the old "
-    "destination first, storage/sqlite.py _collect reclaims the source and trashes its "
-    "digest (_release_digests), txn.create() re-references the digest without re-adding "
-    "it to the blobs table, and _empty_trash deletes the file after commit; GET of the "
-    "copy then fails (FileNotFoundError in blobs_file.open, 500)",
-)
 @pytest.mark.parametrize(
     ("src", "dest", "check"),
     [
@@ -385,13 +368,6 @@ def test_B_2_5_4_move_into_own_subtree_without_other_path_403(make_srv, allow_lo
     assert state(srv) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: MOVE onto an ancestor of the source reached through another binding "
-    "answers 404: server/copymove.py move() checks 'destination is an ancestor' on URL "
-    "segments only, then txn.unbind(dest) reclaims the source and txn.bind() raises "
-    "storage NotFound, mapped to 404 (the same MOVE through the direct path gives 409)",
-)
 def test_move_onto_an_ancestor_through_another_binding(srv):
     srv.mkcol("/p")
     srv.mkcol("/p/d")

@@ -102,11 +102,6 @@ def test_E4_copy_depth_infinity_with_a_bind_loop(srv):
     assert srv.members("/") == {"CollX": srv.rid("/CollX/"), "CollA": c3}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: see test_B_2_3_4 — COPY replaces C2's second binding to R3 by a new "
-    "resource (server/copymove.py _Copier.place, 'existing.key not in mapping.values()')",
-)
 def test_E5_copy_updating_multiple_bindings(srv):
     srv.mkcol("/CollX")
     srv.put("/CollX/x.gif", b"R1")

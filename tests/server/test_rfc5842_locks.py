@@ -232,14 +232,6 @@ def test_B_9_8_rebind_inside_a_locked_loop_keeps_the_lock(srv):
     assert srv.request("PUT", "/CollW/CollY/y.gif", {}, b"x").status_code == 423
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: URL protection is decided by lock-root *string prefix* of the Request-URI "
-    "(server/guard.py Guard.unmap and release_locks_at -> Txn.locks_rooted_at_or_below), "
-    "so removing binding f of collection C through /a/f does not see the lock rooted at "
-    "/b/f (C's other path), although that lock-root URL is unmapped too: no token is "
-    "asked, and the lock survives with an unmapped lock-root, still locking R at /keep",
-)
 @pytest.mark.parametrize("method", ["UNBIND", "DELETE", "MOVE"])
 def test_B_9_7_lock_root_reached_through_another_path_of_the_parent(srv, method):
     srv.mkcol("/a")
@@ -262,13 +254,6 @@ def test_B_9_7_lock_root_reached_through_another_path_of_the_parent(srv, method)
     assert lockroots(srv, "/keep") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: COPY onto an existing collection unbinds destination members that the "
-    "source lacks (server/copymove.py _Copier.place, txn.unbind(key, old)) without "
-    "deleting locks rooted at those URLs (no release_locks_at), so a surviving member "
-    "keeps a lock whose lock-root (/dst/extra) no longer maps to anything",
-)
 def test_B_9_7_copy_unmapping_a_lock_root_member_deletes_the_lock(srv):
     srv.mkcol("/src")
     srv.put("/src/f", b"f")

@@ -209,13 +209,6 @@ def test_B_7_1_6_missing_properties_of_a_208_go_to_a_404_propstat(srv):
     assert bar.prop_status("resource-id") == 208
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when none of the requested properties exists on a 208'd collection, the "
-    "208 disappears: server/propfind.py render() emits the propstat carrying the status "
-    "only if some property was found or none is missing, so the response holds just a 404 "
-    "propstat and looks like a plain, empty collection",
-)
 def test_B_7_1_6_208_kept_when_no_requested_property_exists(srv):
     fx.e15_state(srv)
     r = srv.propfind("/Coll/", "infinity", fx.prop_body("{urn:x-test}absent"), bind_aware=True)
@@ -391,12 +384,6 @@ def test_vary_contains_dav(srv, depth, bind_aware):
     assert "dav" in vary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the 508 (and the 403 propfind-finite-depth) answers of PROPFIND depend on "
-    "the DAV request header but carry no 'Vary: DAV' (spec A-23): server/propfind.py "
-    "raises DAVError before building the 207 headers, and app.error_response adds no Vary",
-)
 def test_vary_contains_dav_on_508(srv):
     fx.e15_state(srv)
     r = srv.propfind("/Coll/", "infinity", fx.prop_body("resourcetype"))

@@ -302,13 +302,6 @@ def test_B_6_P10_protected_source_url_deletion_allowed_423(srv):
     assert lockdisc is not None and list(lockdisc) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: REBIND that replaces an ancestor of its own href answers 404: "
-    "server/bindings.py rebind() calls txn.replace() first, which reclaims the old target "
-    "(and with it the href's parent binding), then txn.unbind(src.parent, src.segment) "
-    "raises storage NotFound, mapped to 404 by app.error_response",
-)
 def test_B_6_rebind_replacing_an_ancestor_of_the_href(srv):
     srv.mkcol("/a")
     srv.mkcol("/a/sub")

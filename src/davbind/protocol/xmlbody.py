@@ -382,22 +382,28 @@ def _text_of(parent: Element[str], name: str) -> str:
     return text
 
 
+def _segment_of(parent: Element[str]) -> str:
+    """A present but empty ``<D:segment/>`` is returned as "": refusing it is the
+    ``DAV:name-allowed`` precondition's job (403, spec B-4-P5), not a parse error."""
+    return "".join(_one(parent, _DAV + "segment").itertext()).strip()
+
+
 def parse_bind(body: bytes) -> BindRequest:
     """BIND body (RFC 5842 §4): ``<D:bind>`` with segment and href, in either order."""
     root = _parse_root(body, _DAV + "bind")
-    return BindRequest(_text_of(root, _DAV + "segment"), _text_of(root, _DAV + "href"))
+    return BindRequest(_segment_of(root), _text_of(root, _DAV + "href"))
 
 
 def parse_unbind(body: bytes) -> UnbindRequest:
     """UNBIND body (RFC 5842 §5): ``<D:unbind>`` with a segment."""
     root = _parse_root(body, _DAV + "unbind")
-    return UnbindRequest(_text_of(root, _DAV + "segment"))
+    return UnbindRequest(_segment_of(root))
 
 
 def parse_rebind(body: bytes) -> RebindRequest:
     """REBIND body (RFC 5842 §6): ``<D:rebind>`` with segment and href, in either order."""
     root = _parse_root(body, _DAV + "rebind")
-    return RebindRequest(_text_of(root, _DAV + "segment"), _text_of(root, _DAV + "href"))
+    return RebindRequest(_segment_of(root), _text_of(root, _DAV + "href"))
 
 
 def parse_mkcol(body: bytes, content_type: str | None) -> MkcolRequest:

@@ -15,9 +15,9 @@ from urllib.parse import unquote
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import SimpleRef, parse_overwrite, parse_simple_ref
-from davbind.protocol.paths import check_segment, href, lock_path, split_path
+from davbind.protocol.paths import check_segment, href, split_path
 from davbind.protocol.xmlbody import parse_bind, parse_rebind, parse_unbind
-from davbind.server.guard import Guard, release_locks_at
+from davbind.server.guard import Guard, release_locks_through
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
 from davbind.server.target import locate
@@ -82,6 +82,24 @@ def _check_loops(services: Services, txn: Txn, resource: Resource) -> None:
         raise DAVError(403, "this server does not allow binding loops", ("cycle-allowed",))
 
 
+def refuse_loop(services: Services, txn: Txn, collection: Resource, bound: Resource) -> None:
+    """Before any lock check (spec §1.5 order): binding ``bound`` into ``collection``
+    makes a loop iff ``collection`` is ``bound`` or reachable from it (B-4-P7, B-6-P6)."""
+    if services.settings.allow_loops or not bound.is_collection:
+        return
+    if collection.key == bound.key or collection.key in txn.descendants(bound.key):
+        raise DAVError(403, "this server does not allow binding loops", ("cycle-allowed",))
+
+
+def refuse_replacing_ancestor(txn: Txn, existing: Resource | None, moved: Resource) -> None:
+    """Replacing (or overwriting) a binding to a collection that contains the resource
+    being bound or copied would destroy that resource on the way: 409."""
+    if existing is not None and (
+        existing.key == moved.key or moved.key in txn.descendants(existing.key)
+    ):
+        raise DAVError(409, "the destination contains the source")
+
+
 def check_loops_after_move(services: Services, txn: Txn, key: int) -> None:
     """MOVE is a rebind (RFC 5842 §2.5): same loop rules (A-6, A-12)."""
     if not txn.reachable(key):
@@ -109,15 +127,16 @@ async def bind(services: Services, request: Request) -> Response:
         if existing is not None and not parse_overwrite(overwrite_header):
             raise DAVError(412, "a binding with that segment exists", ("can-overwrite",))
         member = (*request.segments, segment)
+        refuse_loop(services, txn, coll, source)
         guard = Guard(request, txn)
         guard.modify(coll, "locked-update-allowed")
         if existing is not None:
-            guard.unmap(lock_path(member), "locked-overwrite-allowed")
+            guard.unmap(coll.key, segment, "locked-overwrite-allowed")
         guard.check_if()
         if existing is None:
             txn.bind(coll.key, segment, source.key)
         else:
-            release_locks_at(txn, lock_path(member))  # A-19
+            release_locks_through(txn, coll.key, segment)  # A-19
             txn.replace(coll.key, segment, source.key)
         _check_loops(services, txn, source)
     if existing is None:
@@ -136,12 +155,11 @@ async def unbind(services: Services, request: Request) -> Response:
             raise DAVError(409, exc.message, ("unbind-source-exists",)) from exc
         if txn.lookup(coll.key, segment) is None:
             raise DAVError(409, "no binding with that segment", ("unbind-source-exists",))
-        member = (*request.segments, segment)
         guard = Guard(request, txn)
         guard.modify(coll, "locked-update-allowed")
-        guard.unmap(lock_path(member), "protected-url-deletion-allowed")
+        guard.unmap(coll.key, segment, "protected-url-deletion-allowed")
         guard.check_if()
-        release_locks_at(txn, lock_path(member))
+        release_locks_through(txn, coll.key, segment)
         txn.unbind(coll.key, segment)
     return Response(204)
 
@@ -163,20 +181,23 @@ async def rebind(services: Services, request: Request) -> Response:
         existing = txn.lookup(coll.key, segment)
         if existing is not None and not parse_overwrite(overwrite_header):
             raise DAVError(412, "a binding with that segment exists", ("can-overwrite",))
+        refuse_loop(services, txn, coll, src.resource)
+        if existing is not None and existing.key != src.resource.key:
+            refuse_replacing_ancestor(txn, existing, src.resource)
         guard = Guard(request, txn)
         guard.modify(coll, "locked-update-allowed")
         if existing is not None:
-            guard.unmap(lock_path(member), "protected-url-modification-allowed")
+            guard.unmap(coll.key, segment, "protected-url-modification-allowed")
         guard.modify(src.parent, "locked-source-collection-update-allowed")
-        guard.unmap(lock_path(source_segments), "protected-source-url-deletion-allowed")
+        guard.unmap(src.parent.key, src.segment, "protected-source-url-deletion-allowed")
         guard.check_if()
         moved = src.resource
         if existing is None:
             txn.bind(coll.key, segment, moved.key)
         else:
-            release_locks_at(txn, lock_path(member))
+            release_locks_through(txn, coll.key, segment)
             txn.replace(coll.key, segment, moved.key)
-        release_locks_at(txn, lock_path(source_segments))
+        release_locks_through(txn, src.parent.key, src.segment)
         txn.unbind(src.parent.key, src.segment)
         check_loops_after_move(services, txn, moved.key)
     if existing is None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth, parse_destination, parse_overwrite
-from davbind.protocol.paths import lock_path, split_path
-from davbind.server.bindings import check_loops_after_move
-from davbind.server.guard import Guard, release_locks_at
+from davbind.protocol.paths import split_path
+from davbind.server.bindings import check_loops_after_move, refuse_replacing_ancestor
+from davbind.server.guard import Guard, release_locks_through
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
 from davbind.server.target import Target, locate
@@ -49,6 +49,7 @@ def _prepare(txn: Txn, request: Request, dest_segments: tuple[str, ...]) -> tupl
             raise DAVError(412, "destination exists and Overwrite is F")
         if dest.resource.key == source.resource.key:
             raise DAVError(403, "source and destination are bindings of the same resource")
+        refuse_replacing_ancestor(txn, dest.resource, source.resource)
     return source, dest
 
 
@@ -85,14 +86,16 @@ class _Copier:
             if existing is not None and existing.key == self.mapping[src.key]:
                 return
             if existing is not None:
+                release_locks_through(txn, parent, seg)
                 txn.unbind(parent, seg)
             txn.bind(parent, seg, self.mapping[src.key])
             return
+        # a destination resource met twice (several bindings to it) is updated again;
+        # the last source wins, an order RFC 5842 §2.3 leaves to the server (B-2.3-4)
         in_place = (
             existing is not None
             and existing.is_collection == src.is_collection
             and existing.key not in self.source_keys
-            and existing.key not in self.mapping.values()
         )
         if in_place:
             assert existing is not None
@@ -101,6 +104,7 @@ class _Copier:
                 txn.set_content(key, src.digest, src.size, src.content_type)
         else:
             if existing is not None:
+                release_locks_through(txn, parent, seg)
                 txn.unbind(parent, seg)
             key = txn.create(
                 parent, seg, collection=src.is_collection, digest=src.digest,
@@ -113,6 +117,7 @@ class _Copier:
             names = {s for s, _ in kids}
             for old, _ in list(txn.children(key)):
                 if old not in names:
+                    release_locks_through(txn, key, old)
                     txn.unbind(key, old)
             for child_seg, child in kids:
                 self.place(child, key, child_seg, txn.lookup(key, child_seg))
@@ -133,7 +138,7 @@ async def copy(services: Services, request: Request) -> Response:
         guard.modify(dest.parent)
         if dest.resource is not None:
             guard.modify(dest.resource)
-            guard.unmap(lock_path(dest_segments))
+            guard.unmap(dest.parent.key, dest.segment)
         guard.check_if()
         members = _snapshot(txn, source.resource, infinite)
         _Copier(txn, members).place(source.resource, dest.parent.key, dest.segment, dest.resource)
@@ -151,20 +156,18 @@ async def move(services: Services, request: Request) -> Response:
         if source.resource.is_collection:
             parse_depth(request.header("depth"), default=Depth.INFINITY,
                         allowed=frozenset({Depth.INFINITY}))
-        if request.segments[: len(dest_segments)] == dest_segments:
-            raise DAVError(409, "the destination is an ancestor of the source")
         guard = Guard(request, txn)
         guard.modify(source.parent)
-        guard.unmap(lock_path(request.segments))
+        guard.unmap(source.parent.key, source.segment)
         guard.modify(dest.parent)
         if dest.resource is not None:
-            guard.unmap(lock_path(dest_segments))
+            guard.unmap(dest.parent.key, dest.segment)
         guard.check_if()
         if dest.resource is not None:
-            release_locks_at(txn, lock_path(dest_segments))
+            release_locks_through(txn, dest.parent.key, dest.segment)
             txn.unbind(dest.parent.key, dest.segment)
         txn.bind(dest.parent.key, dest.segment, source.resource.key)
-        release_locks_at(txn, lock_path(request.segments))
+        release_locks_through(txn, source.parent.key, source.segment)
         txn.unbind(source.parent.key, source.segment)
         check_loops_after_move(services, txn, source.resource.key)
     return _created_or_replaced(dest)

@@ -71,9 +71,10 @@ class Guard:
         ``lock-token-submitted`` (spec A-9)."""
         self._require(covering_locks(self.txn, resource.key), condition)
 
-    def unmap(self, path: str, condition: str | None = None) -> None:
-        """The URL ``path`` (lock-path form) and every URL below it stop mapping."""
-        self._require(self.txn.locks_rooted_at_or_below(path), condition)
+    def unmap(self, parent: int, segment: str, condition: str | None = None) -> None:
+        """The binding ``parent:segment`` goes away (or is re-pointed): every URL that
+        resolves through it stops mapping, whatever path the request used (RFC 5842 §9)."""
+        self._require(locks_through(self.txn, parent, segment), condition)
 
     def check_if(self) -> None:
         """412 unless the ``If`` header (if any) evaluates true (RFC 4918 §10.4)."""
@@ -106,7 +107,33 @@ class Guard:
         return ResourceState(etag=target.resource.etag, lock_tokens=tokens)
 
 
-def release_locks_at(txn: Txn, path: str) -> None:
-    """A request that unmaps a lock-root URL deletes that lock (RFC 4918 §6.1 item 8)."""
-    for lk in txn.locks_rooted_at_or_below(path):
+def _resolves_through(txn: Txn, root: str, parent: int, segment: str) -> bool:
+    """Whether the lock-root path ``root`` resolves through binding ``parent:segment``."""
+    node = txn.root.key
+    for seg in (p for p in root.split("/") if p):
+        if node == parent and seg == segment:
+            return True
+        nxt = txn.lookup(node, seg)
+        if nxt is None:
+            return False
+        node = nxt.key
+    return False
+
+
+def locks_through(txn: Txn, parent: int, segment: str) -> list[Lock]:
+    """Locks whose lock-root URL maps through the binding ``parent:segment`` (the locked
+    resource is then the bound resource or one reachable from it)."""
+    if not txn.has_locks():
+        return []
+    child = txn.lookup(parent, segment)
+    if child is None:
+        return []
+    keys = txn.descendants(child.key) | {child.key}
+    return [lk for lk in txn.locks_on(keys) if _resolves_through(txn, lk.root, parent, segment)]
+
+
+def release_locks_through(txn: Txn, parent: int, segment: str) -> None:
+    """A request that unmaps a lock-root URL deletes that lock (RFC 4918 §6.1 item 8,
+    RFC 5842 §5 and §6 ``DAV:lock-deleted``).  Call before the binding changes."""
+    for lk in locks_through(txn, parent, segment):
         txn.remove_lock(lk.token)

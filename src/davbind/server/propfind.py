@@ -37,6 +37,7 @@ from davbind.storage.model import Resource
 
 FLUSH = 64 * 1024
 LOCKDISCOVERY = "{DAV:}lockdiscovery"
+VARY = (("Vary", "DAV, Prefer, Depth, Accept"),)  # spec A-23: the answer depends on DAV
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,8 @@ def xml_response(href_: str, props: Rendered, status: int, minimal: bool) -> str
         # hrefs are percent-encoded, so they hold no XML-special characters
         found = "".join(props.found)
         return f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>{found}{_OK}"
-    stats = [propstat(status, props.found)] if props.found or not props.missing else []
+    keep = props.found or not props.missing or status != 200  # a 208 always shows
+    stats = [propstat(status, props.found)] if keep else []
     if props.missing and not minimal:
         stats.append(propstat(404, [element_xml(n) for n in props.missing]))
     if not stats:
@@ -196,7 +198,8 @@ async def propfind(services: Services, request: Request) -> Response:
             plan = scan(resource.key, True, txn.edges_below(resource.key))
             if plan.has_loop and not bind_aware:
                 raise DAVError(
-                    508, "binding loop below the target; send 'DAV: bind' to get 208 responses"
+                    508, "binding loop below the target; send 'DAV: bind' to get 208 responses",
+                    headers=VARY,
                 )
             count = plan.responses_bind_aware if bind_aware else plan.responses_plain
             cap = services.settings.max_propfind_responses
@@ -205,6 +208,7 @@ async def propfind(services: Services, request: Request) -> Response:
                     403,
                     f"Depth: infinity would produce more than {cap} responses",
                     ("propfind-finite-depth",),
+                    headers=VARY,
                 )
         visits = walk(
             resource,
@@ -220,7 +224,7 @@ async def propfind(services: Services, request: Request) -> Response:
         stack.close()
         raise
     ctype = propfind_json.CONTENT_TYPE if as_json else CONTENT_TYPE
-    headers = [("Content-Type", ctype), ("Vary", "DAV, Prefer, Depth, Accept")]
+    headers = [("Content-Type", ctype), *VARY]
     applied = [p for p in ("return=minimal", "depth-noroot") if p in prefer]
     if applied:
         headers.append(("Preference-Applied", ", ".join(applied)))

@@ -14,10 +14,9 @@ import mimetypes
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth
-from davbind.protocol.paths import lock_path
 from davbind.protocol.xmlbody import parse_mkcol
 from davbind.server import conditional
-from davbind.server.guard import Guard, release_locks_at
+from davbind.server.guard import Guard, release_locks_through
 from davbind.server.http import Request, Response
 from davbind.server.read import entity_headers
 from davbind.server.services import Services
@@ -106,10 +105,10 @@ async def delete(services: Services, request: Request) -> Response:
                         allowed=frozenset({Depth.INFINITY}))
         guard = Guard(request, txn)
         guard.modify(target.parent)
-        guard.unmap(lock_path(request.segments))
+        guard.unmap(target.parent.key, target.segment)
         guard.check_if()
         conditional.check(request, target.resource, safe=False)
-        release_locks_at(txn, lock_path(request.segments))
+        release_locks_through(txn, target.parent.key, target.segment)
         txn.unbind(target.parent.key, target.segment)
     return Response(204)
 

@@ -210,6 +210,8 @@ class SqliteTxn:
             (f"urn:uuid:{uuid.uuid4()}", int(collection), digest, size, content_type, now, now),
         )
         key = int(cur.lastrowid or 0)
+        if digest is not None:
+            self._retain(digest, size)
         self._c.execute(
             "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)", (parent, segment, key)
         )
@@ -281,6 +283,8 @@ class SqliteTxn:
             "WHERE key=?",
             (digest, size, content_type, time.time(), key),
         )
+        if digest is not None:
+            self._retain(digest, size)
         if old.digest is not None and old.digest != digest:
             self._release_digests([old.digest])
         return self.get(key)
@@ -380,6 +384,12 @@ class SqliteTxn:
         self._c.execute("DELETE FROM locks WHERE token=?", (token,))
 
     # -- reclamation ---------------------------------------------------------------------
+
+    def _retain(self, digest: str, size: int) -> None:
+        """Content referenced again in this transaction (a copy of something this same
+        transaction released) must not be deleted after commit."""
+        self._c.execute("INSERT OR IGNORE INTO blobs(digest, size) VALUES (?,?)", (digest, size))
+        self._c.execute("DELETE FROM blob_trash WHERE digest=?", (digest,))
 
     def _membership_changed(self, parent: int) -> None:
         self._c.execute(
