@@ -1,0 +1,131 @@
+"""The data every server gets, and the two ways of giving it: on disk, or over HTTP.
+
+Layout under each server's root (sizes from ``Sizes``):
+
+- ``/c{N}/m{i:05d}.txt`` — one collection per member count, 64-byte files;
+- ``/tree/d{a:02d}/e{b:02d}/f{c:03d}.txt`` — the Depth-infinity tree (``tree_nodes`` nodes
+  counting ``/tree/`` itself: 10 x 10 x 100 gives 10,111);
+- ``/small.bin`` — 4 KiB, for GET and PROPFIND Depth 0 under wrk;
+- ``/puts/`` — an empty collection for the sequential-PUT test.
+
+Every file's content is distinct, so content-addressed storage cannot fold them.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+MEMBER_BYTES = 64
+SMALL = random.Random(4096).randbytes(4096)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    members: tuple[int, ...]  # PROPFIND Depth 1 collections
+    tree: tuple[int, int, int]  # fan-out at each level of /tree/
+    big_mib: int  # PUT/GET file
+    puts: int  # sequential 1 KiB PUTs
+    runs: int  # timed PROPFINDs per server and case
+    warmup: int  # untimed PROPFINDs per server and case
+    wrk_seconds: float
+    wrk_rounds: int
+    big_rounds: int
+
+    @property
+    def tree_nodes(self) -> int:
+        a, b, c = self.tree
+        return 1 + a + a * b + a * b * c
+
+
+FULL = Sizes(members=(1000, 10000), tree=(10, 10, 100), big_mib=256, puts=1000, runs=20,
+             warmup=2, wrk_seconds=5, wrk_rounds=3, big_rounds=3)
+QUICK = Sizes(members=(1000,), tree=(10, 10, 10), big_mib=32, puts=200, runs=10,
+              warmup=2, wrk_seconds=3, wrk_rounds=1, big_rounds=2)
+
+
+def collections(sizes: Sizes) -> list[str]:
+    """Every collection path, parents before children."""
+    out = [f"/c{n}/" for n in sizes.members] + ["/tree/", "/puts/"]
+    a, b, _ = sizes.tree
+    for i in range(a):
+        out.append(f"/tree/d{i:02d}/")
+        out.extend(f"/tree/d{i:02d}/e{j:02d}/" for j in range(b))
+    return out
+
+
+def files(sizes: Sizes) -> Iterator[tuple[str, bytes]]:
+    """Every file path with its content."""
+    yield "/small.bin", SMALL
+    for n in sizes.members:
+        for i in range(n):
+            path = f"/c{n}/m{i:05d}.txt"
+            yield path, member_content(path)
+    a, b, c = sizes.tree
+    for i in range(a):
+        for j in range(b):
+            for k in range(c):
+                path = f"/tree/d{i:02d}/e{j:02d}/f{k:03d}.txt"
+                yield path, member_content(path)
+
+
+def member_content(path: str) -> bytes:
+    return (path + "\n").encode().ljust(MEMBER_BYTES, b".")
+
+
+def write_tree(root: Path, sizes: Sizes) -> int:
+    """Write the data set under ``root``; returns the number of files."""
+    for col in collections(sizes):
+        (root / col.strip("/")).mkdir(parents=True, exist_ok=True)
+    count = 0
+    for path, content in files(sizes):
+        (root / path.lstrip("/")).write_bytes(content)
+        count += 1
+    return count
+
+
+def copy_tree(template: Path, dest: Path) -> None:
+    """Give a file-system server its own copy (writes in one must not show in another)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(template, dest, copy_function=shutil.copy2)
+
+
+def populate_http(url: str, sizes: Sizes, threads: int = 16) -> float:
+    """MKCOL every collection, then PUT every file with a pool of keep-alive clients."""
+    start = time.perf_counter()
+    with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
+        for col in collections(sizes):
+            r = client.request("MKCOL", col)
+            if r.status_code not in (201, 405):
+                raise RuntimeError(f"MKCOL {col}: {r.status_code} {r.text[:200]}")
+    local = threading.local()
+    made: list[httpx.Client] = []
+
+    def put(item: tuple[str, bytes]) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=url, timeout=60, trust_env=False)
+            made.append(local.client)
+        path, content = item
+        r = local.client.put(path, content=content)
+        if r.status_code not in (200, 201, 204):
+            raise RuntimeError(f"PUT {path}: {r.status_code} {r.text[:200]}")
+
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            for done, _ in enumerate(pool.map(put, files(sizes)), 1):
+                if done % 5000 == 0:
+                    print(f"    {done} files", file=sys.stderr)
+    finally:
+        for c in made:
+            c.close()
+    return time.perf_counter() - start

@@ -1,0 +1,44 @@
+"""davbind itself: ``davbind serve`` with its own store, filled over HTTP by the harness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from peers import Server, pip_version
+
+
+class Davbind(Server):
+    name = "davbind"
+    kind = "subject"
+    filesystem = False
+    description = "davbind serve (uvicorn, httptools, uvloop; SQLite + content-addressed blobs)"
+    workers = 2  # the harness may change it (--davbind-workers)
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "davbind.cli.main", "serve",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--data", str(self.workdir / "store"), "--workers", str(self.workers),
+        ]  # fmt: skip
+
+    @classmethod
+    def missing(cls) -> str | None:
+        return None if pip_version("davbind") else "davbind is not installed (pip install -e .)"
+
+    def versions(self) -> dict[str, str | None]:
+        here = Path(__file__).resolve().parent
+        try:
+            out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here,
+                                 capture_output=True, text=True, timeout=5)
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                   cwd=here, capture_output=True, text=True, timeout=5)
+            commit = out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+        except (OSError, subprocess.TimeoutExpired):
+            commit = ""
+        return {
+            "davbind": pip_version("davbind"), "commit": commit or None,
+            "uvicorn": pip_version("uvicorn"), "httptools": pip_version("httptools"),
+            "uvloop": pip_version("uvloop"),
+        }  # fmt: skip
