@@ -10,6 +10,7 @@ a client without ``DAV: bind`` -> 508, too many responses -> 403
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -87,15 +88,23 @@ def collect(
     return Rendered(found, missing)
 
 
-_OK = "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+_OK = "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"
+
+
+@functools.lru_cache(maxsize=64)
+def _not_found(missing: tuple[str, ...]) -> str:
+    """The 404 propstat for a set of missing names (the same for most members)."""
+    return propstat(404, [element_xml(n) for n in missing])
 
 
 def xml_response(href_: str, props: Rendered, status: int, minimal: bool) -> str:
     """One ``<D:response>``; a 208 keeps the propstat form (RFC 5842 §7.1.1, A-2)."""
-    if status == 200 and props.found and (minimal or not props.missing):
+    if status == 200 and props.found:
         # hrefs are percent-encoded, so they hold no XML-special characters
         found = "".join(props.found)
-        return f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>{found}{_OK}"
+        tail = _not_found(tuple(props.missing)) if props.missing and not minimal else ""
+        head = f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>"
+        return f"{head}{found}{_OK}{tail}</D:response>"
     keep = props.found or not props.missing or status != 200  # a 208 always shows (A-2)
     stats = [propstat(status, props.found)] if keep else []
     if props.missing and not minimal:
