@@ -23,6 +23,8 @@ from davbind.server.services import Services
 from davbind.server.target import Target, locate
 from davbind.storage.interface import Txn
 
+WRITE_BATCH = 2 * 1024 * 1024
+
 
 def _check_put(request: Request, txn: Txn) -> Target:
     target = locate(txn, request.segments)
@@ -54,15 +56,21 @@ async def put(services: Services, request: Request) -> Response:
     with services.store.read() as txn:
         _check_put(request, txn)
     upload = services.blobs.begin()
+    writing: asyncio.Future[None] | None = None
     try:
         pending: list[bytes] = []
         size = 0
         async for chunk in request.stream(services.settings.max_body_bytes):
             pending.append(chunk)
             size += len(chunk)
-            if size >= 1024 * 1024:
-                await asyncio.to_thread(upload.write, b"".join(pending))
+            if size >= WRITE_BATCH:
+                # one batch is written and hashed in a thread while the next arrives
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(upload.write, b"".join(pending)))
                 pending, size = [], 0
+        if writing is not None:
+            await writing
         if pending:
             upload.write(b"".join(pending))
         await asyncio.to_thread(upload.finish)
@@ -85,6 +93,8 @@ async def put(services: Services, request: Request) -> Response:
                 resource = txn.set_content(target.resource.key, digest, length, ctype)
                 status = 204
     except BaseException:
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])
         upload.abort()
         raise
     return Response(status, entity_headers(resource))
