@@ -32,23 +32,17 @@ import json
 import os
 import platform
 import random
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil  # type: ignore[import-untyped]
+from benchkit import RssSampler, git_commit, own_server, percentile, positive
 
 HERE = Path(__file__).resolve().parent
 BODIES = {
@@ -63,11 +57,6 @@ BODIES = {
 XML = "application/xml; charset=utf-8"
 
 
-def positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def levels(text: str) -> list[int]:
@@ -103,57 +92,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --- the server ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
-@contextmanager
-def own_server(workers: int) -> Iterator[tuple[str, int]]:
-    """Start ``davbind serve`` on a temp dir; yield (url, pid); SIGTERM it afterwards."""
-    with tempfile.TemporaryDirectory(prefix="davbind-bench-") as tmp:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/"
-        log_path = Path(tmp) / "server.log"
-        cmd = [
-            sys.executable, "-m", "davbind.cli.main", "serve",
-            "--host", "127.0.0.1", "--port", str(port),
-            "--data", str(Path(tmp) / "data"), "--workers", str(workers),
-        ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DAVBIND_")}
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=env,
-                start_new_session=True,
-            )  # fmt: skip
-        try:
-            wait_ready(url, proc, log_path)
-            yield url, proc.pid
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    print("davbind serve ignored SIGTERM for 10 s; killing it", file=sys.stderr)
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"davbind serve exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.request("OPTIONS", url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"davbind serve did not answer OPTIONS {url} within 20 s:\n{log_path.read_text()}")
 
 
 # --- building the tree --------------------------------------------------------------------
@@ -239,46 +181,6 @@ def plain_paths(collections: int, files: int, pairs: list[tuple[int, int]]) -> i
 # --- measuring ----------------------------------------------------------------------------
 
 
-class RssSampler:
-    """Peak RSS of a process and its children, sampled in a background thread."""
-
-    def __init__(self, pid: int | None, interval: float = 0.01) -> None:
-        self.pid = pid
-        self.interval = interval
-        self.before = 0
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def sample(self) -> int:
-        if self.pid is None:
-            return 0
-        try:
-            proc = psutil.Process(self.pid)
-            procs = [proc, *proc.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return 0
-        total = 0
-        for p in procs:
-            with suppress(psutil.NoSuchProcess):
-                total += p.memory_info().rss
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.sample())
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> RssSampler:
-        if self.pid is not None:
-            self.before = self.peak = self.sample()
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pid is not None:
-            self._stop.set()
-            self._thread.join()
 
 
 def propfind_once(
@@ -311,11 +213,6 @@ def count(body: bytes) -> tuple[int, int]:
     return responses, already
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def measure(url: str, root: str, args: argparse.Namespace, pid: int | None) -> dict[str, Any]:
@@ -388,15 +285,6 @@ def markdown(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=HERE, capture_output=True, text=True, timeout=5,
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None
 
 
 def run(args: argparse.Namespace, url: str, pid: int | None) -> None:
