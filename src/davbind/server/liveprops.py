@@ -24,6 +24,46 @@ from davbind.storage.model import Lock, Resource
 DAV = "{DAV:}"
 
 
+class LockView:
+    """The lock state a listing shows, read once per listing (RFC 4918 §15.8) instead of
+    two queries per member: direct locks by resource, and for each depth-infinity lock
+    the set of resources it covers.  Falls back to per-resource queries when there are
+    too many locks or a deep lock covers too much to hold."""
+
+    MAX_LOCKS = 1000
+    MAX_COVERED = 200_000
+
+    def __init__(self, txn: Txn) -> None:
+        self.txn = txn
+        self.active = txn.has_locks()
+        self.precise = False
+        self._direct: dict[int, list[Lock]] = {}
+        self._deep: list[tuple[Lock, set[int]]] = []
+        if not self.active:
+            return
+        locks = txn.all_locks(self.MAX_LOCKS)
+        if locks is None:
+            self.precise = True
+            return
+        for lk in locks:
+            self._direct.setdefault(lk.resource, []).append(lk)
+            if lk.infinite:
+                below = txn.descendants(lk.resource)
+                if len(below) > self.MAX_COVERED:
+                    self.precise = True
+                    return
+                self._deep.append((lk, below))
+
+    def covering(self, key: int) -> list[Lock]:
+        """Same answer as ``guard.covering_locks``."""
+        if not self.active:
+            return []
+        if self.precise:
+            return covering_locks(self.txn, key)
+        own = self._direct.get(key, [])
+        return own + [lk for lk, below in self._deep if key in below and lk.resource != key]
+
+
 @dataclass(slots=True)
 class PropContext:
     """What a live property may look at: the resource, the URL it was reached by."""
@@ -31,7 +71,7 @@ class PropContext:
     txn: Txn
     resource: Resource
     segments: tuple[str, ...]
-    any_locks: bool
+    locks: LockView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +146,9 @@ def activelock(lock: Lock) -> str:
 
 
 def _lockdiscovery(c: PropContext) -> str:
-    if not c.any_locks:
-        return "<D:lockdiscovery/>"
-    locks = covering_locks(c.txn, c.resource.key)
+    if c.locks is None:
+        c.locks = LockView(c.txn)
+    locks = c.locks.covering(c.resource.key)
     return _el("lockdiscovery", "".join(activelock(lk) for lk in locks))
 
 

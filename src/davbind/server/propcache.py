@@ -31,7 +31,7 @@ _CACHED = tuple((name, p) for name, p in REGISTRY.items() if p.cacheable)
 
 def build(txn: Txn, resource: Resource) -> str:
     """Render every cacheable property of ``resource`` into the cache text."""
-    ctx = PropContext(txn, resource, (), False)
+    ctx = PropContext(txn, resource, ())
     allprop: list[str] = []
     index: list[str] = []
     for name, prop in _CACHED:

@@ -30,7 +30,7 @@ from davbind.protocol.walk import LoopDetected, Visit, scan, walk
 from davbind.protocol.xmlbody import PropfindRequest, element_xml, parse_propfind
 from davbind.server import propcache, propfind_json
 from davbind.server.http import Request, Response
-from davbind.server.liveprops import REGISTRY, PropContext
+from davbind.server.liveprops import REGISTRY, LockView, PropContext
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import MetadataStore, Txn
@@ -51,13 +51,13 @@ class Rendered:
 
 def collect(
     txn: Txn, resource: Resource, segments: tuple[str, ...], spec: PropfindRequest,
-    *, any_locks: bool, writeback: propcache.Writeback | None = None, joined: bool = False,
+    *, locks: LockView, writeback: propcache.Writeback | None = None, joined: bool = False,
 ) -> Rendered:
     """Property values for ``resource`` reached at ``segments`` (RFC 4918 §9.1).
 
     Cacheable values come from the resource's pre-rendered text (``propcache``).  With
     ``joined`` an allprop answer may put several elements in one string (XML output)."""
-    ctx = PropContext(txn, resource, segments, any_locks)
+    ctx = PropContext(txn, resource, segments, locks)
     if spec.kind == "propname":
         names = [n for n, p in REGISTRY.items() if p.render(ctx) is not None]
         names += [d.name for d in txn.dead_props(resource.key)]
@@ -152,7 +152,7 @@ def _stream(
     writeback = propcache.Writeback(store)
     hrefs = _Hrefs()
     try:
-        any_locks = txn.has_locks()
+        locks = LockView(txn)
         buf: list[str] = [start]
         size = len(start)
         first = True
@@ -161,7 +161,7 @@ def _stream(
                 if noroot and not visit.path:
                     continue
                 segs = request.segments + visit.path
-                props = collect(txn, visit.node, segs, spec, any_locks=any_locks,
+                props = collect(txn, visit.node, segs, spec, locks=locks,
                                 writeback=writeback, joined=not as_json)
                 href_ = hrefs(segs, visit.node.is_collection)
                 if as_json:

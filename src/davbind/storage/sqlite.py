@@ -357,6 +357,12 @@ class SqliteTxn:
         ).fetchone()
         return None if row is None else _lock(row)
 
+    def all_locks(self, limit: int) -> list[Lock] | None:
+        rows = self._c.execute(
+            "SELECT * FROM locks WHERE expires > ? LIMIT ?", (time.time(), limit + 1)
+        ).fetchall()
+        return None if len(rows) > limit else [_lock(r) for r in rows]
+
     def add_lock(self, lock: Lock) -> None:
         self._c.execute("DELETE FROM locks WHERE expires <= ?", (time.time(),))
         if self.lock(lock.token) is not None:

@@ -1,0 +1,380 @@
+"""What a check works with: the client, its own sub-collection, and recorded evidence.
+
+What it holds: :class:`Context` (the ``davbind.client.Client`` of the run, a plain
+``httpx.Client`` for requests whose exact status matters, the scratch collection and the
+check's own sub-collection, the server's compliance classes), :class:`Reply` and
+:class:`Exchange` (what was sent and answered), and the two exceptions a check raises
+through ``ctx.fail`` / ``ctx.skip``.
+
+The rules kept here:
+
+- Every request of a run goes through one recording transport (:class:`Recorder`), the
+  client library's included, so a failure always carries evidence: request line, the
+  headers that decide WebDAV semantics (Depth, Overwrite, DAV, If, Destination,
+  Lock-Token), the status and the first :data:`EXCERPT` bytes of the body.
+- A body is never read without a bound (:data:`MAX_BODY`): a server that enumerates a
+  binding loop forever (RFC 5842 §2.1.1) makes the reply ``truncated``, not the checker
+  hang.
+- Paths given to a context are relative to the URL under test (as for ``Client``);
+  :meth:`Context.href` turns one into the server path that multistatus hrefs are
+  compared with (RFC 4918 §8.3, ``client.hrefs``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NoReturn
+from urllib.parse import urlsplit
+
+import httpx
+
+from davbind.client import Client, Listing, LockToken, Response, fold_multistatus
+from davbind.client import messages as msg
+from davbind.client.errors import DAVClientError, StatusError
+from davbind.client.hrefs import normalize_href
+from davbind.client.multistatus import iter_responses, parse_error_body, slices
+
+EXCERPT = 400
+MAX_BODY = 4 * 1024 * 1024
+DAV = "{DAV:}"
+RESOURCE_ID = DAV + "resource-id"
+#: Request headers shown in evidence: the ones that change what a WebDAV request means.
+SHOWN_HEADERS = ("depth", "overwrite", "dav", "if", "destination", "lock-token", "timeout")
+#: Namespace of the dead properties the checks write.
+CHECK_NS = "urn:davbind:check"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request and its answer, as evidence."""
+
+    method: str
+    url: str
+    request_headers: tuple[tuple[str, str], ...]
+    request_body: str
+    status: int | None
+    excerpt: str
+
+    def line(self) -> str:
+        hdrs = "".join(f" [{k}: {v}]" for k, v in self.request_headers)
+        status = "no answer" if self.status is None else str(self.status)
+        return f"{self.method} {self.url}{hdrs} -> {status}"
+
+    def render(self) -> str:
+        out = [self.line()]
+        if self.request_body:
+            out.append(f"  sent: {self.request_body}")
+        if self.excerpt:
+            out.append(f"  body: {self.excerpt}")
+        return "\n".join(out)
+
+
+@dataclass(slots=True)
+class _Record:
+    """Mutable while the body streams in; frozen into an :class:`Exchange` on demand."""
+
+    method: str
+    url: str
+    request_headers: tuple[tuple[str, str], ...]
+    request_body: str
+    status: int | None = None
+    head: bytearray = field(default_factory=bytearray)
+
+    def freeze(self) -> Exchange:
+        text = bytes(self.head[:EXCERPT]).decode("utf-8", errors="replace")
+        return Exchange(self.method, self.url, self.request_headers, self.request_body,
+                        self.status, " ".join(text.split()))  # fmt: skip
+
+
+class _TeeStream(httpx.SyncByteStream):
+    """Passes the body through, keeping its first bytes in the record."""
+
+    def __init__(self, inner: httpx.SyncByteStream, record: _Record) -> None:
+        self._inner = inner
+        self._record = record
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if len(self._record.head) < EXCERPT:
+                self._record.head.extend(chunk[: EXCERPT - len(self._record.head)])
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class Recorder(httpx.BaseTransport):
+    """An httpx transport that remembers every exchange (see the module docstring)."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None, *, verify: bool = True) -> None:
+        self._inner = inner or httpx.HTTPTransport(verify=verify)
+        self.records: list[_Record] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        shown = tuple((k, v) for k, v in request.headers.items() if k.lower() in SHOWN_HEADERS)
+        content = request.content if isinstance(request.stream, httpx.ByteStream) else b""
+        sent = " ".join(content[:200].decode("utf-8", errors="replace").split())
+        record = _Record(request.method, str(request.url), shown, sent)
+        self.records.append(record)
+        if len(self.records) > 200:
+            del self.records[:100]
+        response = self._inner.handle_request(request)
+        record.status = response.status_code
+        assert isinstance(response.stream, httpx.SyncByteStream)
+        return httpx.Response(
+            response.status_code, headers=response.headers,
+            stream=_TeeStream(response.stream, record), extensions=response.extensions,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def last(self) -> Exchange | None:
+        return self.records[-1].freeze() if self.records else None
+
+    def mark(self) -> int:
+        return len(self.records)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A whole answer (body cut at :data:`MAX_BODY`, then ``truncated``)."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+    exchange: Exchange
+    truncated: bool = False
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The precondition elements of a ``<D:error>`` body (RFC 4918 §16)."""
+        return parse_error_body(self.body, self.headers.get("content-type"))[0]
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+Evidence = Reply | Exchange | StatusError
+
+
+class CheckFailed(Exception):
+    """The server broke the rule the check tests."""
+
+    def __init__(self, detail: str, evidence: tuple[Exchange, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.evidence = evidence
+
+
+class CheckSkipped(Exception):
+    """The check does not apply to this server (the reason says why)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Context:
+    """Everything a check function gets; one per run, ``home`` set per check."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client: Client,
+        http: httpx.Client,
+        recorder: Recorder,
+        classes: frozenset[str] = frozenset(),
+    ) -> None:
+        self.base_url = client.base_url
+        self.client = client
+        self.http = http
+        self.recorder = recorder
+        self.classes = classes
+        self.scratch = "/"
+        self.home = "/"
+        self.tokens: list[LockToken] = []
+        self.loops_allowed: bool | None = None
+
+    # ------------------------------------------------------------------ paths
+
+    def path(self, *parts: str) -> str:
+        """A path inside the check's own collection: ``path("a/", "b.txt")``."""
+        return self.home + "".join(parts)
+
+    def url(self, path: str) -> str:
+        return self.client.url(path)
+
+    def href(self, path: str) -> str:
+        """The server path of ``path``, normalised as multistatus hrefs are."""
+        return normalize_href(urlsplit(self.url(path)).path)
+
+    @staticmethod
+    def unique(prefix: str = "") -> str:
+        return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+    # ------------------------------------------------------------------ requests
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> Reply:
+        """One request whose status the check judges itself (never raises for a status)."""
+        url = path if "://" in path else self.url(path)
+        hdrs = list(headers)
+        try:
+            with self.http.stream(method, url, headers=hdrs, content=body or None) as r:
+                chunks: list[bytes] = []
+                size = 0
+                truncated = False
+                for chunk in r.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        truncated = True
+                        break
+        except httpx.TransportError as exc:
+            self.fail(f"{method} {url}: no answer ({exc.__class__.__name__}: {exc})")
+        exchange = self.recorder.last()
+        assert exchange is not None
+        return Reply(r.status_code, r.headers, b"".join(chunks), url, exchange, truncated)
+
+    def send_request(
+        self,
+        request: msg.Request,
+        *,
+        drop: Collection[str] = (),
+        add: Iterable[tuple[str, str]] = (),
+        body: bytes | None = None,
+    ) -> Reply:
+        """Send a request built by ``client.messages``, with headers dropped or added."""
+        lowered = {d.lower() for d in drop}
+        headers = [(k, v) for k, v in request.headers if k.lower() not in lowered]
+        content = request.body if body is None else body
+        return self.send(request.method, request.url, headers=[*headers, *add], body=content)
+
+    def propfind(
+        self,
+        path: str,
+        depth: str,
+        props: Sequence[str] | None = (DAV + "resourcetype", RESOURCE_ID),
+        *,
+        bind: bool = True,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Reply:
+        """PROPFIND with or without ``DAV: bind`` (RFC 5842 §8.2)."""
+        request = msg.propfind(self.url(path), depth, props, bind=bind)
+        return self.send_request(request, add=headers)
+
+    def responses(self, reply: Reply) -> list[Response]:
+        """The responses of a 207 body; a body that is not a multistatus fails the check."""
+        try:
+            return list(iter_responses(slices(reply.body)))
+        except DAVClientError as exc:
+            cut = " (body cut at the checker's limit)" if reply.truncated else ""
+            self.fail(f"{reply.exchange.method} answer is not a valid multistatus{cut}: {exc}",
+                      reply)  # fmt: skip
+
+    def listing(self, reply: Reply) -> Listing:
+        """``fold_multistatus`` of a 207 reply: one entry per resource, with aliases."""
+        self.responses(reply)  # fail with evidence on a malformed body
+        return fold_multistatus(reply.body, reply.url)
+
+    def resource_id(self, path: str) -> str | None:
+        """``DAV:resource-id`` of the resource at ``path`` (RFC 5842 §3.1), or None."""
+        reply = self.propfind(path, "0", [RESOURCE_ID])
+        self.expect_status(reply, {207}, f"PROPFIND of {path}")
+        entry = self.listing(reply).root
+        return entry.resource_id if entry is not None else None
+
+    def exists(self, path: str) -> bool:
+        """PROPFIND Depth 0: 207 → True, 404 → False, anything else fails the check."""
+        reply = self.propfind(path, "0", [DAV + "resourcetype"])
+        if reply.status not in (207, 404):
+            self.fail(f"PROPFIND of {path} answered {reply.status}", reply)
+        return reply.status == 207
+
+    def content(self, path: str) -> bytes | None:
+        """GET: the body for 200, None for 404; anything else fails the check."""
+        reply = self.send("GET", path)
+        if reply.status == 404:
+            return None
+        self.expect_status(reply, {200}, f"GET {path}")
+        return reply.body
+
+    # ------------------------------------------------------------------ set-up helpers
+
+    def mkcol(self, path: str) -> None:
+        self.client.mkcol(path)
+
+    def put(self, path: str, data: bytes) -> None:
+        self.client.put(path, data)
+
+    def bind(self, existing: str, new_path: str) -> int:
+        return self.client.bind(existing, new_path)
+
+    def lock(self, path: str, *, depth: str = "0") -> LockToken:
+        token = self.client.lock(path, depth=depth, timeout=600, owner="davbind check")
+        self.tokens.append(token)
+        return token
+
+    def unlock(self, token: LockToken, path: str | None = None) -> Reply:
+        reply = self.send_request(msg.unlock(self.url(path) if path else token.url, token.token))
+        if reply.ok:
+            self.tokens = [t for t in self.tokens if t.token != token.token]
+        return reply
+
+    # ------------------------------------------------------------------ verdicts
+
+    def evidence(self, items: Iterable[Evidence]) -> tuple[Exchange, ...]:
+        out: list[Exchange] = []
+        for item in items:
+            if isinstance(item, Reply):
+                out.append(item.exchange)
+            elif isinstance(item, Exchange):
+                out.append(item)
+            elif (last := self.recorder.last()) is not None:  # a StatusError: its request
+                out.append(last)
+        return tuple(out)
+
+    def fail(self, detail: str, *evidence: Evidence) -> NoReturn:
+        """Fail the check; without explicit evidence the last exchange is shown."""
+        shown = self.evidence(evidence)
+        if not shown and (last := self.recorder.last()) is not None:
+            shown = (last,)
+        raise CheckFailed(detail, shown)
+
+    def skip(self, reason: str) -> NoReturn:
+        raise CheckSkipped(reason)
+
+    def expect(self, condition: bool, detail: str, *evidence: Evidence) -> None:
+        if not condition:
+            self.fail(detail, *evidence)
+
+    def expect_status(self, reply: Reply, allowed: Collection[int], what: str) -> None:
+        """Fail unless ``reply.status`` is one of ``allowed``."""
+        if reply.status not in allowed:
+            want = " or ".join(str(s) for s in sorted(allowed))
+            cond = f" [{', '.join(reply.conditions)}]" if reply.conditions else ""
+            self.fail(f"{what}: expected {want}, got {reply.status}{cond}", reply)
+
+    def expect_condition(
+        self, reply: Reply, allowed: Collection[int], condition: str, what: str
+    ) -> None:
+        """A refused request: status in ``allowed`` and ``<D:condition/>`` in the
+        ``<D:error>`` body (RFC 4918 §16; the RFC 5842 §4–§6 precondition names)."""
+        self.expect_status(reply, allowed, what)
+        if condition not in reply.conditions:
+            found = ", ".join(reply.conditions) or "no <D:error> element"
+            self.fail(f"{what}: {reply.status} without <D:{condition}/> ({found})", reply)

@@ -1,0 +1,220 @@
+"""Running checks against a server: discovery, a scratch collection, one verdict each.
+
+What it holds: :func:`run` (the whole run, returns a :class:`RunReport`) and
+:class:`CannotConnect`.
+
+The rules kept here:
+
+- Discovery first: ``OPTIONS`` of the URL under test gives the compliance classes
+  (RFC 4918 §10.1, RFC 5842 §8.1).  A check whose ``needs`` are not announced is
+  skipped ("bindings unsupported"); one whose prerequisite (``after``) failed is skipped.
+- Everything is written inside a scratch collection ``davbind-check-<random>/`` made with
+  MKCOL below the URL under test; each check gets its own sub-collection in it.  The
+  scratch collection is removed with DELETE in a ``finally``: after a failure, an
+  unexpected exception and Ctrl-C (``KeyboardInterrupt``) alike — an interrupt that
+  arrives during the clean-up does not stop it.  Locks taken by a check are released
+  after it.  A clean-up that fails is part of the report.
+- A check's unexpected client error (``StatusError`` from a set-up request, a malformed
+  answer) is a failure with the last exchange as evidence, never a crash of the run.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from davbind.client import Client
+from davbind.client import messages as msg
+from davbind.client.errors import DAVClientError, StatusError
+from davbind.conformance.context import CheckFailed, CheckSkipped, Context, Recorder
+from davbind.conformance.registry import CheckSpec, all_checks, select
+from davbind.conformance.report import CheckResult, Result, RunReport
+
+SCRATCH_PREFIX = "davbind-check-"
+
+#: What a missing compliance class means, for the skip detail.
+MISSING = {
+    "bind": "bindings unsupported: the server does not announce 'bind' in its DAV header "
+    "(RFC 5842 §8.1)",
+    "2": "locking unsupported: the server does not announce class 2 in its DAV header "
+    "(RFC 4918 §18.2)",
+    "1": "the server does not announce class 1 in its DAV header (RFC 4918 §18.1)",
+}
+
+
+class CannotConnect(Exception):
+    """The server did not answer OPTIONS at all (no HTTP response)."""
+
+
+def run(
+    url: str,
+    *,
+    checks: Sequence[CheckSpec] | None = None,
+    only: tuple[str, ...] = (),
+    skip: tuple[str, ...] = (),
+    auth: tuple[str, str] | httpx.Auth | None = None,
+    timeout: float = 30.0,
+    verify: bool = True,
+    transport: httpx.BaseTransport | None = None,
+    progress: Callable[[CheckResult], None] | None = None,
+) -> RunReport:
+    """Run ``checks`` (default: every registered one, filtered by ``only``/``skip``)."""
+    chosen = select(tuple(checks) if checks is not None else all_checks(), only, skip)
+    started = time.monotonic()
+    recorder = Recorder(transport, verify=verify)
+    client = Client(url, auth=auth, timeout=timeout, transport=recorder)
+    http = httpx.Client(auth=client.auth, timeout=timeout, transport=recorder,
+                        follow_redirects=False)  # fmt: skip
+    ctx = Context(url, client, http, recorder)
+    try:
+        try:
+            options = ctx.send("OPTIONS", "/")
+        except CheckFailed as exc:
+            raise CannotConnect(exc.detail) from None
+        ctx.classes = msg.dav_classes(options.headers)
+        scratch = f"/{SCRATCH_PREFIX}{uuid.uuid4().hex[:12]}/"
+        ctx.scratch = scratch
+        results: list[CheckResult] = []
+        setup_error = ""
+        cleanup_error = ""
+        made = False
+        try:
+            made, setup_error = _make_scratch(ctx, scratch)
+            for index, spec in enumerate(chosen, start=1):
+                result = _run_one(ctx, spec, index, made, setup_error, results)
+                results.append(result)
+                if progress is not None:
+                    progress(result)
+        finally:
+            if made:
+                cleanup_error = _shielded_cleanup(ctx, scratch)
+        return RunReport(
+            url=client.base_url,
+            classes=tuple(sorted(ctx.classes, key=_class_order)),
+            results=tuple(results),
+            scratch=scratch,
+            setup_error=setup_error,
+            cleanup_error=cleanup_error,
+            seconds=time.monotonic() - started,
+        )
+    finally:
+        client.close()
+        http.close()
+
+
+def _class_order(name: str) -> tuple[int, str]:
+    return (0, name) if name.isdigit() else (1, name)
+
+
+def _make_scratch(ctx: Context, scratch: str) -> tuple[bool, str]:
+    try:
+        reply = ctx.send_request(msg.mkcol(ctx.url(scratch)))
+    except CheckFailed as exc:
+        return False, exc.detail
+    if reply.status != 201:
+        return reply.status < 300, (
+            f"MKCOL {reply.url} answered {reply.status}; the checks need a writable "
+            f"collection (use a URL where the given user may create collections)"
+        )
+    return True, ""
+
+
+def _skip_reason(
+    ctx: Context, spec: CheckSpec, made: bool, setup_error: str, done: list[CheckResult]
+) -> str | None:
+    for need in spec.needs:
+        if need not in ctx.classes:
+            return MISSING.get(need, f"the server does not announce DAV class {need!r}")
+    failed = {r.id for r in done if r.result == "fail"}
+    for prerequisite in spec.after:
+        if prerequisite in failed:
+            return f"skipped because {prerequisite} failed"
+    if spec.scratch and not made:
+        return f"no scratch collection: {setup_error}"
+    return None
+
+
+def _run_one(
+    ctx: Context,
+    spec: CheckSpec,
+    index: int,
+    made: bool,
+    setup_error: str,
+    done: list[CheckResult],
+) -> CheckResult:
+    def result(kind: Result, detail: str = "", evidence: tuple[object, ...] = ()) -> CheckResult:
+        return CheckResult(spec.id, spec.rfc, spec.level, spec.title, spec.tags, kind, detail,
+                           ctx.evidence(evidence), time.monotonic() - started)  # type: ignore[arg-type]  # fmt: skip
+
+    started = time.monotonic()
+    reason = _skip_reason(ctx, spec, made, setup_error, done)
+    if reason is not None:
+        return result("skip", reason)
+    ctx.home = ctx.scratch
+    if spec.scratch:
+        home = f"{ctx.scratch}{index:02d}-{spec.id.replace('.', '-')}/"
+        reply = ctx.send_request(msg.mkcol(ctx.url(home)))
+        if reply.status != 201:
+            return result("fail", f"could not create the check's collection: MKCOL answered "
+                                  f"{reply.status}", (reply,))  # fmt: skip
+        ctx.home = home
+    try:
+        note = spec.func(ctx)
+        return result("pass", note or "")
+    except CheckFailed as exc:
+        return result("fail", exc.detail, exc.evidence)
+    except CheckSkipped as exc:
+        return result("skip", exc.reason)
+    except StatusError as exc:
+        return result("fail", f"unexpected answer: {exc}", (exc,))
+    except DAVClientError as exc:
+        return result("fail", f"{exc.__class__.__name__}: {exc}", (exc,))
+    except (httpx.HTTPError, OSError) as exc:
+        return result("fail", f"no usable answer: {exc.__class__.__name__}: {exc}", (exc,))
+    finally:
+        _release_locks(ctx)
+
+
+def _release_locks(ctx: Context) -> None:
+    for token in list(ctx.tokens):
+        try:
+            ctx.unlock(token)
+        except (CheckFailed, DAVClientError):
+            pass
+    ctx.tokens.clear()
+
+
+def _shielded_cleanup(ctx: Context, scratch: str) -> str:
+    """Clean up even if Ctrl-C arrives while doing it (then re-raise it)."""
+    interrupted: KeyboardInterrupt | None = None
+    for _ in range(3):
+        try:
+            error = _cleanup(ctx, scratch)
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+            continue
+        if interrupted is not None:
+            raise interrupted
+        return error
+    return "interrupted repeatedly during clean-up"
+
+
+def _cleanup(ctx: Context, scratch: str) -> str:
+    """DELETE the scratch collection; confirm it is gone (RFC 4918 §9.6)."""
+    _release_locks(ctx)
+    attempts: list[tuple[tuple[str, str], ...]] = [()]
+    try:
+        for headers in attempts:
+            reply = ctx.send("DELETE", scratch, headers=headers)
+            if reply.status in (200, 204, 404) and not ctx.exists_quietly(scratch):
+                return ""
+            if not headers:
+                # A lock left behind (a server that lost track of it): delete anyway,
+                # submitting no token at all but an always-true If (RFC 4918 §10.4.8).
+                attempts.append((("If", "(Not <DAV:no-lock>)"),))
+        return f"DELETE {reply.url} answered {reply.status}: {reply.exchange.excerpt[:200]}"
+    except CheckFailed as exc:
+        return exc.detail
