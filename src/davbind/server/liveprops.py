@@ -208,18 +208,7 @@ REGISTRY: dict[str, LiveProp] = {
     DAV + "parent-set": LiveProp(_parent_set, allprop=False, cacheable=False),
 }
 
-ALLPROP = tuple(name for name, p in REGISTRY.items() if p.allprop)
-
-
-def register(name: str, prop: LiveProp) -> None:
-    """Add a live property (used by feature modules such as bindings)."""
-    REGISTRY[name] = prop
-
-
 def is_protected(name: str) -> bool:
     """Live properties cannot be set or removed by PROPPATCH (``displayname`` is dead)."""
     return name in REGISTRY
 
-
-def href_of(c: PropContext) -> str:
-    return href(c.segments, c.resource.is_collection)

@@ -101,15 +101,9 @@ class Txn(Protocol):
         """Replace a non-collection's content (new version, new etag)."""
         ...
 
-    def touch(self, key: int) -> Resource:
-        """Bump the version (a dead-property or membership change)."""
-        ...
 
     def dead_props(self, key: int) -> list[DeadProp]: ...
 
-    def dead_props_of_children(self, parent: int) -> Iterator[tuple[str, DeadProp]]:
-        """(segment, property) for every child of ``parent``, ordered like ``children``."""
-        ...
 
     def store_cache(self, entries: Iterable[tuple[int, int, str]]) -> None:
         """Remember opaque texts as (key, cgen, text); one whose resource changed since

@@ -178,15 +178,6 @@ class SqliteTxn:
         ).fetchall()
         return [DeadProp(str(n), str(x)) for n, x in rows]
 
-    def dead_props_of_children(self, parent: int) -> Iterator[tuple[str, DeadProp]]:
-        cur = self._c.execute(
-            "SELECT b.segment, p.name, p.xml FROM bindings b JOIN props p ON p.key=b.child "
-            "WHERE b.parent=? ORDER BY b.segment, p.name",
-            (parent,),
-        )
-        while rows := cur.fetchmany(512):
-            for seg, name, xml in rows:
-                yield str(seg), DeadProp(str(name), str(xml))
 
     # -- writes --------------------------------------------------------------------------
 
@@ -289,12 +280,6 @@ class SqliteTxn:
             self._release_digests([old.digest])
         return self.get(key)
 
-    def touch(self, key: int) -> Resource:
-        self._c.execute(
-            "UPDATE resources SET version=version+1, cgen=cgen+1, modified=? WHERE key=?",
-            (time.time(), key),
-        )
-        return self.get(key)
 
     def _changed(self, key: int) -> None:
         self._c.execute("UPDATE resources SET cgen=cgen+1 WHERE key=?", (key,))
