@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from davbind import __version__
+from davbind.cli.check_cmd import check
 from davbind.cli.client_cmds import COMMANDS as CLIENT_COMMANDS
 from davbind.cli.mock_cmd import mock
 from davbind.cli.serve import serve
@@ -18,6 +19,7 @@ def cli() -> None:
 
 cli.add_command(serve)
 cli.add_command(mock)
+cli.add_command(check)
 for _command in CLIENT_COMMANDS:
     cli.add_command(_command)
 

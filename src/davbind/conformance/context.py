@@ -22,7 +22,8 @@ The rules kept here:
 
 from __future__ import annotations
 
-import uuid
+import re
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
@@ -32,7 +33,7 @@ import httpx
 
 from davbind.client import Client, Listing, LockToken, Response, fold_multistatus
 from davbind.client import messages as msg
-from davbind.client.errors import DAVClientError, StatusError
+from davbind.client.errors import DAVClientError
 from davbind.client.hrefs import normalize_href
 from davbind.client.multistatus import iter_responses, parse_error_body, slices
 
@@ -42,6 +43,7 @@ DAV = "{DAV:}"
 RESOURCE_ID = DAV + "resource-id"
 #: Request headers shown in evidence: the ones that change what a WebDAV request means.
 SHOWN_HEADERS = ("depth", "overwrite", "dav", "if", "destination", "lock-token", "timeout")
+_LOCKTOKEN = re.compile(rb"locktoken>\s*<(?:[\w.-]+:)?href>([^<]+)<", re.IGNORECASE)
 #: Namespace of the dead properties the checks write.
 CHECK_NS = "urn:davbind:check"
 
@@ -110,7 +112,8 @@ class Recorder(httpx.BaseTransport):
 
     def __init__(self, inner: httpx.BaseTransport | None = None, *, verify: bool = True) -> None:
         self._inner = inner or httpx.HTTPTransport(verify=verify)
-        self.records: list[_Record] = []
+        self.records: deque[_Record] = deque(maxlen=50)
+        self.count = 0  # exchanges recorded so far
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         shown = tuple((k, v) for k, v in request.headers.items() if k.lower() in SHOWN_HEADERS)
@@ -118,8 +121,7 @@ class Recorder(httpx.BaseTransport):
         sent = " ".join(content[:200].decode("utf-8", errors="replace").split())
         record = _Record(request.method, str(request.url), shown, sent)
         self.records.append(record)
-        if len(self.records) > 200:
-            del self.records[:100]
+        self.count += 1
         response = self._inner.handle_request(request)
         record.status = response.status_code
         assert isinstance(response.stream, httpx.SyncByteStream)
@@ -134,8 +136,10 @@ class Recorder(httpx.BaseTransport):
     def last(self) -> Exchange | None:
         return self.records[-1].freeze() if self.records else None
 
-    def mark(self) -> int:
-        return len(self.records)
+    def recent(self, since: int, most: int = 2) -> tuple[Exchange, ...]:
+        """The last ``most`` exchanges recorded after the ``count`` ``since``."""
+        n = min(most, self.count - since, len(self.records))
+        return tuple(r.freeze() for r in list(self.records)[len(self.records) - n:]) if n else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +166,8 @@ class Reply:
         return 200 <= self.status < 300
 
 
-Evidence = Reply | Exchange | StatusError
+#: What a failure may point at; an exception means "the last exchange".
+Evidence = Reply | Exchange | BaseException
 
 
 class CheckFailed(Exception):
@@ -185,23 +190,17 @@ class CheckSkipped(Exception):
 class Context:
     """Everything a check function gets; one per run, ``home`` set per check."""
 
-    def __init__(
-        self,
-        base_url: str,
-        client: Client,
-        http: httpx.Client,
-        recorder: Recorder,
-        classes: frozenset[str] = frozenset(),
-    ) -> None:
+    def __init__(self, client: Client, http: httpx.Client, recorder: Recorder) -> None:
         self.base_url = client.base_url
         self.client = client
         self.http = http
         self.recorder = recorder
-        self.classes = classes
+        self.classes: frozenset[str] = frozenset()
         self.scratch = "/"
         self.home = "/"
-        self.tokens: list[LockToken] = []
-        self.loops_allowed: bool | None = None
+        self.since = 0  # recorder count when the running check started
+        self.tokens: list[LockToken] = []  # held by the running check
+        self.granted: list[LockToken] = []  # every lock of the run, for the clean-up
 
     # ------------------------------------------------------------------ paths
 
@@ -215,10 +214,6 @@ class Context:
     def href(self, path: str) -> str:
         """The server path of ``path``, normalised as multistatus hrefs are."""
         return normalize_href(urlsplit(self.url(path)).path)
-
-    @staticmethod
-    def unique(prefix: str = "") -> str:
-        return f"{prefix}{uuid.uuid4().hex[:8]}"
 
     # ------------------------------------------------------------------ requests
 
@@ -270,11 +265,14 @@ class Context:
         depth: str,
         props: Sequence[str] | None = (DAV + "resourcetype", RESOURCE_ID),
         *,
-        bind: bool = True,
+        bind: bool | None = None,
         headers: Iterable[tuple[str, str]] = (),
     ) -> Reply:
-        """PROPFIND with or without ``DAV: bind`` (RFC 5842 §8.2)."""
-        request = msg.propfind(self.url(path), depth, props, bind=bind)
+        """PROPFIND with or without ``DAV: bind`` (RFC 5842 §8.2); by default with it
+        only when the server announces bindings (RFC 4918 §10.1 asks clients not to send
+        a DAV header otherwise)."""
+        aware = "bind" in self.classes if bind is None else bind
+        request = msg.propfind(self.url(path), depth, props, bind=aware)
         return self.send_request(request, add=headers)
 
     def responses(self, reply: Reply) -> list[Response]:
@@ -305,6 +303,10 @@ class Context:
             self.fail(f"PROPFIND of {path} answered {reply.status}", reply)
         return reply.status == 207
 
+    def exists_quietly(self, path: str) -> bool:
+        """Anything but 404 to PROPFIND Depth 0 counts as still there (for the clean-up)."""
+        return self.propfind(path, "0", [DAV + "resourcetype"]).status != 404
+
     def content(self, path: str) -> bytes | None:
         """GET: the body for 200, None for 404; anything else fails the check."""
         reply = self.send("GET", path)
@@ -325,9 +327,29 @@ class Context:
         return self.client.bind(existing, new_path)
 
     def lock(self, path: str, *, depth: str = "0") -> LockToken:
-        token = self.client.lock(path, depth=depth, timeout=600, owner="davbind check")
+        """LOCK ``path`` (exclusive write, RFC 4918 §9.10); anything but a granted lock
+        with a token fails the check.  The lock is released after the check."""
+        request = msg.lock(self.url(path), depth=depth, timeout=600, owner="davbind check")
+        reply = self.send_request(request)
+        self.expect_status(reply, {200, 201}, f"LOCK {path}")
+        token = self.adopt(reply)
+        if token is None:
+            self.fail(f"LOCK {path} granted no lock token", reply)
+        return LockToken(token, reply.url)
+
+    def adopt(self, reply: Reply) -> str | None:
+        """Remember the lock a LOCK answer granted (``Lock-Token`` header, else the
+        token in the body's lockdiscovery), for release after the check."""
+        raw = (reply.header("lock-token") or "").strip().strip("<>")
+        if not raw and reply.ok:
+            found = _LOCKTOKEN.search(reply.body)
+            raw = found.group(1).decode("utf-8", errors="replace").strip() if found else ""
+        if not reply.ok or not raw:
+            return None
+        token = LockToken(raw, reply.url)
         self.tokens.append(token)
-        return token
+        self.granted.append(token)
+        return raw
 
     def unlock(self, token: LockToken, path: str | None = None) -> Reply:
         reply = self.send_request(msg.unlock(self.url(path) if path else token.url, token.token))
@@ -344,15 +366,14 @@ class Context:
                 out.append(item.exchange)
             elif isinstance(item, Exchange):
                 out.append(item)
-            elif (last := self.recorder.last()) is not None:  # a StatusError: its request
+            elif (last := self.recorder.last()) is not None:  # an error: the last request
                 out.append(last)
         return tuple(out)
 
     def fail(self, detail: str, *evidence: Evidence) -> NoReturn:
-        """Fail the check; without explicit evidence the last exchange is shown."""
-        shown = self.evidence(evidence)
-        if not shown and (last := self.recorder.last()) is not None:
-            shown = (last,)
+        """Fail the check; without explicit evidence its last two exchanges are shown
+        (typically the request that should have changed something, and the look)."""
+        shown = self.evidence(evidence) or self.recorder.recent(self.since)
         raise CheckFailed(detail, shown)
 
     def skip(self, reason: str) -> NoReturn:

@@ -20,6 +20,7 @@ The rules kept here:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -29,7 +30,7 @@ import httpx
 from davbind.client import Client
 from davbind.client import messages as msg
 from davbind.client.errors import DAVClientError, StatusError
-from davbind.conformance.context import CheckFailed, CheckSkipped, Context, Recorder
+from davbind.conformance.context import CheckFailed, CheckSkipped, Context, Evidence, Recorder
 from davbind.conformance.registry import CheckSpec, all_checks, select
 from davbind.conformance.report import CheckResult, Result, RunReport
 
@@ -68,7 +69,7 @@ def run(
     client = Client(url, auth=auth, timeout=timeout, transport=recorder)
     http = httpx.Client(auth=client.auth, timeout=timeout, transport=recorder,
                         follow_redirects=False)  # fmt: skip
-    ctx = Context(url, client, http, recorder)
+    ctx = Context(client, http, recorder)
     try:
         try:
             options = ctx.send("OPTIONS", "/")
@@ -82,7 +83,11 @@ def run(
         cleanup_error = ""
         made = False
         try:
-            made, setup_error = _make_scratch(ctx, scratch)
+            try:
+                made, setup_error = _make_scratch(ctx, scratch)
+            except KeyboardInterrupt:
+                made = True  # the MKCOL may have been served: clean up before leaving
+                raise
             for index, spec in enumerate(chosen, start=1):
                 result = _run_one(ctx, spec, index, made, setup_error, results)
                 results.append(result)
@@ -114,12 +119,11 @@ def _make_scratch(ctx: Context, scratch: str) -> tuple[bool, str]:
         reply = ctx.send_request(msg.mkcol(ctx.url(scratch)))
     except CheckFailed as exc:
         return False, exc.detail
-    if reply.status != 201:
-        return reply.status < 300, (
-            f"MKCOL {reply.url} answered {reply.status}; the checks need a writable "
-            f"collection (use a URL where the given user may create collections)"
-        )
-    return True, ""
+    if reply.ok:
+        return True, ""
+    hint = ("authentication required (give --user and --password)" if reply.status == 401
+            else "the checks need a URL where they may create collections")  # fmt: skip
+    return False, f"MKCOL {reply.url} answered {reply.status}: {hint}"
 
 
 def _skip_reason(
@@ -145,9 +149,9 @@ def _run_one(
     setup_error: str,
     done: list[CheckResult],
 ) -> CheckResult:
-    def result(kind: Result, detail: str = "", evidence: tuple[object, ...] = ()) -> CheckResult:
+    def result(kind: Result, detail: str = "", evidence: tuple[Evidence, ...] = ()) -> CheckResult:
         return CheckResult(spec.id, spec.rfc, spec.level, spec.title, spec.tags, kind, detail,
-                           ctx.evidence(evidence), time.monotonic() - started)  # type: ignore[arg-type]  # fmt: skip
+                           ctx.evidence(evidence), time.monotonic() - started)  # fmt: skip
 
     started = time.monotonic()
     reason = _skip_reason(ctx, spec, made, setup_error, done)
@@ -161,6 +165,7 @@ def _run_one(
             return result("fail", f"could not create the check's collection: MKCOL answered "
                                   f"{reply.status}", (reply,))  # fmt: skip
         ctx.home = home
+    ctx.since = ctx.recorder.count
     try:
         note = spec.func(ctx)
         return result("pass", note or "")
@@ -180,10 +185,8 @@ def _run_one(
 
 def _release_locks(ctx: Context) -> None:
     for token in list(ctx.tokens):
-        try:
+        with contextlib.suppress(CheckFailed, DAVClientError):
             ctx.unlock(token)
-        except (CheckFailed, DAVClientError):
-            pass
     ctx.tokens.clear()
 
 
@@ -212,9 +215,10 @@ def _cleanup(ctx: Context, scratch: str) -> str:
             if reply.status in (200, 204, 404) and not ctx.exists_quietly(scratch):
                 return ""
             if not headers:
-                # A lock left behind (a server that lost track of it): delete anyway,
-                # submitting no token at all but an always-true If (RFC 4918 §10.4.8).
-                attempts.append((("If", "(Not <DAV:no-lock>)"),))
+                # A lock left behind: submit every token the run was granted, in an
+                # If header made always true by (Not <DAV:no-lock>) (RFC 4918 §10.4.8).
+                lists = "".join(f"(<{t.token}>) " for t in ctx.granted)
+                attempts.append((("If", f"{lists}(Not <DAV:no-lock>)"),))
         return f"DELETE {reply.url} answered {reply.status}: {reply.exchange.excerpt[:200]}"
     except CheckFailed as exc:
         return exc.detail

@@ -1,0 +1,104 @@
+"""``davbind check URL``: run the conformance checks against a WebDAV server.
+
+Exit status (for CI): 0 when no MUST-level check failed, 1 when one did (or the scratch
+collection could not be created or removed), 2 for a usage error, 3 when the server
+cannot be reached, 130 when interrupted (the scratch collection is removed first).
+``--format`` picks text (coloured on a terminal), JSON or JUnit XML; ``--output`` writes
+the report to a file instead of stdout.  ``--only`` selects checks by id, topic
+(``bind``, ``locks``, …), tag, needed class or level; ``--list`` prints the checks.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from davbind.conformance import CannotConnect, all_checks, run, select
+from davbind.conformance.report import RENDERERS, CheckResult, render_rich
+
+EXIT_OK, EXIT_MUST_FAILED, EXIT_USAGE, EXIT_NO_CONNECTION, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C
+
+
+@click.command()
+@click.argument("url", required=False)
+@click.option("--only", "only", multiple=True, metavar="TAG",
+              help="Run only checks matching TAG (id, topic, tag, class, level); repeatable.")
+@click.option("--skip", "skip", multiple=True, metavar="TAG", help="Leave out checks matching TAG.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text",
+              show_default=True, help="Report format.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write the report to this file.")
+@click.option("--user", "-u", envvar="DAVBIND_USER", help="User name (Basic or Digest).")
+@click.option("--password", "-p", envvar="DAVBIND_PASSWORD", help="Password.")
+@click.option("--timeout", type=float, default=30.0, show_default=True,
+              help="Seconds per request.")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
+@click.option("--list", "list_only", is_flag=True, help="List the checks and exit.")
+@click.option("--verbose", "-v", is_flag=True, help="Print each verdict as it comes (stderr).")
+def check(
+    url: str | None,
+    only: tuple[str, ...],
+    skip: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    user: str | None,
+    password: str | None,
+    timeout: float,
+    insecure: bool,
+    list_only: bool,
+    verbose: bool,
+) -> None:
+    """Check the WebDAV server at URL against RFC 4918 and RFC 5842 (bindings)."""
+    chosen = select(all_checks(), only, skip)
+    if list_only:
+        for spec in chosen:
+            needs = f" [needs {', '.join(spec.needs)}]" if spec.needs else ""
+            click.echo(f"{spec.id:42} {spec.level:6} RFC {spec.rfc}{needs}\n"
+                       f"{'':42} {spec.title}")  # fmt: skip
+        return
+    if url is None:
+        raise click.UsageError("give the URL of a WebDAV collection (or --list)")
+    if not url.startswith(("http://", "https://")):
+        raise click.UsageError(f"{url!r} is not an http(s) URL")
+    if not chosen:
+        raise click.UsageError("no check matches --only/--skip (see --list)")
+    if (user is None) != (password is None):
+        raise click.UsageError("give both --user and --password")
+    auth = (user, password) if user is not None and password is not None else None
+
+    def progress(result: CheckResult) -> None:
+        if verbose:
+            click.echo(f"{result.result.upper():4} {result.id}", err=True)
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        report = run(url, checks=chosen, auth=auth, timeout=timeout, verify=not insecure,
+                     progress=progress)  # fmt: skip
+    except CannotConnect as exc:
+        click.echo(f"davbind check: cannot connect: {exc}", err=True)
+        sys.exit(EXIT_NO_CONNECTION)
+    except KeyboardInterrupt:
+        click.echo("davbind check: interrupted; the scratch collection was removed", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if output is not None:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(RENDERERS[fmt](report))
+    elif fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        for style, line in render_rich(report):
+            console.print(line, style=style, markup=False)
+    else:
+        click.echo(RENDERERS[fmt](report), nl=False)
+    sys.exit(EXIT_OK if report.ok else EXIT_MUST_FAILED)
