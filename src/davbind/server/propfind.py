@@ -11,6 +11,7 @@ a client without ``DAV: bind`` -> 508, too many responses -> 403
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -188,6 +189,16 @@ def _stream(
         writeback.flush()
 
 
+def _small_or_stream(chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
+    """A body that fits in its first chunk goes out whole, with Content-Length (one
+    write, no chunked framing); a larger one streams from where the first chunk ended."""
+    first = next(chunks)
+    second = next(chunks, None)
+    if second is None:
+        return first
+    return itertools.chain((first, second), chunks)
+
+
 async def propfind(services: Services, request: Request) -> Response:
     depth = parse_depth(request.header("depth"), default=Depth.INFINITY)
     body = await request.body(services.settings.max_xml_bytes)
@@ -229,6 +240,7 @@ async def propfind(services: Services, request: Request) -> Response:
         as_json = "application/json" in (request.header("accept") or "")
         chunks = _stream(stack, services.store, txn, visits, request, spec, minimal=minimal,
                          noroot=noroot, as_json=as_json)
+        payload = _small_or_stream(chunks)
     except BaseException:
         stack.close()
         raise
@@ -237,4 +249,4 @@ async def propfind(services: Services, request: Request) -> Response:
     applied = [p for p in ("return=minimal", "depth-noroot") if p in prefer]
     if applied:
         headers.append(("Preference-Applied", ", ".join(applied)))
-    return Response(207, headers, chunks)
+    return Response(207, headers, payload)

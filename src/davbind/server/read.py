@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from email.utils import formatdate
 
@@ -80,9 +81,40 @@ def _range(value: str | None, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-def _read_small(blobs: BlobStore, digest: str, start: int, length: int) -> bytes:
+class SmallBlobCache:
+    """Recently read small blobs, by digest.  Blobs are content-addressed and never change,
+    so an entry can never be stale; the total size is bounded (LRU)."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024, max_item: int = 64 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.max_item = max_item
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+
+    def read(self, blobs: BlobStore, digest: str, size: int) -> bytes:
+        data = self._items.get(digest)
+        if data is not None:
+            self._items.move_to_end(digest)
+            return data
+        with blobs.open(digest) as fh:
+            data = fh.read(size)
+        if len(data) <= self.max_item:
+            self._items[digest] = data
+            self._size += len(data)
+            while self._size > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._size -= len(old)
+        return data
+
+
+SMALL_BLOBS = SmallBlobCache()
+
+
+def _read_small(blobs: BlobStore, digest: str, start: int, length: int, size: int) -> bytes:
     """Small bodies are read in one go on the event loop: a thread hop costs more than
     reading a few hundred KiB from the page cache."""
+    if size <= SMALL_BLOBS.max_item:
+        return SMALL_BLOBS.read(blobs, digest, size)[start : start + length]
     with blobs.open(digest) as fh:
         fh.seek(start)
         return fh.read(length)
@@ -145,5 +177,6 @@ async def get(services: Services, request: Request) -> Response:
         return Response(status, headers, b"")
     digest = resource.digest
     if length <= SMALL:
-        return Response(status, headers, _read_small(services.blobs, digest, start, length))
+        body = _read_small(services.blobs, digest, start, length, size)
+        return Response(status, headers, body)
     return Response(status, headers, _stream(services.blobs, digest, start, length))
