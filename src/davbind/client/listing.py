@@ -300,10 +300,12 @@ class Folder:
         self._target: str | None = None
         self.description = ""
 
-    def add(self, response: Response) -> None:
+    def add(self, response: Response, base_url: str | None = None) -> None:
+        """Fold one response; relative hrefs resolve against ``base_url`` (the URL of the
+        request that returned it) or the folder's own base."""
         facts = response_facts(response)
         for raw in response.hrefs or ("",):
-            href = normalize_href(raw, self.base_url)
+            href = normalize_href(raw, base_url or self.base_url)
             if self._target is None:
                 self._target = href
             group = self._group_for(href, facts.resource_id)

@@ -47,7 +47,7 @@ class Depth1Walk:
             return self._current[0]
         while self._pending:
             response, base, depth = self._pending.pop()
-            self._folder.add(response)
+            self._folder.add(response, base)
             url = self._enter(response, base, depth)
             if url is not None:
                 self._current = (url, depth)
@@ -90,7 +90,7 @@ class Depth1Walk:
             if href_key(normalize_href(response.href, url)) == own:
                 if not self._started:  # the walk's root: listed first, marked entered
                     self._started = True
-                    self._folder.add(response)
+                    self._folder.add(response, url)
                     key, _ = self._identity(response, url)
                     if key is not None:
                         self._entered.add(key)
