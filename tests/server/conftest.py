@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -314,3 +315,15 @@ def make_dav(tmp_path: Path) -> Iterator[Callable[..., Dav]]:
 @pytest.fixture
 def dav(make_dav: Callable[..., Dav]) -> Dav:
     return make_dav()
+
+
+@pytest.fixture
+def make_srv(tmp_path: Path) -> Iterator[Any]:
+    """For the RFC 5842 modules: a factory of in-process servers on one data directory
+    (restarts, other settings); see rfc5842_fixtures.SrvFactory."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import rfc5842_fixtures
+
+    factory = rfc5842_fixtures.SrvFactory(tmp_path)
+    yield factory
+    factory.close()

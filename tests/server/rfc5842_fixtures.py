@@ -433,3 +433,8 @@ def e15_state(srv: Srv) -> None:
     srv.set_displayname("/Coll/", "Loop Demo")
     srv.set_displayname("/Coll/Foo", "Bird Inventory")
     srv.bind_ok("/Coll/", "Bar", "/Coll/")
+
+
+def state(srv: Srv) -> dict[str, str | None]:
+    """Every path with its resource-id (Depth infinity, bind-aware)."""
+    return {path: resp.rid for path, resp in srv.paths("/").items()}

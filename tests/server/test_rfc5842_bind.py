@@ -26,18 +26,6 @@ def srv(tmp_path):
         yield s
 
 
-@pytest.fixture
-def make_srv(tmp_path):
-    factory = fx.SrvFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
-def state(srv: fx.Srv) -> dict[str, str | None]:
-    """Every path with its resource-id (Depth infinity, bind-aware)."""
-    return {path: resp.rid for path, resp in srv.paths("/").items()}
-
-
 # --------------------------------------------------------------------------- behaviour
 
 
@@ -61,11 +49,11 @@ def test_B_4_1_bind_of_a_collection(srv):
 
 
 def test_B_4_2_bind_fails_when_integrity_cannot_be_guaranteed(srv):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollY/", "remote", "http://elsewhere.example.org/CollX/foo.html")
     assert r.status_code == 403
     assert fx.error_names(r) == ["cross-server-binding"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_4_3_existing_segment_is_replaced_by_default(srv):
@@ -74,7 +62,7 @@ def test_B_4_3_existing_segment_is_replaced_by_default(srv):
     r = srv.bind("/CollY/", "old.html", "/CollX/foo.html")
     assert r.status_code == 204
     assert srv.rid("/CollY/old.html") == srv.rid("/CollX/foo.html")
-    assert old_rid not in set(state(srv).values())
+    assert old_rid not in set(fx.state(srv).values())
     assert len(srv.blob_files()) == blobs_before - 1  # the old target was reclaimed
 
 
@@ -95,22 +83,22 @@ def test_B_4_4_failed_bind_restores_the_previous_state(make_srv):
     srv.mkcol("/a")
     srv.mkcol("/a/b")
     srv.put("/a/b/victim", b"keep me")
-    before = state(srv)
+    before = fx.state(srv)
     blobs = srv.blob_files()
     r = srv.bind("/a/b/", "victim", "/a/")
     assert r.status_code == 403
     assert fx.error_names(r) == ["cycle-allowed"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     assert srv.get("/a/b/victim").content == b"keep me"
     assert srv.blob_files() == blobs
 
 
 def test_B_4_5_bind_is_idempotent(srv):
     first = srv.bind("/CollY/", "bar.html", "/CollX/foo.html")
-    after_first = state(srv)
+    after_first = fx.state(srv)
     second = srv.bind("/CollY/", "bar.html", "/CollX/foo.html")
     assert (first.status_code, second.status_code) == (201, 204)
-    assert state(srv) == after_first
+    assert fx.state(srv) == after_first
 
 
 BAD_BODIES = {
@@ -128,10 +116,10 @@ BAD_BODIES = {
 
 @pytest.mark.parametrize("body", [pytest.param(v, id=f"B-4-6-{k}") for k, v in BAD_BODIES.items()])
 def test_B_4_6_body_must_be_dav_bind_else_400(srv, body):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.request("BIND", "/CollY/", {"Content-Type": fx.XML_CT}, body)
     assert r.status_code == 400
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_4_6_child_order_and_unknown_elements_are_free(srv):
@@ -167,11 +155,11 @@ def test_B_4_8_success_body_empty_or_bind_response(srv):
 
 
 def test_B_4_P1_bind_into_collection_409_for_non_collection(srv):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollX/foo.html", "x", "/CollY/old.html")
     assert r.status_code == 409
     assert fx.error_names(r) == ["bind-into-collection"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_4_P1_unmapped_request_uri_404(srv):
@@ -189,20 +177,20 @@ def test_B_4_P1_unmapped_request_uri_404(srv):
     ],
 )
 def test_B_4_P2_bind_source_exists_409(srv, href):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollY/", "x", href)
     assert r.status_code == 409
     assert fx.error_names(r) == ["bind-source-exists"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 @pytest.mark.parametrize("href", ["/", "http://www.example.com/"])
 def test_B_4_P3_binding_allowed_403_for_the_root(srv, href):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollY/", "root", href)
     assert r.status_code == 403
     assert fx.error_names(r) == ["binding-allowed"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 @pytest.mark.parametrize(
@@ -215,11 +203,11 @@ def test_B_4_P3_binding_allowed_403_for_the_root(srv, href):
     ],
 )
 def test_B_4_P4_cross_server_binding_403(srv, href):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollY/", "x", href)
     assert r.status_code == 403
     assert fx.error_names(r) == ["cross-server-binding"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 @pytest.mark.parametrize(
@@ -251,11 +239,11 @@ def test_B_4_X1_hrefs_on_this_server_are_accepted(srv, href):
     ],
 )
 def test_B_4_P5_name_allowed_403(srv, segment):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollY/", segment, "/CollX/foo.html")
     assert r.status_code == 403
     assert fx.error_names(r) == ["name-allowed"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_4_P5_name_allowed_403_for_an_empty_segment(srv):
@@ -272,11 +260,11 @@ def test_B_4_P5_longest_allowed_segment(srv):
 
 
 def test_B_4_P6_can_overwrite_412(srv):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollY/", "old.html", "/CollX/foo.html", overwrite="F")
     assert r.status_code == 412
     assert fx.error_names(r) == ["can-overwrite"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     # Overwrite: F is no obstacle when the segment is free.
     assert srv.bind("/CollY/", "new.html", "/CollX/foo.html", overwrite="F").status_code == 201
 
@@ -300,11 +288,11 @@ def test_B_4_P7_cycle_allowed_403_when_loops_disabled(make_srv, coll, href):
         srv.mkcol("/x")
         # /other is a second binding of /a/b/c: binding /a into it closes a loop too.
         srv.bind_ok("/", "other", "/a/b/c/")
-    before = state(refusing)
+    before = fx.state(refusing)
     r = refusing.bind(coll, "loop", href)
     assert r.status_code == 403
     assert fx.error_names(r) == ["cycle-allowed"]
-    assert state(refusing) == before
+    assert fx.state(refusing) == before
     # The default configuration supports loops (spec B-4-P7).
     assert allowing.bind(coll, "loop", href).status_code == 201
     # A non-looping binding of a collection is fine either way.
@@ -313,12 +301,12 @@ def test_B_4_P7_cycle_allowed_403_when_loops_disabled(make_srv, coll, href):
 
 def test_B_4_P8_locked_update_allowed_423(srv):
     token = srv.lock("/CollY/", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollY/", "bar.html", "/CollX/foo.html")
     assert r.status_code == 423
     assert set(fx.error_names(r)) == {"lock-token-submitted", "locked-update-allowed"}
     assert fx.condition_hrefs(r, "lock-token-submitted") == ["/CollY"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     r = srv.bind("/CollY/", "bar.html", "/CollX/foo.html", If=f"(<{token}>)")
     assert r.status_code == 201
 
@@ -335,12 +323,12 @@ def test_B_4_P8_depth_infinity_lock_on_an_ancestor(srv):
 
 def test_B_4_P9_locked_overwrite_allowed_423(srv):
     token = srv.lock("/CollY/old.html", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.bind("/CollY/", "old.html", "/CollX/foo.html")
     assert r.status_code == 423
     assert set(fx.error_names(r)) == {"lock-token-submitted", "locked-overwrite-allowed"}
     assert fx.condition_hrefs(r, "lock-token-submitted") == ["/CollY/old.html"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     r = srv.bind("/CollY/", "old.html", "/CollX/foo.html", If=f"</CollY/old.html> (<{token}>)")
     assert r.status_code == 204
     # A-19: replacing the lock-root binding deletes the lock.

@@ -21,17 +21,6 @@ def srv(tmp_path):
         yield s
 
 
-@pytest.fixture
-def make_srv(tmp_path):
-    factory = fx.SrvFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
-def state(srv: fx.Srv) -> dict[str, str | None]:
-    return {path: resp.rid for path, resp in srv.paths("/").items()}
-
-
 # --------------------------------------------------------------------------- COPY
 
 
@@ -197,10 +186,10 @@ def test_copy_move_between_two_bindings_of_one_resource_403(srv, method):
     srv.mkcol("/a")
     srv.put("/a/x", b"x")
     srv.bind_ok("/a/", "y", "/a/x")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.request(method, "/a/x", {"Destination": "/a/y"})
     assert r.status_code == 403
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 @pytest.mark.parametrize(
@@ -263,11 +252,11 @@ def test_B_2_4_3_delete_is_one_atomic_unbind(srv):
         srv.put(f"/a/s{i}/f", b"%d" % i)
     srv.put("/a/s2/locked", b"L")
     token = srv.lock("/a/s2/locked", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.delete("/a/")
     assert r.status_code == 423  # one 4xx, not a 207 with partial success
     assert fx.condition_hrefs(r, "lock-token-submitted") == ["/a/s2/locked"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     r = srv.delete("/a/", If=f"</a/s2/locked> (<{token}>)")
     assert r.status_code == 204
     assert srv.members("/") == {}
@@ -310,16 +299,16 @@ def test_B_2_5_2_move_overwrite_reclaims_an_unbound_destination(srv):
     srv.put("/target", b"target bytes")
     old = srv.rid("/target")
     assert srv.move("/src", "/target").status_code == 204
-    assert old not in set(state(srv).values())
+    assert old not in set(fx.state(srv).values())
     assert len(srv.blob_files()) == 1
 
 
 def test_B_2_5_2_move_overwrite_F_412(srv):
     srv.put("/src", b"src")
     srv.put("/target", b"t")
-    before = state(srv)
+    before = fx.state(srv)
     assert srv.move("/src", "/target", Overwrite="F").status_code == 412
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_2_5_3_move_is_a_rebind(srv):
@@ -347,11 +336,11 @@ def test_B_2_5_4_move_creating_a_loop(make_srv):
     # Moving /x into its own subtree while /alias keeps it reachable is just a loop.
     assert allowing.move("/x/", "/alias/sub/x/").status_code == 201
     assert allowing.rid("/alias/sub/x/") == allowing.rid("/alias/")
-    before = state(refusing)
+    before = fx.state(refusing)
     r = refusing.move("/x/", "/alias/sub/x/")
     assert r.status_code == 403
     assert fx.error_names(r) == ["cycle-allowed"]
-    assert state(refusing) == before
+    assert fx.state(refusing) == before
 
 
 @pytest.mark.parametrize("allow_loops", [True, False])
@@ -360,12 +349,12 @@ def test_B_2_5_4_move_into_own_subtree_without_other_path_403(make_srv, allow_lo
     srv.mkcol("/x")
     srv.mkcol("/x/sub")
     srv.put("/x/sub/f", b"f")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.move("/x/", "/x/sub/x/")
     assert r.status_code in (403, 409)
     if r.status_code == 403:
         assert fx.error_names(r) == ["cycle-allowed"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_move_onto_an_ancestor_through_another_binding(srv):
@@ -375,7 +364,7 @@ def test_move_onto_an_ancestor_through_another_binding(srv):
     srv.put("/p/d/sub/x", b"X")
     srv.bind_ok("/", "q", "/p/")
     assert srv.move("/p/d/sub/x", "/p/d").status_code == 409
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.move("/q/d/sub/x", "/p/d")
     assert r.status_code == 409, r.text
-    assert state(srv) == before
+    assert fx.state(srv) == before

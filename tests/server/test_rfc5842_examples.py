@@ -24,13 +24,6 @@ def srv(tmp_path):
         yield s
 
 
-@pytest.fixture
-def make_srv(tmp_path):
-    factory = fx.SrvFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
 def test_E1_bindings_to_collections(srv):
     fx.e1_state(srv)
     r1, r2 = srv.rid("/CollX/x.gif"), srv.rid("/CollX/y.jpg")

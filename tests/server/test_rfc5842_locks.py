@@ -23,13 +23,6 @@ def srv(tmp_path):
         yield s
 
 
-@pytest.fixture
-def make_srv(tmp_path):
-    factory = fx.SrvFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
 def e17(srv: fx.Srv) -> str:
     """Root{CollX->C1, CollY->C2}; C1{test->R}; C2{test->R}; depth-0 lock via /CollX/test."""
     srv.mkcol("/CollX")

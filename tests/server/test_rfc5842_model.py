@@ -37,13 +37,6 @@ def srv(tmp_path):
         yield s
 
 
-@pytest.fixture
-def make_srv(tmp_path):
-    factory = fx.SrvFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
 # --------------------------------------------------------------------------- §2 model
 
 

@@ -24,13 +24,6 @@ def srv(tmp_path):
         yield s
 
 
-@pytest.fixture
-def make_srv(tmp_path):
-    factory = fx.SrvFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
 def loop_state(srv: fx.Srv) -> None:
     """/top{a->C, b->C, f}; C{leaf, sub{deep}, up->C}: a diamond and a loop."""
     srv.mkcol("/top")

@@ -25,17 +25,6 @@ def srv(tmp_path):
         yield s
 
 
-@pytest.fixture
-def make_srv(tmp_path):
-    factory = fx.SrvFactory(tmp_path)
-    yield factory
-    factory.close()
-
-
-def state(srv: fx.Srv) -> dict[str, str | None]:
-    return {path: resp.rid for path, resp in srv.paths("/").items()}
-
-
 def test_B_6_1_rebind_moves_one_binding(srv):
     rid = srv.rid("/CollY/bar.html")
     r = srv.rebind("/CollX/", "foo.html", "http://www.example.com/CollY/bar.html")
@@ -54,22 +43,22 @@ def test_B_6_1_rename_inside_one_collection(srv):
 def test_B_6_2_rebind_needs_write_access_like_move(srv):
     readonly = fx.Srv(Path(srv.settings.data_dir), allow_anonymous_write=False)
     try:
-        before = state(srv)
+        before = fx.state(srv)
         hdrs = {"Content-Type": fx.XML_CT}
         r = readonly.request("REBIND", "/CollX/", hdrs, fx.rebind_body("x", "/CollY/bar.html"))
         m = readonly.move("/CollY/bar.html", "/CollX/x")
         assert r.status_code == m.status_code == 403
-        assert state(srv) == before
+        assert fx.state(srv) == before
     finally:
         readonly.close()
 
 
 def test_B_6_3_failed_rebind_restores_state(srv):
     token = srv.lock("/CollY/", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", "taken.html", "/CollY/bar.html")  # replace + unbind source
     assert r.status_code == 423
-    assert state(srv) == before
+    assert fx.state(srv) == before
     assert srv.get("/CollX/taken.html").content == b"<p>taken</p>"
     # The token is for the source collection, not the Request-URI: a tagged list.
     r = srv.rebind("/CollX/", "taken.html", "/CollY/bar.html", If=f"</CollY/> (<{token}>)")
@@ -78,11 +67,11 @@ def test_B_6_3_failed_rebind_restores_state(srv):
 
 def test_B_6_3_rebind_is_idempotent(srv):
     first = srv.rebind("/CollX/", "foo.html", "/CollY/bar.html")
-    after = state(srv)
+    after = fx.state(srv)
     second = srv.rebind("/CollX/", "foo.html", "/CollY/bar.html")
     assert first.status_code == 201
     assert second.status_code == 409  # rebind-source-exists; state unchanged
-    assert state(srv) == after
+    assert fx.state(srv) == after
 
 
 def test_B_6_4_new_binding_201_replaced_204(srv):
@@ -94,7 +83,7 @@ def test_B_6_4_new_binding_201_replaced_204(srv):
     r = srv.rebind("/CollX/", "taken.html", "/CollX/foo.html")
     assert r.status_code == 204
     assert srv.members("/CollX/") == {"taken.html": moved}
-    assert old not in set(state(srv).values())
+    assert old not in set(fx.state(srv).values())
 
 
 def test_B_6_5_success_body_empty_or_rebind_response(srv):
@@ -133,11 +122,11 @@ def test_B_6_7_rebind_of_a_collection_keeps_the_bindings_inside(srv):
 
 
 def test_B_6_P1_rebind_into_collection_409(srv):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/taken.html", "x", "/CollY/bar.html")
     assert r.status_code == 409
     assert fx.error_names(r) == ["rebind-into-collection"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_6_P1_unmapped_request_uri_404(srv):
@@ -153,11 +142,11 @@ def test_B_6_P1_unmapped_request_uri_404(srv):
     ],
 )
 def test_B_6_P2_rebind_source_exists_409(srv, href):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", "x", href)
     assert r.status_code == 409
     assert fx.error_names(r) == ["rebind-source-exists"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 @pytest.mark.parametrize(
@@ -168,11 +157,11 @@ def test_B_6_P2_rebind_source_exists_409(srv, href):
     ],
 )
 def test_B_6_P3_cross_server_binding_403(srv, href):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", "x", href)
     assert r.status_code == 403
     assert fx.error_names(r) == ["cross-server-binding"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 @pytest.mark.parametrize(
@@ -184,19 +173,19 @@ def test_B_6_P3_cross_server_binding_403(srv, href):
     ],
 )
 def test_B_6_P4_name_allowed_403(srv, segment):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", segment, "/CollY/bar.html")
     assert r.status_code == 403
     assert fx.error_names(r) == ["name-allowed"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_6_P5_can_overwrite_412(srv):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", "taken.html", "/CollY/bar.html", overwrite="F")
     assert r.status_code == 412
     assert fx.error_names(r) == ["can-overwrite"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     assert srv.rebind("/CollX/", "free.html", "/CollY/bar.html", overwrite="F").status_code == 201
 
 
@@ -208,12 +197,12 @@ def test_B_6_P6_cycle_allowed_403_when_loops_disabled(make_srv):
         s.mkcol("/a/b")
         s.mkcol("/c")
         s.bind_ok("/c/", "a-again", "/a/")  # a second path to /a
-    before = state(refusing)
+    before = fx.state(refusing)
     # Moving the /c/a-again binding of /a into /a/b makes /a contain itself.
     r = refusing.rebind("/a/b/", "loop", "/c/a-again")
     assert r.status_code == 403
     assert fx.error_names(r) == ["cycle-allowed"]
-    assert state(refusing) == before
+    assert fx.state(refusing) == before
     assert allowing.rebind("/a/b/", "loop", "/c/a-again").status_code == 201
     assert allowing.rid("/a/b/loop/") == allowing.rid("/a/")
 
@@ -225,36 +214,36 @@ def test_B_6_P6_into_own_subtree_is_refused_always(make_srv, allow_loops):
     srv.mkcol("/a")
     srv.mkcol("/a/b")
     srv.put("/a/b/f", b"f")
-    before = state(srv)
+    before = fx.state(srv)
     for coll in ("/a/", "/a/b/"):
         r = srv.rebind(coll, "inner", "/a")
         assert r.status_code == 403
         assert fx.error_names(r) == ["cycle-allowed"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_6_rebind_onto_itself_403(srv):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollY/", "bar.html", "/CollY/bar.html")
     assert r.status_code == 403
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_6_P7_locked_update_allowed_423(srv):
     token = srv.lock("/CollX/", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", "foo.html", "/CollY/bar.html")
     assert r.status_code == 423
     assert set(fx.error_names(r)) == {"lock-token-submitted", "locked-update-allowed"}
     assert fx.condition_hrefs(r, "lock-token-submitted") == ["/CollX"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     r = srv.rebind("/CollX/", "foo.html", "/CollY/bar.html", If=f"(<{token}>)")
     assert r.status_code == 201
 
 
 def test_B_6_P8_protected_url_modification_allowed_423(srv):
     token = srv.lock("/CollX/taken.html", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", "taken.html", "/CollY/bar.html")
     assert r.status_code == 423
     assert set(fx.error_names(r)) == {
@@ -262,7 +251,7 @@ def test_B_6_P8_protected_url_modification_allowed_423(srv):
         "protected-url-modification-allowed",
     }
     assert fx.condition_hrefs(r, "lock-token-submitted") == ["/CollX/taken.html"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     r = srv.rebind(
         "/CollX/", "taken.html", "/CollY/bar.html", If=f"</CollX/taken.html> (<{token}>)"
     )
@@ -271,7 +260,7 @@ def test_B_6_P8_protected_url_modification_allowed_423(srv):
 
 def test_B_6_P9_locked_source_collection_update_allowed_423(srv):
     token = srv.lock("/CollY/", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", "foo.html", "/CollY/bar.html")
     assert r.status_code == 423
     assert set(fx.error_names(r)) == {
@@ -279,14 +268,14 @@ def test_B_6_P9_locked_source_collection_update_allowed_423(srv):
         "locked-source-collection-update-allowed",
     }
     assert fx.condition_hrefs(r, "lock-token-submitted") == ["/CollY"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     r = srv.rebind("/CollX/", "foo.html", "/CollY/bar.html", If=f"</CollY/> (<{token}>)")
     assert r.status_code == 201
 
 
 def test_B_6_P10_protected_source_url_deletion_allowed_423(srv):
     token = srv.lock("/CollY/bar.html", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/CollX/", "foo.html", "/CollY/bar.html")
     assert r.status_code == 423
     assert set(fx.error_names(r)) == {
@@ -294,7 +283,7 @@ def test_B_6_P10_protected_source_url_deletion_allowed_423(srv):
         "protected-source-url-deletion-allowed",
     }
     assert fx.condition_hrefs(r, "lock-token-submitted") == ["/CollY/bar.html"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
     r = srv.rebind("/CollX/", "foo.html", "/CollY/bar.html", If=f"</CollY/bar.html> (<{token}>)")
     assert r.status_code == 201
     # DAV:lock-deleted: the lock rooted at the removed URL is gone.
@@ -307,7 +296,7 @@ def test_B_6_rebind_replacing_an_ancestor_of_the_href(srv):
     srv.mkcol("/a/sub")
     srv.put("/a/sub/x", b"X")
     rid = srv.rid("/a/sub/x")
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.rebind("/", "a", "/a/sub/x")  # Overwrite defaults to T
     assert r.status_code != 404, "404 is only for an unmapped Request-URI (A-8)"
     assert r.status_code in (204, 403, 409), r.text
@@ -315,4 +304,4 @@ def test_B_6_rebind_replacing_an_ancestor_of_the_href(srv):
         assert srv.rid("/a") == rid
         assert srv.get("/a").content == b"X"
     else:
-        assert state(srv) == before
+        assert fx.state(srv) == before

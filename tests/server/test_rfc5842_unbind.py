@@ -24,10 +24,6 @@ def srv(tmp_path):
         yield s
 
 
-def state(srv: fx.Srv) -> dict[str, str | None]:
-    return {path: resp.rid for path, resp in srv.paths("/").items()}
-
-
 def test_B_5_1_unbind_removes_exactly_that_binding(srv):
     rid = srv.rid("/CollX/foo.html")
     r = srv.unbind("/CollX/", "foo.html")
@@ -63,7 +59,7 @@ def test_B_5_2_unreachable_cycle_is_reclaimed(srv):
     blobs = len(srv.blob_files())
     assert srv.unbind("/", "cyc").status_code == 204
     assert srv.get("/cyc/").status_code == 404
-    assert not rids & set(state(srv).values())
+    assert not rids & set(fx.state(srv).values())
     assert len(srv.blob_files()) == blobs - 1
 
 
@@ -79,18 +75,18 @@ def test_B_5_2_cycle_with_another_path_survives(srv):
 
 def test_B_5_3_unbind_is_idempotent_and_atomic(srv):
     first = srv.unbind("/CollX/", "foo.html")
-    after = state(srv)
+    after = fx.state(srv)
     second = srv.unbind("/CollX/", "foo.html")
     assert first.status_code == 204
     assert second.status_code == 409  # unbind-source-exists: nothing else changes
-    assert state(srv) == after
+    assert fx.state(srv) == after
 
 
 def test_B_5_3_failed_unbind_changes_nothing(srv):
     srv.lock("/CollX/", depth="0")
-    before = state(srv)
+    before = fx.state(srv)
     assert srv.unbind("/CollX/", "foo.html").status_code == 423
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_5_4_success_is_200_or_204_with_no_or_unbind_response_body(srv):
@@ -101,11 +97,11 @@ def test_B_5_4_success_is_200_or_204_with_no_or_unbind_response_body(srv):
 
 
 def test_B_5_P1_unbind_from_collection_409_for_non_collection(srv):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.unbind("/CollX/foo.html", "x")
     assert r.status_code == 409
     assert fx.error_names(r) == ["unbind-from-collection"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_5_P1_unmapped_request_uri_404(srv):
@@ -121,11 +117,11 @@ def test_B_5_P1_unmapped_request_uri_404(srv):
     ],
 )
 def test_B_5_P2_unbind_source_exists_409(srv, segment):
-    before = state(srv)
+    before = fx.state(srv)
     r = srv.unbind("/CollX/", segment)
     assert r.status_code == 409
     assert fx.error_names(r) == ["unbind-source-exists"]
-    assert state(srv) == before
+    assert fx.state(srv) == before
 
 
 def test_B_5_P2_bad_body_400(srv):
