@@ -20,7 +20,7 @@ from davbind.protocol.xmlbody import parse_bind, parse_rebind, parse_unbind
 from davbind.server.guard import Guard, release_locks_through
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
-from davbind.server.target import locate
+from davbind.server.target import Target, locate
 from davbind.storage.interface import Txn
 from davbind.storage.model import Resource
 
@@ -98,6 +98,24 @@ def refuse_replacing_ancestor(txn: Txn, existing: Resource | None, moved: Resour
         existing.key == moved.key or moved.key in txn.descendants(existing.key)
     ):
         raise DAVError(409, "the destination contains the source")
+
+
+def move_binding(
+    services: Services, txn: Txn, src: Target, parent: Resource, segment: str, *, replacing: bool
+) -> None:
+    """The one rebind, shared by REBIND and MOVE (RFC 5842 §2.5, §6): bind (or re-point)
+    ``parent:segment`` to the source resource, remove the source binding, delete locks
+    rooted at either unmapped URL (RFC 4918 §6.1), then apply the loop rules (A-6, A-12).
+    Preconditions and lock tokens are the caller's."""
+    assert src.resource is not None and src.parent is not None
+    if replacing:
+        release_locks_through(txn, parent.key, segment)
+        txn.replace(parent.key, segment, src.resource.key)
+    else:
+        txn.bind(parent.key, segment, src.resource.key)
+    release_locks_through(txn, src.parent.key, src.segment)
+    txn.unbind(src.parent.key, src.segment)
+    check_loops_after_move(services, txn, src.resource.key)
 
 
 def check_loops_after_move(services: Services, txn: Txn, key: int) -> None:
@@ -192,14 +210,7 @@ async def rebind(services: Services, request: Request) -> Response:
         guard.unmap(src.parent.key, src.segment, "protected-source-url-deletion-allowed")
         guard.check_if()
         moved = src.resource
-        if existing is None:
-            txn.bind(coll.key, segment, moved.key)
-        else:
-            release_locks_through(txn, coll.key, segment)
-            txn.replace(coll.key, segment, moved.key)
-        release_locks_through(txn, src.parent.key, src.segment)
-        txn.unbind(src.parent.key, src.segment)
-        check_loops_after_move(services, txn, moved.key)
+        move_binding(services, txn, src, coll, segment, replacing=existing is not None)
     if existing is None:
         return Response(201, [("Location", _location(request, member, moved.is_collection))])
     return Response(204)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth, parse_destination, parse_overwrite
 from davbind.protocol.paths import split_path
-from davbind.server.bindings import check_loops_after_move, refuse_replacing_ancestor
+from davbind.server.bindings import move_binding, refuse_replacing_ancestor
 from davbind.server.guard import Guard, release_locks_through
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
@@ -163,13 +163,10 @@ async def move(services: Services, request: Request) -> Response:
         if dest.resource is not None:
             guard.unmap(dest.parent.key, dest.segment)
         guard.check_if()
-        if dest.resource is not None:
-            release_locks_through(txn, dest.parent.key, dest.segment)
-            txn.unbind(dest.parent.key, dest.segment)
-        txn.bind(dest.parent.key, dest.segment, source.resource.key)
-        release_locks_through(txn, source.parent.key, source.segment)
-        txn.unbind(source.parent.key, source.segment)
-        check_loops_after_move(services, txn, source.resource.key)
+        # Overwrite: T deletes the destination binding first (RFC 4918 §9.9.3); re-pointing
+        # it is the same thing here, the old resource is reclaimed if nothing else reaches it
+        move_binding(services, txn, source, dest.parent, dest.segment,
+                     replacing=dest.resource is not None)
     return _created_or_replaced(dest)
 
 
