@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -134,3 +134,16 @@ def git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
+
+
+def run_on_server(
+    args: argparse.Namespace, run: Callable[[argparse.Namespace, str, int | None], None]
+) -> None:
+    """Run a benchmark against ``--server-url`` (RSS from ``--server-pid``) or against a
+    throw-away ``davbind serve`` with ``--workers``."""
+    if args.server_url:
+        url = args.server_url if args.server_url.endswith("/") else args.server_url + "/"
+        run(args, url, args.server_pid)
+    else:
+        with own_server(args.workers) as (url, pid):
+            run(args, url, pid)

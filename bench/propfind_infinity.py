@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from benchkit import RssSampler, git_commit, own_server, percentile, positive
+from benchkit import RssSampler, git_commit, percentile, positive, run_on_server
 
 HERE = Path(__file__).resolve().parent
 BODIES = {
@@ -342,13 +342,7 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    if args.server_url:
-        url = args.server_url if args.server_url.endswith("/") else args.server_url + "/"
-        run(args, url, args.server_pid)
-    else:
-        with own_server(args.workers) as (url, pid):
-            run(args, url, pid)
+    run_on_server(parse_args(argv), run)
 
 
 if __name__ == "__main__":
