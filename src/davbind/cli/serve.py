@@ -1,4 +1,4 @@
-"""``davbind serve``: start the server under uvicorn (httptools + uvloop).
+"""``davbind serve``: start the server under uvicorn (httptools + uvloop, ``server.h1``).
 
 Settings are built once here (flags > environment > TOML file) and handed to every
 worker as JSON in ``DAVBIND_SETTINGS_JSON``.  Before workers start, leftovers of
@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import uvicorn
 
+from davbind.server.h1 import DavHttpProtocol
 from davbind.server.settings import is_loopback, load_settings
 
 
@@ -65,7 +66,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
-        http="httptools",
+        http=DavHttpProtocol,
         loop="uvloop",
         log_level="warning",
         timeout_graceful_shutdown=10,

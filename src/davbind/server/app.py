@@ -13,8 +13,18 @@ from collections.abc import Awaitable, Callable
 
 from davbind.protocol.errors import REASONS, DAVError
 from davbind.protocol.multistatus import error_document
-from davbind.server import bindings, copymove, locks, propfind, proppatch, read, write
-from davbind.server.http import ClientGone, Receive, Request, Response, Scope, Send, send_response
+from davbind.server import bindings, copymove, locks, propfind, proppatch, read, respcache, write
+from davbind.server.http import (
+    ClientGone,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    send_response,
+    wire_headers,
+)
+from davbind.server.respcache import ResponseCache
 from davbind.server.services import Services
 from davbind.server.settings import Settings
 from davbind.storage.model import (
@@ -92,6 +102,15 @@ class App:
         if scope["type"] != "http":
             return
         head = scope["method"].upper() == "HEAD"
+        cache = self.services.responses
+        generation: int | None = None
+        if (
+            cache is not None
+            and scope["method"] in respcache.CACHEABLE_METHODS
+            and scope.get("http_version") == "1.1"
+        ):
+            generation = cache.generation()  # before the handler reads anything
+        request: Request | None = None
         try:
             request = Request(scope, receive)
             handler = HANDLERS.get(request.method)
@@ -107,7 +126,37 @@ class App:
         except Exception as exc:
             log.exception("unhandled error for %s %s", scope.get("method"), scope.get("path"))
             response = error_response(exc)
+        if generation is not None and request is not None and response.status in (200, 207):
+            assert cache is not None
+            self._remember(cache, generation, scope, request, response, head)
         await send_response(send, response, head=head)
+
+    def _remember(
+        self, cache: ResponseCache, generation: int, scope: Scope, request: Request,
+        response: Response, head: bool,
+    ) -> None:
+        """Offer a whole answer to the response cache (``respcache`` says what is kept)."""
+        body = response.body
+        if not isinstance(body, bytes):
+            return
+        sent = request.body_read
+        if sent is None:
+            if request.has_body():
+                return
+            sent = b""
+        query = scope.get("query_string", b"")
+        target = (scope.get("raw_path") or b"") + (b"?" + query if query else b"")
+        key = respcache.request_key(request.method, target, scope["headers"], sent)
+        if key is None:
+            return
+        if request.method == "PROPFIND":
+            with self.services.store.read() as txn:
+                if txn.has_locks():
+                    return  # lockdiscovery depends on the clock (respcache module doc)
+        head_line, rest = respcache.wire(
+            response.status, wire_headers(response), b"" if head else body
+        )
+        cache.put(key, generation, head_line, rest)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -123,7 +172,12 @@ class App:
 def build_services(settings: Settings) -> Services:
     blobs = open_blobs(settings.blobs_url)
     store = open_metadata(settings.metadata_url, blobs)
-    return Services(settings, store, blobs)
+    responses = None
+    if settings.response_cache_bytes > 0:
+        responses = ResponseCache(
+            store, settings.response_cache_bytes, settings.response_cache_item_bytes
+        )
+    return Services(settings, store, blobs, responses)
 
 
 def create_app(settings: Settings | None = None) -> App:

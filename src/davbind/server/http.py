@@ -36,6 +36,7 @@ class Request:
         self.query: str = scope.get("query_string", b"").decode("latin-1")
         self._receive = receive
         self._consumed = False
+        self.body_read: bytes | None = None  # the whole body, once ``body()`` has read it
         self.segments: tuple[str, ...] = split_path(raw_path)
         self.trailing_slash = raw_path.endswith("/")
         self.principal: str | None = None
@@ -91,7 +92,8 @@ class Request:
 
     async def body(self, limit: int) -> bytes:
         parts = [chunk async for chunk in self.stream(limit)]
-        return b"".join(parts)
+        self.body_read = b"".join(parts)
+        return self.body_read
 
 
 class ClientGone(Exception):
@@ -112,13 +114,20 @@ class Response:
         return self
 
 
-async def send_response(send: Send, response: Response, *, head: bool = False) -> None:
-    """Send status, headers and (streamed) body."""
+def wire_headers(response: Response) -> list[tuple[bytes, bytes]]:
+    """The header fields as sent: lower-case names, Content-Length for whole bodies."""
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
     body = response.body
     bodiless = response.status in (204, 304) or response.status < 200
     if isinstance(body, bytes) and not bodiless and all(k != b"content-length" for k, _ in headers):
         headers.append((b"content-length", str(len(body)).encode()))
+    return headers
+
+
+async def send_response(send: Send, response: Response, *, head: bool = False) -> None:
+    """Send status, headers and (streamed) body."""
+    headers = wire_headers(response)
+    body = response.body
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if head:
         await send({"type": "http.response.body", "body": b""})

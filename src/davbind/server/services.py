@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from davbind.server.respcache import ResponseCache
 from davbind.server.settings import Settings
 from davbind.storage.interface import BlobStore, MetadataStore
 
@@ -13,3 +14,4 @@ class Services:
     settings: Settings
     store: MetadataStore
     blobs: BlobStore
+    responses: ResponseCache | None = None

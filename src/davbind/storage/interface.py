@@ -146,6 +146,13 @@ class MetadataStore(Protocol):
 
     def write(self) -> AbstractContextManager[Txn]: ...
 
+    def generation(self) -> int:
+        """A number that changes whenever any transaction commits, in any process.
+
+        Equal values at two instants mean nothing was committed in between, so whatever
+        was read at the first instant is still what a read would return at the second."""
+        ...
+
     def close(self) -> None: ...
 
 

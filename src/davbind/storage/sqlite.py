@@ -446,6 +446,7 @@ class SqliteMetadataStore:
         self.blobs = blobs
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._watcher: sqlite3.Connection | None = None
         conn = self._connect()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
@@ -471,6 +472,15 @@ class SqliteMetadataStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=OFF")
         return conn
+
+    def generation(self) -> int:
+        """``PRAGMA data_version`` on a connection that never writes: it changes after a
+        commit by any other connection, this process's included (SQLite §pragma
+        data_version).  Costs a few microseconds, no file access beyond the WAL index."""
+        watcher = self._watcher
+        if watcher is None:
+            watcher = self._watcher = self._connect()
+        return int(watcher.execute("PRAGMA data_version").fetchone()[0])
 
     def _acquire(self) -> sqlite3.Connection:
         with self._lock:
@@ -545,6 +555,9 @@ class SqliteMetadataStore:
 
     def close(self) -> None:
         with self._lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
             for conn in self._idle:
                 conn.close()
             self._idle.clear()
