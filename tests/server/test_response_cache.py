@@ -36,15 +36,15 @@ PROPFIND0 = (
 class Live:
     """davbind's app behind uvicorn with ``DavHttpProtocol``, served from a thread."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.settings = Settings(data_dir=str(data_dir)).resolved()
+    def __init__(self, data_dir: Path, **options: int) -> None:
+        self.settings = Settings(data_dir=str(data_dir), **options).resolved()
         self.app = App(build_services(self.settings))
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(self.app, http=DavHttpProtocol, loop="uvloop",
-                                log_level="warning", lifespan="off")  # fmt: skip
+                                log_level="warning", lifespan="on")  # fmt: skip
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
                                        daemon=True)  # fmt: skip
@@ -254,4 +254,78 @@ def test_cache_can_be_turned_off(tmp_path: Path) -> None:
     try:
         assert services.responses is None
     finally:
+        services.store.close()
+
+
+# --- large answers, kept on disk -------------------------------------------------------
+
+ALLPROP = b'<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
+
+
+def framing_free(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body without Date and framing (a streamed answer is chunked,
+    its replay has a Content-Length)."""
+    skip = ("date", "content-length", "transfer-encoding")
+    headers = [(k, v) for k, v in response.headers.multi_items() if k not in skip]
+    return response.status_code, headers, response.content
+
+
+def test_large_listing_is_replayed_from_disk_and_never_stale(tmp_path: Path) -> None:
+    # a 1 KiB memory limit per item sends every listing to the disk path
+    srv = Live(tmp_path / "data", response_cache_item_bytes=1024)
+    spill = tmp_path / "data" / "cache"
+    try:
+        srv.http.request("MKCOL", "/c/")
+        for i in range(300):
+            srv.http.put(f"/c/f{i:03}", content=b"x" * i)
+        hdrs = {"Depth": "1"}
+        answers = [srv.http.request("PROPFIND", "/c/", headers=hdrs, content=ALLPROP)
+                   for _ in range(4)]  # fmt: skip
+        assert all(a.status_code == 207 for a in answers)
+        assert answers[0].headers.get("transfer-encoding") == "chunked"
+        replayed = answers[-1]
+        assert replayed.headers["content-length"] == str(len(replayed.content))
+        assert framing_free(replayed) == framing_free(answers[0])
+        assert replayed.content.count(b"<D:response>") == 301
+        assert srv.cache.hits >= 1 and len(list(spill.iterdir())) == 1
+
+        srv.http.put("/c/f000", content=b"changed!")
+        fresh = srv.http.request("PROPFIND", "/c/", headers=hdrs, content=ALLPROP)
+        assert b"<D:getcontentlength>8</D:getcontentlength>" in fresh.content
+        assert framing_free(fresh) != framing_free(answers[0])
+        # the stale file went with the generation that made it
+        for _ in range(3):
+            last = srv.http.request("PROPFIND", "/c/", headers=hdrs, content=ALLPROP)
+        assert framing_free(last) == framing_free(fresh)
+        assert len(list(spill.iterdir())) == 1
+    finally:
+        srv.stop()
+    assert list(spill.iterdir()) == [], "shutdown leaves cache files behind"
+
+
+def test_an_unfinished_or_oversized_stream_is_not_kept(tmp_path: Path) -> None:
+    services = build_services(Settings(data_dir=str(tmp_path), response_cache_disk_bytes=400)
+                              .resolved())  # fmt: skip
+    cache = services.responses
+    assert cache is not None and cache.spill_dir is not None
+    try:
+        key = respcache.request_key("PROPFIND", b"/", [], b"")
+        assert key is not None
+        generation = cache.generation()
+        cut = cache.tee(iter([b"a" * 50, b"b" * 50]), key, generation, 207, [])
+        next(cut)
+        cut.close()  # type: ignore[attr-defined]  # the client went away
+        assert not cache.has_files and list(cache.spill_dir.iterdir()) == []
+        big = cache.tee(iter([b"a" * 80, b"b" * 80]), key, generation, 207, [])
+        assert b"".join(big) == b"a" * 80 + b"b" * 80  # still sent whole
+        assert not cache.has_files and list(cache.spill_dir.iterdir()) == []
+        whole = cache.tee(iter([b"a" * 40, b"b" * 40]), key, generation, 207, [])
+        assert b"".join(whole) == b"a" * 40 + b"b" * 40
+        found = cache.lookup_file(key)
+        assert found is not None and found[0].size == 80
+        found[1].close()
+        (cache.spill_dir / "leftover-of-a-killed-worker").write_bytes(b"x")
+        assert cache.sweep() == 2 and list(cache.spill_dir.iterdir()) == []
+    finally:
+        cache.close()
         services.store.close()

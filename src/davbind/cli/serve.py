@@ -55,6 +55,8 @@ def serve(
     sweep_tmp = getattr(services.blobs, "sweep_tmp", None)
     if sweep_tmp is not None:
         sweep_tmp()
+    if services.responses is not None:
+        services.responses.sweep()  # answers kept by workers of an earlier run
     services.store.close()
     if not is_loopback(settings.host) and not settings.anonymous_write:
         click.echo("note: anonymous writes are refused on a non-loopback address", err=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 
 from davbind.protocol.errors import REASONS, DAVError
 from davbind.protocol.multistatus import error_document
@@ -113,6 +114,11 @@ class App:
         request: Request | None = None
         try:
             request = Request(scope, receive)
+            if generation is not None and cache is not None and cache.has_files:
+                replay = await self._replay(cache, scope, request)
+                if replay is not None:
+                    await send_response(send, replay, head=head)
+                    return
             handler = HANDLERS.get(request.method)
             if handler is None:
                 raise DAVError(405 if request.method.isalpha() else 400, "method not supported")
@@ -131,32 +137,56 @@ class App:
             self._remember(cache, generation, scope, request, response, head)
         await send_response(send, response, head=head)
 
+    @staticmethod
+    def _key(scope: Scope, request: Request) -> respcache.Key | None:
+        sent = request.body_read
+        if sent is None:
+            if request.has_body():
+                return None
+            sent = b""
+        query = scope.get("query_string", b"")
+        target = (scope.get("raw_path") or b"") + (b"?" + query if query else b"")
+        return respcache.request_key(request.method, target, scope["headers"], sent)
+
+    async def _replay(
+        self, cache: ResponseCache, scope: Scope, request: Request
+    ) -> Response | None:
+        """A large answer kept on disk by ``_remember``, if it is still exact."""
+        if request.has_body():
+            declared = request.declared_length()
+            limit = min(respcache.MAX_REQUEST_BODY, self.services.settings.max_xml_bytes)
+            if declared is None or declared > limit:
+                return None
+            await request.body(limit)
+        key = self._key(scope, request)
+        found = cache.lookup_file(key) if key is not None else None
+        if found is None:
+            return None
+        stored, fh = found
+        return Response(stored.status, list(stored.headers), respcache.file_chunks(fh))
+
     def _remember(
         self, cache: ResponseCache, generation: int, scope: Scope, request: Request,
         response: Response, head: bool,
     ) -> None:
         """Offer a whole answer to the response cache (``respcache`` says what is kept)."""
         body = response.body
-        if not isinstance(body, bytes):
+        if not isinstance(body, bytes) and (head or not isinstance(body, Iterator)):
             return
-        sent = request.body_read
-        if sent is None:
-            if request.has_body():
-                return
-            sent = b""
-        query = scope.get("query_string", b"")
-        target = (scope.get("raw_path") or b"") + (b"?" + query if query else b"")
-        key = respcache.request_key(request.method, target, scope["headers"], sent)
+        key = self._key(scope, request)
         if key is None:
             return
         if request.method == "PROPFIND":
             with self.services.store.read() as txn:
                 if txn.has_locks():
                     return  # lockdiscovery depends on the clock (respcache module doc)
-        head_line, rest = respcache.wire(
-            response.status, wire_headers(response), b"" if head else body
-        )
-        cache.put(key, generation, head_line, rest)
+        if isinstance(body, bytes):
+            head_line, rest = respcache.wire(
+                response.status, wire_headers(response), b"" if head else body
+            )
+            cache.put(key, generation, head_line, rest)
+        else:
+            response.body = cache.tee(body, key, generation, response.status, response.headers)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -164,6 +194,8 @@ class App:
             if message["type"] == "lifespan.startup":
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.services.responses is not None:
+                    self.services.responses.close()
                 self.services.store.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -175,7 +207,9 @@ def build_services(settings: Settings) -> Services:
     responses = None
     if settings.response_cache_bytes > 0:
         responses = ResponseCache(
-            store, settings.response_cache_bytes, settings.response_cache_item_bytes
+            store, settings.response_cache_bytes, settings.response_cache_item_bytes,
+            spill_dir=Path(settings.data_dir) / "cache",
+            disk_bytes=settings.response_cache_disk_bytes,
         )
     return Services(settings, store, blobs, responses)
 

@@ -91,6 +91,8 @@ class Request:
                 return
 
     async def body(self, limit: int) -> bytes:
+        if self.body_read is not None:
+            return self.body_read
         parts = [chunk async for chunk in self.stream(limit)]
         self.body_read = b"".join(parts)
         return self.body_read

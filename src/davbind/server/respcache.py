@@ -10,6 +10,11 @@ answer is byte for byte what the handler would produce at that instant.  This is
 HTTP cache in the sense of RFC 9111: nothing is ever served stale, and clients see no
 difference except speed.
 
+Small answers are kept in memory and replayed by the connection protocol (``h1``).
+Larger streamed answers (a big PROPFIND multistatus) are copied to a file in the
+cache directory as they are sent and, once complete, replayed from that file in 1 MiB
+chunks by the app, so memory stays flat whatever the size of the listing.
+
 Never stored: answers to conditional or ranged requests (RFC 9110 §13, §14: ``If-*``,
 ``Range``, and the WebDAV ``If`` header, RFC 4918 §10.4), requests with credentials,
 request bodies over 64 KiB, answers over ``item_bytes``, and PROPFIND answers while any
@@ -19,9 +24,15 @@ RFC 4918 §15.8, and locks expire without a commit).
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
+from typing import BinaryIO
 
 from davbind.storage.interface import MetadataStore
 
@@ -80,14 +91,115 @@ def wire(status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> tu
     return status_line(status), block + b"\r\n" + body
 
 
+FILE_CHUNK = 1024 * 1024
+_counter = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A large answer kept on disk: status, header fields (Content-Length included),
+    and the file holding the body."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    path: str
+    size: int
+
+
+def file_chunks(fh: BinaryIO) -> Iterator[bytes]:
+    """The body of a stored answer, 1 MiB at a time; the file closes with the iterator."""
+    try:
+        while chunk := fh.read(FILE_CHUNK):
+            yield chunk
+    finally:
+        fh.close()
+
+
+class Spool:
+    """Copies a streamed body to a cache file while it is sent (``ResponseCache.tee``)."""
+
+    def __init__(self, cache: ResponseCache, key: Key, generation: int, status: int,
+                 headers: list[tuple[str, str]], limit: int) -> None:  # fmt: skip
+        assert cache.spill_dir is not None
+        self.cache, self.key, self.generation = cache, key, generation
+        self.status, self.headers, self.limit = status, headers, limit
+        self.path = str(cache.spill_dir / f"{os.getpid()}-{next(_counter)}")
+        self.file: BinaryIO | None = open(self.path, "wb")  # noqa: SIM115 (closed in keep/discard)
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        if self.file is None:
+            return
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.discard()
+            return
+        self.file.write(chunk)
+
+    def keep(self) -> None:
+        if self.file is None:
+            return
+        self.file.close()
+        self.file = None
+        headers = (*self.headers, ("Content-Length", str(self.size)))
+        stored = StoredFile(self.status, headers, self.path, self.size)
+        if not self.cache.put_file(self.key, self.generation, stored):
+            _unlink(self.path)
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+            _unlink(self.path)
+
+
+class _Tee:
+    """A sync body iterator that also feeds a ``Spool``; kept only if sent to the end."""
+
+    def __init__(self, body: Iterator[bytes], spool: Spool) -> None:
+        self._body, self._spool = body, spool
+
+    def __iter__(self) -> _Tee:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._body)
+        except StopIteration:
+            self._spool.keep()
+            raise
+        self._spool.write(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._spool.discard()  # a no-op once kept
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 class ResponseCache:
     """Per-process LRU of whole responses, valid for exactly one store generation."""
 
-    def __init__(self, store: MetadataStore, max_bytes: int, item_bytes: int) -> None:
+    def __init__(
+        self, store: MetadataStore, max_bytes: int, item_bytes: int,
+        spill_dir: Path | None = None, disk_bytes: int = 0,
+    ) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self.item_bytes = item_bytes
+        self.spill_dir = spill_dir if disk_bytes > 0 else None
+        self.disk_bytes = disk_bytes
+        if self.spill_dir is not None:
+            self.spill_dir.mkdir(parents=True, exist_ok=True)
         self._entries: OrderedDict[Key, tuple[bytes, bytes]] = OrderedDict()
+        self._files: OrderedDict[Key, StoredFile] = OrderedDict()
+        self._disk = 0
         self._size = 0
         self._generation = -1  # the generation every entry belongs to
         self.hits = 0
@@ -131,10 +243,81 @@ class ResponseCache:
         self.stores += 1
         return True
 
+    # --- large answers, on disk --------------------------------------------------------
+
+    def tee(self, body: Iterator[bytes], key: Key, generation: int, status: int,
+            headers: list[tuple[str, str]]) -> Iterator[bytes]:  # fmt: skip
+        """Wrap a streamed body so that, sent to its end, it is kept for replay."""
+        if self.spill_dir is None:
+            return body
+        limit = self.disk_bytes // 4
+        return _Tee(body, Spool(self, key, generation, status, headers, limit))
+
+    def put_file(self, key: Key, generation: int, stored: StoredFile) -> bool:
+        if self.spill_dir is None or self.store.generation() != generation:
+            return False
+        if generation != self._generation:
+            self._reset(generation)
+        old = self._files.pop(key, None)
+        if old is not None:
+            self._drop_file(old)
+        self._files[key] = stored
+        self._disk += stored.size
+        while self._disk > self.disk_bytes:
+            _, evicted = self._files.popitem(last=False)
+            self._drop_file(evicted)
+        self.stores += 1
+        return True
+
+    def lookup_file(self, key: Key) -> tuple[StoredFile, BinaryIO] | None:
+        """A stored large answer and its body, opened (an eviction that unlinks the
+        file afterwards does not disturb a replay in progress)."""
+        stored = self._files.get(key)
+        if stored is None:
+            return None
+        generation = self.store.generation()
+        if generation != self._generation:
+            self._reset(generation)
+            return None
+        try:
+            fh = open(stored.path, "rb")  # noqa: SIM115 (closed by file_chunks)
+        except FileNotFoundError:
+            del self._files[key]
+            self._disk -= stored.size
+            return None
+        self._files.move_to_end(key)
+        self.hits += 1
+        return stored, fh
+
+    @property
+    def has_files(self) -> bool:
+        return bool(self._files)
+
+    def _drop_file(self, stored: StoredFile) -> None:
+        self._disk -= stored.size
+        _unlink(stored.path)
+
     def _reset(self, generation: int) -> None:
         self._entries.clear()
         self._size = 0
+        for stored in self._files.values():
+            _unlink(stored.path)
+        self._files.clear()
+        self._disk = 0
         self._generation = generation
+
+    def close(self) -> None:
+        """Remove this process's cache files."""
+        self._reset(-1)
+
+    def sweep(self) -> int:
+        """Remove every file in the cache directory (before workers start)."""
+        n = 0
+        if self.spill_dir is not None:
+            for leftover in self.spill_dir.iterdir():
+                _unlink(str(leftover))
+                n += 1
+        return n
 
     def __len__(self) -> int:
         return len(self._entries)
