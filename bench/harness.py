@@ -114,7 +114,9 @@ class Run:
     # --- a) and b): PROPFIND latency, RSS ---------------------------------------------
 
     def propfind_case(self, rss: Any, phase: str, label: str, case: str, path: str,
-                      depth: str, body_name: str, expect: int) -> None:
+                      depth: str, body_name: str, expect: int, touch: bool = False) -> None:
+        """With ``touch``, every PROPFIND follows a 1-byte PUT elsewhere (untimed): the
+        answer cannot come from a cache of unchanged data (davbind's response cache)."""
         import httpx
         from harness_measure import BODIES, count_responses, percentile, propfind
 
@@ -132,6 +134,8 @@ class Run:
             for r, srv in rotations(servers, self.sizes.warmup + self.sizes.runs):
                 if srv.name in failed:
                     continue
+                if touch:
+                    clients[srv.name].put("/touch.txt", content=b"%d" % (r % 10))
                 rss.activate(phase, srv.name, srv.pid)
                 try:
                     result = propfind(clients[srv.name], path, depth, BODIES[body_name])
@@ -174,11 +178,19 @@ class Run:
                     log(label)
                     self.propfind_case(rss, "a", label, f"propfind_d1_{body}_{n}",
                                        f"/c{n}/", "1", body, n + 1)
+                label = f"PROPFIND Depth 1, {n:,} members, allprop, each after a write"
+                log(label)
+                self.propfind_case(rss, "a", label, f"propfind_d1_allprop_{n}_cold",
+                                   f"/c{n}/", "1", "allprop", n + 1, touch=True)
             nodes = self.sizes.tree_nodes
             label = f"PROPFIND Depth infinity, {nodes:,}-node tree, allprop"
             log(label)
             self.propfind_case(rss, "b", label, "propfind_dinf_allprop", "/tree/", "infinity",
                                "allprop", nodes)
+            label = f"PROPFIND Depth infinity, {nodes:,}-node tree, allprop, each after a write"
+            log(label)
+            self.propfind_case(rss, "b", label, "propfind_dinf_allprop_cold", "/tree/",
+                               "infinity", "allprop", nodes, touch=True)
         for phase, what in (("a", "a) Depth 1"), ("b", "b) Depth infinity")):
             m = self.report.metric(f"peak_rss_{phase}_mib", f"peak RSS during {what}", "MiB",
                                    "lower")
