@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -35,9 +35,10 @@ from davbind.server.liveprops import REGISTRY, LockView, PropContext
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import MetadataStore, Txn
-from davbind.storage.model import Resource
+from davbind.storage.model import MemberRow, Resource
 
 FLUSH = 64 * 1024
+Node = Resource | MemberRow
 LOCKDISCOVERY = "{DAV:}lockdiscovery"
 VARY = (("Vary", "DAV, Prefer, Depth, Accept"),)  # spec A-23: the answer depends on DAV
 
@@ -138,22 +139,27 @@ def _stream(
     stack: ExitStack,
     store: MetadataStore,
     txn: Txn,
-    visits: Iterator[Visit[Resource]],
+    visits: Iterator[Visit[Resource | MemberRow]],
     request: Request,
     spec: PropfindRequest,
     *,
+    locks: LockView,
+    lean: str | None,
     minimal: bool,
     noroot: bool,
     as_json: bool,
 ) -> Iterator[bytes]:
-    """Produce the body chunk by chunk; the read snapshot closes when the body ends."""
+    """Produce the body chunk by chunk; the read snapshot closes when the body ends.
+
+    With ``lean`` (the lockdiscovery element every member shows, see ``_lean``), members
+    arrive as ``MemberRow``s and a plain 200 member is one string join of its cached
+    allprop text: the same bytes ``collect`` + ``xml_response`` would give."""
     start, sep, end = (propfind_json.START, ",", propfind_json.END) if as_json else (
         START, "", END
     )
     writeback = propcache.Writeback(store)
     hrefs = _Hrefs()
     try:
-        locks = LockView(txn)
         buf: list[str] = [start]
         size = len(start)
         first = True
@@ -162,11 +168,25 @@ def _stream(
                 if noroot and not visit.path:
                     continue
                 segs = request.segments + visit.path
-                props = collect(txn, visit.node, segs, spec, locks=locks,
+                node = visit.node
+                href_ = hrefs(segs, node.is_collection)
+                if lean is not None and visit.status == 200 and type(node) is MemberRow:
+                    text = node.cache
+                    if text is None:
+                        text = propcache.text_for(txn, txn.get(node.key), writeback)
+                    part = (f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>"
+                            f"{propcache.allprop_part(text)}{lean}{_OK}</D:response>")
+                    buf.append(part)
+                    size += len(part)
+                    if size >= FLUSH:
+                        yield "".join(buf).encode()
+                        buf, size = [], 0
+                    continue
+                resource = node if isinstance(node, Resource) else txn.get(node.key)
+                props = collect(txn, resource, segs, spec, locks=locks,
                                 writeback=writeback, joined=not as_json)
-                href_ = hrefs(segs, visit.node.is_collection)
                 if as_json:
-                    part = propfind_json.entry(href_, visit.node, props.found, props.missing,
+                    part = propfind_json.entry(href_, resource, props.found, props.missing,
                                                visit.status, minimal)
                 else:
                     part = xml_response(href_, props, visit.status, minimal)
@@ -187,6 +207,18 @@ def _stream(
     finally:
         stack.close()
         writeback.flush()
+
+
+LEAN_LISTINGS = True  # tests turn it off to compare both paths byte for byte
+
+
+def _lean(txn: Txn, root: Resource, spec: PropfindRequest, locks: LockView) -> str | None:
+    """The lockdiscovery element shared by every member when the lean path applies: an
+    allprop listing without ``include`` while no lock exists (so every member's answer
+    is its cached allprop text plus the same empty lockdiscovery); else ``None``."""
+    if not LEAN_LISTINGS or spec.kind != "allprop" or spec.include or locks.active:
+        return None
+    return REGISTRY[LOCKDISCOVERY].render(PropContext(txn, root, (), locks)) or ""
 
 
 def _small_or_stream(chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
@@ -230,16 +262,23 @@ async def propfind(services: Services, request: Request) -> Response:
                     ("propfind-finite-depth",),
                     headers=VARY,
                 )
+        as_json = "application/json" in (request.header("accept") or "")
+        locks = LockView(txn)
+        lean = _lean(txn, resource, spec, locks) if not as_json else None
+        children: Callable[[Node], Iterable[tuple[str, Node]]] = (
+            (lambda n: txn.member_rows(n.key)) if lean is not None
+            else (lambda n: txn.children(n.key))
+        )
+        root: Node = resource
         visits = walk(
-            resource,
-            lambda r: txn.children(r.key),
+            root,
+            children,
             infinite=infinite,
             bind_aware=bind_aware,
             depth_one=depth is Depth.ONE,
         )
-        as_json = "application/json" in (request.header("accept") or "")
-        chunks = _stream(stack, services.store, txn, visits, request, spec, minimal=minimal,
-                         noroot=noroot, as_json=as_json)
+        chunks = _stream(stack, services.store, txn, visits, request, spec, locks=locks,
+                         lean=lean, minimal=minimal, noroot=noroot, as_json=as_json)
         payload = _small_or_stream(chunks)
     except BaseException:
         stack.close()

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from davbind.storage.model import DeadProp, Lock, Resource
+from davbind.storage.model import DeadProp, Lock, MemberRow, Resource
 
 
 class Txn(Protocol):
@@ -36,6 +36,10 @@ class Txn(Protocol):
 
     def children(self, parent: int) -> Iterator[tuple[str, Resource]]:
         """The bindings of ``parent`` sorted by segment (code points), lazily."""
+        ...
+
+    def member_rows(self, parent: int) -> Iterator[tuple[str, MemberRow]]:
+        """Like ``children`` but light: (segment, ``MemberRow``) in the same order."""
         ...
 
     def parents(self, key: int) -> list[tuple[int, str]]:

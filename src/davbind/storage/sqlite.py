@@ -26,6 +26,7 @@ from davbind.storage.model import (
     AlreadyExists,
     DeadProp,
     Lock,
+    MemberRow,
     NotACollection,
     NotFound,
     Resource,
@@ -131,6 +132,18 @@ class SqliteTxn:
         while rows := cur.fetchmany(512):
             for row in rows:
                 yield str(row[0]), _resource(row[1:])
+
+    def member_rows(self, parent: int) -> Iterator[tuple[str, MemberRow]]:
+        cur = self._c.execute(
+            "SELECT b.segment, r.key, r.coll, CASE WHEN r.cache_gen=r.cgen THEN r.cache END "
+            "FROM bindings b JOIN resources r ON r.key=b.child "
+            "WHERE b.parent=? ORDER BY b.segment",
+            (parent,),
+        )
+        make = MemberRow._make
+        while rows := cur.fetchmany(512):
+            for segment, key, coll, cache in rows:
+                yield segment, make((key, coll == 1, cache))
 
     def parents(self, key: int) -> list[tuple[int, str]]:
         rows = self._c.execute(
