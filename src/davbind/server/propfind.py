@@ -1,7 +1,7 @@
 """PROPFIND (RFC 4918 §9.1) with RFC 5842 §7 (208/508) and RFC 8144 (Prefer).
 
 The multistatus is streamed: responses are produced one by one from a read snapshot and
-sent in ~64 KiB chunks, so memory stays flat whatever the number of members, and no file
+sent in ~256 KiB chunks, so memory stays flat whatever the number of members, and no file
 content is ever opened.  Everything that can fail the whole request (404, 400, a loop for
 a client without ``DAV: bind`` -> 508, too many responses -> 403
 ``propfind-finite-depth``) is decided before the first byte (spec A-20).  With
@@ -37,7 +37,7 @@ from davbind.server.target import locate
 from davbind.storage.interface import MetadataStore, Txn
 from davbind.storage.model import MemberRow, Resource
 
-FLUSH = 64 * 1024
+FLUSH = 256 * 1024
 Node = Resource | MemberRow
 LOCKDISCOVERY = "{DAV:}lockdiscovery"
 VARY = (("Vary", "DAV, Prefer, Depth, Accept"),)  # spec A-23: the answer depends on DAV
