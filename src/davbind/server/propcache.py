@@ -9,9 +9,12 @@ change, which makes the text stale.  Lock and binding state (``lockdiscovery``,
 listing itself, so memory stays flat, and they live in the database, so every worker
 process shares them and they survive restarts.
 
-Text layout: ``ALLPROP \\x1d (\\x1f NAME \\x1e XML)*`` where ALLPROP is the concatenation
+Text layout: ``ALLPROP \\x1d (\\x1f NAME \\x1e VALUE)*`` where ALLPROP is the concatenation
 of the fragments ``allprop`` returns (RFC 4918 §9.1) and the rest indexes every cached
-fragment by Clark name (XML text never holds these control characters).
+fragment by Clark name.  VALUE is the XML of a fragment outside ALLPROP, or
+``\\x1c START:END``, its offsets in ALLPROP: a fragment is stored once, so a listing
+reads half the bytes (XML text never holds these control characters).  Texts written
+before offsets existed (XML values only) read the same way.
 """
 
 from __future__ import annotations
@@ -34,18 +37,25 @@ def build(txn: Txn, resource: Resource) -> str:
     ctx = PropContext(txn, resource, ())
     allprop: list[str] = []
     index: list[str] = []
+    at = 0
+
+    def in_allprop(name: str, value: str) -> None:
+        nonlocal at
+        index.append(f"\x1f{name}\x1e\x1c{at}:{at + len(value)}")
+        allprop.append(value)
+        at += len(value)
+
     for name, prop in _CACHED:
         value = prop.render(ctx)
         if value is None:
             continue
-        index.append(f"\x1f{name}\x1e{value}")
         if prop.allprop:
-            allprop.append(value)
+            in_allprop(name, value)
+        else:
+            index.append(f"\x1f{name}\x1e{value}")
     for dead in txn.dead_props(resource.key):
-        if dead.name in REGISTRY:
-            continue
-        index.append(f"\x1f{dead.name}\x1e{dead.xml}")
-        allprop.append(dead.xml)
+        if dead.name not in REGISTRY:
+            in_allprop(dead.name, dead.xml)
     return "".join(allprop) + "\x1d" + "".join(index)
 
 
@@ -53,10 +63,18 @@ def allprop_part(text: str) -> str:
     return text.partition("\x1d")[0]
 
 
+def _value(text: str, stored: str) -> str:
+    if stored.startswith("\x1c"):
+        start, _, end = stored[1:].partition(":")
+        return text[int(start) : int(end)]
+    return stored
+
+
 def table(text: str) -> dict[str, str]:
     """Clark name -> fragment for every cached property."""
     index = text.partition("\x1d")[2]
-    return dict(item.split("\x1e", 1) for item in index.split("\x1f")[1:])
+    pairs = (item.split("\x1e", 1) for item in index.split("\x1f")[1:])
+    return {name: _value(text, stored) for name, stored in pairs}
 
 
 def lookup(text: str, name: str) -> str | None:
@@ -66,7 +84,7 @@ def lookup(text: str, name: str) -> str | None:
         return None
     start = at + len(name) + 2
     end = text.find("\x1f", start)
-    return text[start:] if end < 0 else text[start:end]
+    return _value(text, text[start:] if end < 0 else text[start:end])
 
 
 class Writeback:
