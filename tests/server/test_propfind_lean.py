@@ -13,6 +13,11 @@ import pytest
 from davbind.server import propfind
 
 ALLPROP = b'<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
+NAMED = (
+    b'<D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop><D:resourcetype/>'
+    b"<D:getcontentlength/><D:getetag/><D:displayname/><Z:colour/><Z:nowhere/>"
+    b"<D:resource-id/></D:prop></D:propfind>"
+)
 PROPPATCH = (
     b'<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop>'
     b"<Z:colour>r&amp;d &lt;x&gt;</Z:colour><Z:empty/></D:prop></D:set></D:propertyupdate>"
@@ -31,11 +36,11 @@ VARIANTS = [
 
 
 def both_paths(dav: Any, monkeypatch: pytest.MonkeyPatch, url: str,
-               headers: dict[str, str]) -> tuple[bytes, bytes]:  # fmt: skip
-    lean = dav.request("PROPFIND", url, headers=headers, content=ALLPROP)
+               headers: dict[str, str], body: bytes) -> tuple[bytes, bytes]:  # fmt: skip
+    lean = dav.request("PROPFIND", url, headers=headers, content=body)
     monkeypatch.setattr(propfind, "LEAN_LISTINGS", False)
     try:
-        general = dav.request("PROPFIND", url, headers=headers, content=ALLPROP)
+        general = dav.request("PROPFIND", url, headers=headers, content=body)
     finally:
         monkeypatch.setattr(propfind, "LEAN_LISTINGS", True)
     assert lean.status_code == general.status_code == 207
@@ -56,20 +61,21 @@ def build_tree(dav: Any) -> None:
     assert dav.request("BIND", "/a/", content=bind % (b"up", b"/a/")).status_code == 201
 
 
+@pytest.mark.parametrize("body", [ALLPROP, NAMED], ids=["allprop", "named"])
 @pytest.mark.parametrize(("url", "headers"), VARIANTS)
 def test_lean_and_general_paths_give_the_same_bytes(
-    dav: Any, monkeypatch: pytest.MonkeyPatch, url: str, headers: dict[str, str]
+    dav: Any, monkeypatch: pytest.MonkeyPatch, url: str, headers: dict[str, str], body: bytes
 ) -> None:
     build_tree(dav)
     # first listing: render caches are built (and written back) on the way
-    lean, general = both_paths(dav, monkeypatch, url, headers)
+    lean, general = both_paths(dav, monkeypatch, url, headers, body)
     assert lean == general
     # second: every member comes from its stored render cache
-    lean, general = both_paths(dav, monkeypatch, url, headers)
+    lean, general = both_paths(dav, monkeypatch, url, headers, body)
     assert lean == general
     # a change makes one member's cache stale
     dav.put("/a/plain.txt", b"changed")
-    lean, general = both_paths(dav, monkeypatch, url, headers)
+    lean, general = both_paths(dav, monkeypatch, url, headers, body)
     assert lean == general
     assert lean.count(b"<D:response>") >= 1
 
@@ -86,8 +92,13 @@ def test_the_lean_path_is_taken_and_the_general_one_when_locks_exist(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(propfind, "collect", counting)
-    dav.request("PROPFIND", "/a/", headers={"Depth": "1"}, content=ALLPROP)
-    assert len(calls) == 1, "members of a lock-free allprop listing went the general way"
+    for body in (ALLPROP, NAMED):
+        dav.request("PROPFIND", "/a/", headers={"Depth": "1"}, content=body)
+        assert len(calls) == 1, "members of a lock-free listing went the general way"
+        calls.clear()
+    live = NAMED.replace(b"<D:displayname/>", b"<D:lockdiscovery/>")
+    answer = dav.request("PROPFIND", "/a/", headers={"Depth": "1"}, content=live)
+    assert len(calls) == answer.content.count(b"<D:response>") > 1  # not in the cache
     calls.clear()
     assert dav.lock("/a/plain.txt").startswith("urn:uuid:")
     answer = dav.request("PROPFIND", "/a/", headers={"Depth": "1"}, content=ALLPROP)

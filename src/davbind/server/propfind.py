@@ -159,6 +159,7 @@ def _stream(
     )
     writeback = propcache.Writeback(store)
     hrefs = _Hrefs()
+    named = spec.names if spec.kind == "prop" else None
     try:
         buf: list[str] = [start]
         size = len(start)
@@ -174,8 +175,18 @@ def _stream(
                     text = node.cache
                     if text is None:
                         text = propcache.text_for(txn, txn.get(node.key), writeback)
-                    part = (f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>"
-                            f"{propcache.allprop_part(text)}{lean}{_OK}</D:response>")
+                    if named is None:
+                        part = (f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>"
+                                f"{propcache.allprop_part(text)}{lean}{_OK}</D:response>")
+                    else:
+                        found, missing = [], []
+                        for name in named:
+                            value = propcache.lookup(text, name)
+                            if value is None:
+                                missing.append(name)
+                            else:
+                                found.append(value)
+                        part = xml_response(href_, Rendered(found, missing), 200, minimal)
                     buf.append(part)
                     size += len(part)
                     if size >= FLUSH:
@@ -213,10 +224,18 @@ LEAN_LISTINGS = True  # tests turn it off to compare both paths byte for byte
 
 
 def _lean(txn: Txn, root: Resource, spec: PropfindRequest, locks: LockView) -> str | None:
-    """The lockdiscovery element shared by every member when the lean path applies: an
-    allprop listing without ``include`` while no lock exists (so every member's answer
-    is its cached allprop text plus the same empty lockdiscovery); else ``None``."""
-    if not LEAN_LISTINGS or spec.kind != "allprop" or spec.include or locks.active:
+    """Whether the lean path applies, and for allprop the lockdiscovery element every
+    member shows.  It applies while no lock exists to an allprop listing without
+    ``include`` (each member's answer is its cached allprop text plus the same empty
+    lockdiscovery) and to named properties that are all cacheable or dead (each is
+    looked up in the member's render cache); else ``None``."""
+    if not LEAN_LISTINGS or locks.active:
+        return None
+    if spec.kind == "prop" and all(
+        n not in REGISTRY or REGISTRY[n].cacheable for n in spec.names
+    ):
+        return ""  # every name asked for is in the render cache (or absent from it)
+    if spec.kind != "allprop" or spec.include:
         return None
     return REGISTRY[LOCKDISCOVERY].render(PropContext(txn, root, (), locks)) or ""
 
