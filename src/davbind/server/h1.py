@@ -169,6 +169,12 @@ class DavHttpProtocol(HttpToolsProtocol):
             self._undefer()
         super().on_message_complete()
 
+    def shutdown(self) -> None:
+        """Graceful shutdown: a request held back for replay is finished, not dropped."""
+        if self._deferred is not None:
+            self._undefer()
+        super().shutdown()
+
     def send_400_response(self, msg: str) -> None:
         self._corked.flush()
         super().send_400_response(msg)
