@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import html
+import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
 from email.utils import formatdate
+from typing import BinaryIO
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import encode_segment
@@ -22,7 +24,7 @@ from davbind.storage.model import Resource
 
 DAV_CLASSES = "1, 2, 3, bind"
 COMMON_METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
-CHUNK = 1024 * 1024
+CHUNK = 2 * 1024 * 1024
 SMALL = 256 * 1024
 
 
@@ -120,19 +122,50 @@ def _read_small(blobs: BlobStore, digest: str, start: int, length: int, size: in
         return fh.read(length)
 
 
+def _open_at(blobs: BlobStore, digest: str, start: int) -> BinaryIO:
+    fh = blobs.open(digest)
+    if start:
+        fh.seek(start)
+    return fh
+
+
 async def _stream(blobs: BlobStore, digest: str, start: int, length: int) -> AsyncIterator[bytes]:
-    fh = await asyncio.to_thread(blobs.open, digest)
+    """Large bodies: each chunk is read in a thread while the one before it is sent, so
+    the disk (or the page-cache copy) and the socket work at the same time.  One read is
+    outstanding at a time, so the file position stays sequential."""
+    loop = asyncio.get_running_loop()
+    fh = await asyncio.to_thread(_open_at, blobs, digest, start)
+    lock = threading.Lock()
+
+    def read(n: int) -> bytes:
+        with lock:  # never at the same time as close()
+            return b"" if fh.closed else fh.read(n)
+
+    def close() -> None:
+        with lock:
+            fh.close()
+
+    left = length
+    reading = loop.run_in_executor(None, read, min(CHUNK, left))
     try:
-        await asyncio.to_thread(fh.seek, start)
-        left = length
-        while left > 0:
-            chunk = await asyncio.to_thread(fh.read, min(CHUNK, left))
+        while True:
+            chunk = await reading
             if not chunk:
-                break
+                return
             left -= len(chunk)
+            if left <= 0:
+                yield chunk
+                return
+            reading = loop.run_in_executor(None, read, min(CHUNK, left))
             yield chunk
     finally:
-        fh.close()
+        if reading.done() and not reading.cancelled():
+            fh.close()
+        else:  # abandoned (or cancelled) with a read in flight: close after it, off the loop
+            try:
+                loop.run_in_executor(None, close)
+            except RuntimeError:  # the loop is shutting down: no thread to hand it to
+                threading.Thread(target=close, daemon=True).start()
 
 
 def _index(segments: tuple[str, ...], members: Iterator[tuple[str, Resource]]) -> Iterator[bytes]:

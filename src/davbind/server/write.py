@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth
@@ -21,9 +24,88 @@ from davbind.server.http import Request, Response
 from davbind.server.read import entity_headers
 from davbind.server.services import Services
 from davbind.server.target import Target, locate
-from davbind.storage.interface import Txn
+from davbind.storage.interface import Txn, Upload
 
 WRITE_BATCH = 2 * 1024 * 1024
+"""Received body pieces are handed to the upload's writer thread in batches this large."""
+IN_FLIGHT = 4
+"""Batches queued for the writer thread before the event loop stops receiving: enough to
+ride out a stall of the disk, few enough to bound a large upload's memory (~10 MiB)."""
+
+
+class _UploadFeeder:
+    """Feeds one upload from the event loop.  Small bodies are written on the loop (a
+    thread hop costs more); once a body passes ``WRITE_BATCH`` it gets a writer thread of
+    its own: batches are queued to it in order and hashed and written there while the
+    loop keeps receiving, and ``finish`` (fsync) and ``abort`` run on it after the last
+    queued write, so a temporary file is never removed under a write in progress."""
+
+    def __init__(self, upload: Upload) -> None:
+        self._upload = upload
+        many: Callable[[Sequence[bytes]], None] | None = getattr(upload, "write_many", None)
+        self._write = many if many is not None else self._write_joined
+        self._thread: ThreadPoolExecutor | None = None
+        self._queued: deque[asyncio.Future[None]] = deque()
+        self._stopped = False  # set on the first failure or abort: queued writes are skipped
+
+    def _write_joined(self, chunks: Sequence[bytes]) -> None:
+        self._upload.write(b"".join(chunks))
+
+    def _job(self, chunks: Sequence[bytes] | None) -> None:
+        """Runs in the writer thread: one batch, or ``finish`` for None."""
+        if self._stopped:
+            return
+        try:
+            if chunks is None:
+                self._upload.finish()
+            else:
+                self._write(chunks)
+        except BaseException:
+            self._stopped = True
+            raise
+
+    async def write(self, chunks: list[bytes]) -> None:
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="davbind-put")
+        loop = asyncio.get_running_loop()
+        self._queued.append(loop.run_in_executor(self._thread, self._job, chunks))
+        while len(self._queued) > IN_FLIGHT or (self._queued and self._queued[0].done()):
+            await self._queued.popleft()  # raises the writer's error, if any
+
+    async def finish(self, tail: list[bytes]) -> None:
+        """Write what is left, then flush and fsync: the content is durable on return."""
+        if self._thread is None:
+            if tail:
+                self._write(tail)
+            await asyncio.to_thread(self._upload.finish)
+            return
+        if tail:
+            await self.write(tail)
+        loop = asyncio.get_running_loop()
+        finished = loop.run_in_executor(self._thread, self._job, None)
+        while self._queued:
+            await self._queued.popleft()
+        await finished
+        self._thread.shutdown(wait=False)
+        self._thread = None
+
+    async def abort(self) -> None:
+        """Drop the upload (temporary file included) once no write is in progress."""
+        self._stopped = True
+        if self._thread is None:
+            self._upload.abort()
+            return
+        loop = asyncio.get_running_loop()
+        aborted = loop.run_in_executor(self._thread, self._upload.abort)
+        self._thread.shutdown(wait=False)
+        self._thread = None
+        pending = [*self._queued, aborted]
+        self._queued.clear()
+        # even if this task is cancelled again here, the abort still runs after the writes
+        await asyncio.wait(pending)
+        for future in pending:
+            if not future.cancelled():
+                future.exception()  # retrieved: the error that brought us here is raised
 
 
 def _check_put(request: Request, txn: Txn) -> Target:
@@ -56,7 +138,7 @@ async def put(services: Services, request: Request) -> Response:
     with services.store.read() as txn:
         _check_put(request, txn)
     upload = services.blobs.begin()
-    writing: asyncio.Future[None] | None = None
+    feeder = _UploadFeeder(upload)
     try:
         pending: list[bytes] = []
         size = 0
@@ -64,16 +146,9 @@ async def put(services: Services, request: Request) -> Response:
             pending.append(chunk)
             size += len(chunk)
             if size >= WRITE_BATCH:
-                # one batch is written and hashed in a thread while the next arrives
-                if writing is not None:
-                    await writing
-                writing = asyncio.ensure_future(asyncio.to_thread(upload.write, b"".join(pending)))
+                await feeder.write(pending)
                 pending, size = [], 0
-        if writing is not None:
-            await writing
-        if pending:
-            upload.write(b"".join(pending))
-        await asyncio.to_thread(upload.finish)
+        await feeder.finish(pending)
         with services.store.write() as txn:
             target = _check_put(request, txn)
             digest, length = txn.store_blob(upload)
@@ -93,9 +168,7 @@ async def put(services: Services, request: Request) -> Response:
                 resource = txn.set_content(target.resource.key, digest, length, ctype)
                 status = 204
     except BaseException:
-        if writing is not None and not writing.done():
-            await asyncio.wait([writing])
-        upload.abort()
+        await feeder.abort()
         raise
     return Response(status, entity_headers(resource))
 
