@@ -3,10 +3,11 @@
 Graphs are written as ``{collection key: {segment: child key}}``; a key that is not a
 collection is a leaf.  ``edges()`` feeds ``scan`` exactly as the store's
 ``edges_below`` does (every binding whose parent is reachable, once), and ``kids()``
-gives ``walk`` the members in code-point order of segments.  Besides the hand-written
-tables, hypothesis checks on random graphs that ``scan`` predicts what ``walk`` does
-(loop or not, number of responses in both modes) and that plain enumeration equals a
-brute-force list of every path.
+gives ``walk`` the members in code-point order of segments, in batches of a chosen size.
+Besides the hand-written tables, hypothesis checks on random graphs that ``scan``
+predicts what ``walk`` does (loop or not, number of responses in both modes), that plain
+enumeration equals a brute-force list of every path, and that batch sizes change how
+members are grouped into runs but never what is reported.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from davbind.protocol.walk import LoopDetected, Scan, Visit, scan, walk
+from davbind.protocol.walk import LoopDetected, Run, Scan, Visit, scan, visits, walk
 
 Graph = Mapping[int, Mapping[str, int]]
 
@@ -33,10 +34,11 @@ def node(graph: Graph, key: int) -> Node:
     return Node(key, key in graph)
 
 
-def kids(graph: Graph):
-    def children(n: Node) -> Iterator[tuple[str, Node]]:
-        for seg in sorted(graph[n.key]):
-            yield seg, node(graph, graph[n.key][seg])
+def kids(graph: Graph, batch: int = 512):
+    def children(n: Node) -> Iterator[list[tuple[str, Node]]]:
+        members = [(seg, node(graph, graph[n.key][seg])) for seg in sorted(graph[n.key])]
+        for at in range(0, len(members), batch):
+            yield members[at : at + batch]
 
     return children
 
@@ -63,16 +65,17 @@ def run_scan(graph: Graph, root: int = 0) -> Scan:
 
 
 def run_walk(
-    graph: Graph, root: int = 0, *, depth: str = "infinity", bind_aware: bool = True
+    graph: Graph, root: int = 0, *, depth: str = "infinity", bind_aware: bool = True,
+    batch: int = 512,
 ) -> list[tuple[str, int, int]]:
-    visits = walk(
+    steps = walk(
         node(graph, root),
-        kids(graph),
+        kids(graph, batch),
         infinite=depth == "infinity",
         bind_aware=bind_aware,
         depth_one=depth == "1",
     )
-    return [("/".join(v.path), v.node.key, v.status) for v in visits]
+    return [("/".join(v.path), v.node.key, v.status) for v in visits(steps)]
 
 
 # Leaves are keys >= 100.
@@ -215,8 +218,8 @@ def test_walk_of_a_leaf_is_the_leaf(depth, bind_aware):
 
 
 def test_walk_depth_one_is_the_default_for_finite_depth():
-    visits = list(walk(node(TREE, 0), kids(TREE), infinite=False, bind_aware=False))
-    assert [v.path for v in visits] == [(), ("a",), ("f",)]
+    steps = walk(node(TREE, 0), kids(TREE), infinite=False, bind_aware=False)
+    assert [v.path for v in visits(steps)] == [(), ("a",), ("f",)]
 
 
 def test_walk_yields_visit_values():
@@ -238,7 +241,8 @@ def test_walk_yields_visit_values():
 def test_walk_unscanned_loop_raises_loop_detected(graph, root, path, before):
     seen: list[str] = []
     with pytest.raises(LoopDetected) as caught:
-        for visit in walk(node(graph, root), kids(graph), infinite=True, bind_aware=False):
+        steps = walk(node(graph, root), kids(graph), infinite=True, bind_aware=False)
+        for visit in visits(steps):
             seen.append("/".join(visit.path))
     assert caught.value.path == path
     assert str(caught.value) == "/".join(path)
@@ -257,7 +261,7 @@ def test_walk_is_lazy():
         calls.append(n.key)
         return kids(graph)(n)
 
-    it = walk(node(graph, 0), children, infinite=True, bind_aware=True)
+    it = visits(walk(node(graph, 0), children, infinite=True, bind_aware=True))
     assert next(it).path == ()
     assert calls == []
     assert next(it).path == ("a",)
@@ -323,3 +327,54 @@ def test_finite_depths_never_208(graph):
         assert {s for _, _, s in visits} == {200}
         expected = 1 if depth == "0" else 1 + len(graph[0])
         assert len(visits) == expected
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def test_runs_hold_consecutive_leaves_and_collections_come_alone():
+    graph = {0: {"a": 100, "b": 101, "c": 1, "d": 102, "e": 2, "f": 103}, 1: {}, 2: {}}
+    steps = list(walk(node(graph, 0), kids(graph), infinite=True, bind_aware=True))
+    shape = [
+        [s for s, _ in st_.members] if isinstance(st_, Run) else "/".join(st_.path)
+        for st_ in steps
+    ]
+    assert shape == ["", ["a", "b"], "c", ["d"], "e", ["f"]]
+
+
+def test_depth_one_members_are_runs_one_per_batch_collections_included():
+    graph = {0: {"a": 100, "b": 1, "c": 101}, 1: {"x": 102}}
+    steps = list(walk(node(graph, 0), kids(graph, 2), infinite=False, bind_aware=True))
+    assert isinstance(steps[0], Visit) and steps[0].path == ()
+    assert [[s for s, _ in r.members] for r in steps[1:] if isinstance(r, Run)] == [
+        ["a", "b"], ["c"],
+    ]
+    assert len(steps) == 3
+
+
+def test_a_run_never_holds_a_collection_at_depth_infinity():
+    graph = {0: {"a": 1, "b": 100, "c": 2}, 1: {"d": 101, "e": 0}, 2: {"f": 1}}
+    for bind_aware in (True, False):
+        try:
+            steps = list(walk(node(graph, 0), kids(graph, 1), infinite=True,
+                              bind_aware=bind_aware))  # fmt: skip
+        except LoopDetected:
+            assert not bind_aware
+            continue
+        for step in steps:
+            if isinstance(step, Run):
+                assert all(not n.is_collection for _, n in step.members)
+
+
+@settings(max_examples=200, deadline=None)
+@given(graphs(), st.integers(0, 5), st.integers(1, 4), st.sampled_from(["0", "1", "infinity"]))
+def test_batch_size_never_changes_what_is_reported(graph, root, batch, depth):
+    root = root if root in graph else 0
+    for bind_aware in (True, False):
+        try:
+            whole = run_walk(graph, root, depth=depth, bind_aware=bind_aware)
+        except LoopDetected:
+            with pytest.raises(LoopDetected):
+                run_walk(graph, root, depth=depth, bind_aware=bind_aware, batch=batch)
+            continue
+        assert run_walk(graph, root, depth=depth, bind_aware=bind_aware, batch=batch) == whole

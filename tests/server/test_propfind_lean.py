@@ -16,7 +16,7 @@ ALLPROP = b'<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
 NAMED = (
     b'<D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop><D:resourcetype/>'
     b"<D:getcontentlength/><D:getetag/><D:displayname/><Z:colour/><Z:nowhere/>"
-    b"<D:resource-id/></D:prop></D:propfind>"
+    b"<D:resource-id/><D:supportedlock/><D:getcontenttype/></D:prop></D:propfind>"
 )
 PROPPATCH = (
     b'<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop>'

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import cast
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, dav_request_classes, parse_depth, parse_prefer
@@ -27,7 +28,7 @@ from davbind.protocol.multistatus import (
     status_response,
 )
 from davbind.protocol.paths import encode_segment, href
-from davbind.protocol.walk import LoopDetected, Visit, scan, walk
+from davbind.protocol.walk import Children, LoopDetected, Run, Step, scan, walk
 from davbind.protocol.xmlbody import PropfindRequest, element_xml, parse_propfind
 from davbind.server import propcache, propfind_json
 from davbind.server.http import Request, Response
@@ -102,11 +103,7 @@ def _not_found(missing: tuple[str, ...]) -> str:
 def xml_response(href_: str, props: Rendered, status: int, minimal: bool) -> str:
     """One ``<D:response>``; a 208 keeps the propstat form (RFC 5842 §7.1.1, A-2)."""
     if status == 200 and props.found:
-        # hrefs are percent-encoded, so they hold no XML-special characters
-        found = "".join(props.found)
-        tail = _not_found(tuple(props.missing)) if props.missing and not minimal else ""
-        head = f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>"
-        return f"{head}{found}{_OK}{tail}</D:response>"
+        return found_response(href_, "".join(props.found), props.missing, minimal)
     keep = props.found or not props.missing or status != 200  # a 208 always shows (A-2)
     stats = [propstat(status, props.found)] if keep else []
     if props.missing and not minimal:
@@ -114,6 +111,15 @@ def xml_response(href_: str, props: Rendered, status: int, minimal: bool) -> str
     if not stats:
         stats = [propstat(status, [])]
     return response(href_, stats)
+
+
+def found_response(href_: str, found: str, missing: Sequence[str], minimal: bool) -> str:
+    """A 200 ``<D:response>`` with serialised ``found`` properties (not empty) and a 404
+    propstat for ``missing`` unless ``minimal`` (RFC 8144 §3)."""
+    # hrefs are percent-encoded, so they hold no XML-special characters
+    tail = _not_found(tuple(missing)) if missing and not minimal else ""
+    head = f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>"
+    return f"{head}{found}{_OK}{tail}</D:response>"
 
 
 class _Hrefs:
@@ -125,21 +131,25 @@ class _Hrefs:
     def __call__(self, segments: tuple[str, ...], collection: bool) -> str:
         if not segments:
             return "/"
-        parent = segments[:-1]
-        prefix = self._parents.get(parent)
+        last = encode_segment(segments[-1])
+        prefix = self.of_collection(segments[:-1])
+        return f"{prefix}{last}/" if collection else prefix + last
+
+    def of_collection(self, segments: tuple[str, ...]) -> str:
+        """The href of the collection at ``segments``, which its members' hrefs extend."""
+        prefix = self._parents.get(segments)
         if prefix is None:
             if len(self._parents) > 4096:
                 self._parents.clear()
-            prefix = self._parents[parent] = href(parent, True)
-        last = encode_segment(segments[-1])
-        return f"{prefix}{last}/" if collection else prefix + last
+            prefix = self._parents[segments] = href(segments, True)
+        return prefix
 
 
 def _stream(
     stack: ExitStack,
     store: MetadataStore,
     txn: Txn,
-    visits: Iterator[Visit[Resource | MemberRow]],
+    steps: Iterator[Step[Node]],
     request: Request,
     spec: PropfindRequest,
     *,
@@ -151,59 +161,43 @@ def _stream(
 ) -> Iterator[bytes]:
     """Produce the body chunk by chunk; the read snapshot closes when the body ends.
 
-    With ``lean`` (the lockdiscovery element every member shows, see ``_lean``), members
-    arrive as ``MemberRow``s and a plain 200 member is one string join of its cached
-    allprop text: the same bytes ``collect`` + ``xml_response`` would give."""
+    With ``lean`` (see ``_lean``) members arrive as ``MemberRow``s and each run of them
+    is rendered from the cached texts in one loop (``_LeanRuns``): the same bytes
+    ``collect`` + ``xml_response`` would give."""
     start, sep, end = (propfind_json.START, ",", propfind_json.END) if as_json else (
         START, "", END
     )
     writeback = propcache.Writeback(store)
     hrefs = _Hrefs()
-    named = spec.names if spec.kind == "prop" else None
+    runs = None if lean is None else _LeanRuns(txn, spec, lean, minimal, writeback)
     try:
         buf: list[str] = [start]
         size = len(start)
         first = True
         try:
-            for visit in visits:
-                if noroot and not visit.path:
-                    continue
-                segs = request.segments + visit.path
-                node = visit.node
-                href_ = hrefs(segs, node.is_collection)
-                if lean is not None and visit.status == 200 and type(node) is MemberRow:
-                    text = node.cache
-                    if text is None:
-                        text = propcache.text_for(txn, txn.get(node.key), writeback)
-                    if named is None:
-                        part = (f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>"
-                                f"{propcache.allprop_part(text)}{lean}{_OK}</D:response>")
+            for step in steps:
+                if isinstance(step, Run):
+                    prefix = request.segments + step.prefix
+                    if runs is not None:  # lean: the members are MemberRows (member_batches)
+                        members = cast(Sequence[tuple[str, MemberRow]], step.members)
+                        parts = runs.render(hrefs.of_collection(prefix), members)
                     else:
-                        found, missing = [], []
-                        for name in named:
-                            value = propcache.lookup(text, name)
-                            if value is None:
-                                missing.append(name)
-                            else:
-                                found.append(value)
-                        part = xml_response(href_, Rendered(found, missing), 200, minimal)
-                    buf.append(part)
-                    size += len(part)
-                    if size >= FLUSH:
-                        yield "".join(buf).encode()
-                        buf, size = [], 0
-                    continue
-                resource = node if isinstance(node, Resource) else txn.get(node.key)
-                props = collect(txn, resource, segs, spec, locks=locks,
-                                writeback=writeback, joined=not as_json)
-                if as_json:
-                    part = propfind_json.entry(href_, resource, props.found, props.missing,
-                                               visit.status, minimal)
+                        parts = []
+                        for seg, node in step.members:
+                            part = _one(txn, (*prefix, seg), node, 200, hrefs, spec, locks,
+                                        writeback, minimal, as_json)  # fmt: skip
+                            parts.append(part if first else sep + part)
+                            first = False
+                    buf += parts
+                    size += sum(map(len, parts))
                 else:
-                    part = xml_response(href_, props, visit.status, minimal)
-                buf.append(part if first else sep + part)
-                first = False
-                size += len(part)
+                    if noroot and not step.path:
+                        continue
+                    part = _one(txn, request.segments + step.path, step.node, step.status,
+                                hrefs, spec, locks, writeback, minimal, as_json)  # fmt: skip
+                    buf.append(part if first else sep + part)
+                    first = False
+                    size += len(part)
                 if size >= FLUSH:
                     yield "".join(buf).encode()
                     buf, size = [], 0
@@ -218,6 +212,69 @@ def _stream(
     finally:
         stack.close()
         writeback.flush()
+
+
+def _one(
+    txn: Txn, segs: tuple[str, ...], node: Node, status: int, hrefs: _Hrefs,
+    spec: PropfindRequest, locks: LockView, writeback: propcache.Writeback, minimal: bool,
+    as_json: bool,
+) -> str:  # fmt: skip
+    """One response through the general path: ``collect`` then XML or JSON."""
+    resource = node if isinstance(node, Resource) else txn.get(node.key)
+    props = collect(txn, resource, segs, spec, locks=locks, writeback=writeback,
+                    joined=not as_json)  # fmt: skip
+    href_ = hrefs(segs, resource.is_collection)
+    if as_json:
+        return propfind_json.entry(href_, resource, props.found, props.missing, status,
+                                   minimal)  # fmt: skip
+    return xml_response(href_, props, status, minimal)
+
+
+class _LeanRuns:
+    """Runs of 200 members rendered straight from their cached texts (``propcache``):
+    allprop is each member's cached allprop group plus the lockdiscovery every member
+    shows; named properties are picked out of the cached fragments."""
+
+    def __init__(self, txn: Txn, spec: PropfindRequest, lockdiscovery: str, minimal: bool,
+                 writeback: propcache.Writeback) -> None:  # fmt: skip
+        self.txn, self.writeback, self.minimal = txn, writeback, minimal
+        self.picker = propcache.Picker(spec.names) if spec.kind == "prop" else None
+        self.tail = f"{lockdiscovery}{_OK}</D:response>"
+
+    def _text(self, row: MemberRow) -> str:
+        text = row.cache
+        if propcache.fresh(text):
+            return text
+        return propcache.text_for(self.txn, self.txn.get(row.key), self.writeback)
+
+    def render(self, prefix: str, members: Sequence[tuple[str, MemberRow]]) -> list[str]:
+        """The responses of ``members`` of the collection whose href is ``prefix``."""
+        out: list[str] = []
+        picker = self.picker
+        if picker is None:
+            head, tail = f"<D:response><D:href>{prefix}", self.tail
+            for seg, row in members:
+                text = row.cache
+                if not propcache.fresh(text):
+                    text = self._text(row)
+                name = encode_segment(seg)
+                mid = "/</D:href><D:propstat><D:prop>" if row.is_collection else (
+                    "</D:href><D:propstat><D:prop>"
+                )
+                out.append(f"{head}{name}{mid}{propcache.allprop_part(text)}{tail}")
+            return out
+        minimal = self.minimal
+        for seg, row in members:
+            text = row.cache
+            if not propcache.fresh(text):
+                text = self._text(row)
+            found, missing = picker.pick(text)
+            href_ = f"{prefix}{encode_segment(seg)}{'/' if row.is_collection else ''}"
+            if found:
+                out.append(found_response(href_, "".join(found), missing, minimal))
+            else:
+                out.append(xml_response(href_, Rendered([], list(missing)), 200, minimal))
+        return out
 
 
 LEAN_LISTINGS = True  # tests turn it off to compare both paths byte for byte
@@ -238,6 +295,11 @@ def _lean(txn: Txn, root: Resource, spec: PropfindRequest, locks: LockView) -> s
     if spec.kind != "allprop" or spec.include:
         return None
     return REGISTRY[LOCKDISCOVERY].render(PropContext(txn, root, (), locks)) or ""
+
+
+def _batches(pairs: Iterator[tuple[str, Node]]) -> Iterator[list[tuple[str, Node]]]:
+    while batch := list(itertools.islice(pairs, 512)):
+        yield batch
 
 
 def _small_or_stream(chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
@@ -284,19 +346,19 @@ async def propfind(services: Services, request: Request) -> Response:
         as_json = "application/json" in (request.header("accept") or "")
         locks = LockView(txn)
         lean = _lean(txn, resource, spec, locks) if not as_json else None
-        children: Callable[[Node], Iterable[tuple[str, Node]]] = (
-            (lambda n: txn.member_rows(n.key)) if lean is not None
-            else (lambda n: txn.children(n.key))
+        children: Children[Node] = (
+            (lambda n: txn.member_batches(n.key)) if lean is not None
+            else (lambda n: _batches(txn.children(n.key)))
         )
         root: Node = resource
-        visits = walk(
+        steps = walk(
             root,
             children,
             infinite=infinite,
             bind_aware=bind_aware,
             depth_one=depth is Depth.ONE,
         )
-        chunks = _stream(stack, services.store, txn, visits, request, spec, locks=locks,
+        chunks = _stream(stack, services.store, txn, steps, request, spec, locks=locks,
                          lean=lean, minimal=minimal, noroot=noroot, as_json=as_json)
         payload = _small_or_stream(chunks)
     except BaseException:

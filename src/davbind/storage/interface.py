@@ -38,8 +38,9 @@ class Txn(Protocol):
         """The bindings of ``parent`` sorted by segment (code points), lazily."""
         ...
 
-    def member_rows(self, parent: int) -> Iterator[tuple[str, MemberRow]]:
-        """Like ``children`` but light: (segment, ``MemberRow``) in the same order."""
+    def member_batches(self, parent: int) -> Iterator[list[tuple[str, MemberRow]]]:
+        """Like ``children`` but light and in batches: lists of (segment, ``MemberRow``),
+        in the same order (a listing renders a batch in one loop)."""
         ...
 
     def parents(self, key: int) -> list[tuple[int, str]]:

@@ -133,7 +133,7 @@ class SqliteTxn:
             for row in rows:
                 yield str(row[0]), _resource(row[1:])
 
-    def member_rows(self, parent: int) -> Iterator[tuple[str, MemberRow]]:
+    def member_batches(self, parent: int) -> Iterator[list[tuple[str, MemberRow]]]:
         cur = self._c.execute(
             "SELECT b.segment, r.key, r.coll, CASE WHEN r.cache_gen=r.cgen THEN r.cache END "
             "FROM bindings b JOIN resources r ON r.key=b.child "
@@ -142,8 +142,7 @@ class SqliteTxn:
         )
         make = MemberRow._make
         while rows := cur.fetchmany(512):
-            for segment, key, coll, cache in rows:
-                yield segment, make((key, coll == 1, cache))
+            yield [(segment, make((key, coll == 1, cache))) for segment, key, coll, cache in rows]
 
     def parents(self, key: int) -> list[tuple[int, str]]:
         rows = self._c.execute(

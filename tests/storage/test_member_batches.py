@@ -1,4 +1,4 @@
-"""``Txn.member_rows``: the light listing query agrees with ``children`` (contract)."""
+"""``Txn.member_batches``: the light listing query agrees with ``children`` (contract)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from davbind.storage.interface import MetadataStore
 
 
-def test_member_rows_match_children(store: MetadataStore, make_file: Any) -> None:
+def test_member_batches_match_children(store: MetadataStore, make_file: Any) -> None:
     with store.write() as txn:
         root = txn.root.key
         coll = txn.create(root, "dir", collection=True)
@@ -19,8 +19,22 @@ def test_member_rows_match_children(store: MetadataStore, make_file: Any) -> Non
         txn.store_cache([(f.key, f.cgen, "cached text")])
     with store.read() as txn:
         full = list(txn.children(coll.key))
-        light = list(txn.member_rows(coll.key))
+        batches = list(txn.member_batches(coll.key))
+        light = [pair for batch in batches for pair in batch]
     assert [s for s, _ in light] == [s for s, _ in full] == ["Z", "a", "b", "sub", "é"]
     for (_, row), (_, res) in zip(light, full, strict=True):
         assert (row.key, row.is_collection, row.cache) == (res.key, res.is_collection, res.cache)
     assert dict(light)["a"].cache == "cached text" and dict(light)["b"].cache is None
+
+
+def test_member_batches_are_bounded_and_ordered(store: MetadataStore, make_file: Any) -> None:
+    with store.write() as txn:
+        coll = txn.create(txn.root.key, "many", collection=True)
+        for i in range(1300):
+            make_file(txn, coll.key, f"f{i:04d}", b"%d" % i)
+    with store.read() as txn:
+        batches = list(txn.member_batches(coll.key))
+        assert all(batches) and max(len(b) for b in batches) <= 512
+        names = [s for b in batches for s, _ in b]
+        assert names == sorted(names) and len(names) == 1300
+        assert next(iter(txn.member_batches(txn.root.key)))[0][0] == "many"
