@@ -303,6 +303,24 @@ def test_large_listing_is_replayed_from_disk_and_never_stale(tmp_path: Path) -> 
     assert list(spill.iterdir()) == [], "shutdown leaves cache files behind"
 
 
+def test_a_listing_read_after_every_write_is_never_copied_to_disk(tmp_path: Path) -> None:
+    srv = Live(tmp_path / "data", response_cache_item_bytes=1024)
+    spill = tmp_path / "data" / "cache"
+    try:
+        srv.http.request("MKCOL", "/c/")
+        for i in range(450):
+            srv.http.put(f"/c/f{i:03}", content=b"x" * i)
+        for i in range(4):
+            srv.http.put("/elsewhere.txt", content=b"%d" % i)
+            answer = srv.http.request("PROPFIND", "/c/", headers={"Depth": "1"},
+                                      content=ALLPROP)  # fmt: skip
+            assert answer.status_code == 207 and answer.content.count(b"<D:response>") == 451
+            assert list(spill.iterdir()) == []
+        assert srv.cache.hits == 0
+    finally:
+        srv.stop()
+
+
 def test_an_unfinished_or_oversized_stream_is_not_kept(tmp_path: Path) -> None:
     services = build_services(Settings(data_dir=str(tmp_path), response_cache_disk_bytes=400)
                               .resolved())  # fmt: skip
@@ -312,6 +330,10 @@ def test_an_unfinished_or_oversized_stream_is_not_kept(tmp_path: Path) -> None:
         key = respcache.request_key("PROPFIND", b"/", [], b"")
         assert key is not None
         generation = cache.generation()
+        # computed once in this generation: sent, not copied (admission, respcache doc)
+        first = cache.tee(iter([b"a" * 40, b"b" * 40]), key, generation, 207, [])
+        assert b"".join(first) == b"a" * 40 + b"b" * 40
+        assert not cache.has_files and list(cache.spill_dir.iterdir()) == []
         cut = cache.tee(iter([b"a" * 50, b"b" * 50]), key, generation, 207, [])
         next(cut)
         cut.close()  # type: ignore[attr-defined]  # the client went away
@@ -324,6 +346,9 @@ def test_an_unfinished_or_oversized_stream_is_not_kept(tmp_path: Path) -> None:
         found = cache.lookup_file(key)
         assert found is not None and found[0].size == 80
         found[1].close()
+        # another generation: its first answer is not copied again
+        other = cache.tee(iter([b"c" * 40]), key, generation + 1, 207, [])
+        assert b"".join(other) == b"c" * 40 and len(list(cache.spill_dir.iterdir())) == 1
         (cache.spill_dir / "leftover-of-a-killed-worker").write_bytes(b"x")
         assert cache.sweep() == 2 and list(cache.spill_dir.iterdir()) == []
     finally:

@@ -13,7 +13,10 @@ difference except speed.
 Small answers are kept in memory and replayed by the connection protocol (``h1``).
 Larger streamed answers (a big PROPFIND multistatus) are copied to a file in the
 cache directory as they are sent and, once complete, replayed from that file in 1 MiB
-chunks by the app, so memory stays flat whatever the size of the listing.
+chunks by the app, so memory stays flat whatever the size of the listing.  Copying costs
+a write of the whole answer, so a large answer is admitted only the second time it is
+computed in one generation: one asked again while nothing changed is kept, one asked
+once after every change (a listing re-read after each write) never pays for the copy.
 
 Never stored: answers to conditional or ranged requests (RFC 9110 §13, §14: ``If-*``,
 ``Range``, and the WebDAV ``If`` header, RFC 4918 §10.4), requests with credentials,
@@ -202,6 +205,7 @@ class ResponseCache:
         self._disk = 0
         self._size = 0
         self._generation = -1  # the generation every entry belongs to
+        self._computed: OrderedDict[Key, int] = OrderedDict()  # key -> generation, large
         self.hits = 0
         self.stores = 0
 
@@ -247,11 +251,21 @@ class ResponseCache:
 
     def tee(self, body: Iterator[bytes], key: Key, generation: int, status: int,
             headers: list[tuple[str, str]]) -> Iterator[bytes]:  # fmt: skip
-        """Wrap a streamed body so that, sent to its end, it is kept for replay."""
-        if self.spill_dir is None:
+        """Wrap a streamed body so that, sent to its end, it is kept for replay (from the
+        second time it is computed in this generation on, see the module doc)."""
+        if self.spill_dir is None or not self._computed_before(key, generation):
             return body
         limit = self.disk_bytes // 4
         return _Tee(body, Spool(self, key, generation, status, headers, limit))
+
+    COMPUTED_KEYS = 1024
+
+    def _computed_before(self, key: Key, generation: int) -> bool:
+        before = self._computed.pop(key, None)
+        self._computed[key] = generation
+        if len(self._computed) > self.COMPUTED_KEYS:
+            self._computed.popitem(last=False)
+        return before == generation
 
     def put_file(self, key: Key, generation: int, stored: StoredFile) -> bool:
         if self.spill_dir is None or self.store.generation() != generation:
