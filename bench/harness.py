@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=HERE / "results", help="output directory")
     p.add_argument("--install", action="store_true",
                    help="apt-get/pip install missing peers and tools first (needs root)")
+    p.add_argument("--phases", default="propfind,wrk,big,puts",
+                   help="comma-separated phases to run, in order (default: all four): "
+                   "propfind (a, b, f), wrk (c), big (d), puts (e)")
     p.add_argument("--runs", type=int, help="timed PROPFINDs per server and case")
     p.add_argument("--wrk-seconds", type=float, help="seconds per wrk round")
     p.add_argument("--davbind-workers", type=int, default=2, help="davbind serve --workers")
@@ -368,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         sys.exit(f"unknown server(s): {', '.join(unknown)}; known: {', '.join(known)}")
     classes = [known[n] for n in known if n in names]
+    chosen = [p.strip() for p in args.phases.split(",") if p.strip()]
+    wrong = [p for p in chosen if p not in ("propfind", "wrk", "big", "puts")]
+    if wrong:
+        sys.exit(f"unknown phase(s): {', '.join(wrong)}; known: propfind, wrk, big, puts")
     if args.install:
         install(classes)
 
@@ -395,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     meta: dict[str, Any] = {
         "benchmark": "harness", "time": stamp, "quick": args.quick,
         "machine": harness_report.machine(), "sizes": dataclasses.asdict(sizes),
-        "davbind_workers": args.davbind_workers,
+        "davbind_workers": args.davbind_workers, "phases": chosen,
     }
     report = harness_report.Report(servers=servers_info)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="davbind-harness-"))
@@ -407,10 +414,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             start_servers(runnable, sizes, workdir, args, servers_info, started)
             run = Run(args, started, report, sizes, workdir)
-            phases: list[Callable[[], None]] = [run.phase_propfind, run.phase_wrk,
-                                                run.phase_big, run.phase_puts]
-            for phase in phases:
-                phase()
+            phases: dict[str, Callable[[], None]] = {
+                "propfind": run.phase_propfind, "wrk": run.phase_wrk,
+                "big": run.phase_big, "puts": run.phase_puts,
+            }
+            for name in chosen:
+                phases[name]()
         finally:
             for srv in started:
                 t0 = time.perf_counter()
