@@ -31,6 +31,8 @@ def lock_href(root: str) -> str:
 def covering_locks(txn: Txn, key: int) -> list[Lock]:
     """Locks whose scope holds resource ``key``: its own, and depth-infinity locks of any
     collection it is reachable from (RFC 4918 §6.1, RFC 5842 §9)."""
+    if not txn.has_locks():
+        return []  # the common case: no ancestor walk for a server without locks
     own = txn.locks_on([key])
     ancestors = txn.ancestors(key)
     ancestors.discard(key)
