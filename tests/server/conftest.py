@@ -14,7 +14,9 @@ functions: another ``conftest`` module elsewhere in ``tests/`` would clash with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import sqlite3
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +46,15 @@ SNAPSHOT_PROPS = (
     "creationdate",
     "resource-id",
 )
+
+
+def stored_digests(data_dir: Path) -> list[str]:
+    """Digests of the blob files under ``data_dir`` and of the contents its metadata
+    store keeps inline (``Txn.store_inline``), sorted; a digest stored both ways twice."""
+    files = [p.name for p in (data_dir / "blobs").glob("??/??/*") if p.is_file()]
+    with contextlib.closing(sqlite3.connect(data_dir / "meta.sqlite3")) as db:
+        inline = [str(r[0]) for r in db.execute("SELECT digest FROM inline_blobs")]
+    return sorted(files + inline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +236,10 @@ class Dav:
 
     def blob_files(self) -> list[Path]:
         return sorted(p for p in (self.data_dir / "blobs").glob("??/??/*") if p.is_file())
+
+    def stored(self) -> list[str]:
+        """The digest of every stored content: blob files and contents kept inline."""
+        return stored_digests(self.data_dir)
 
     def tmp_files(self) -> list[Path]:
         tmp = self.data_dir / "blobs" / "tmp"

@@ -15,8 +15,10 @@ not on ``sys.path``, so each test module puts its own directory there first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import re
+import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -239,6 +241,14 @@ class Srv:
         """Content files of the blob store (``<data>/blobs/ab/cd/<sha256>``)."""
         root = Path(self.settings.data_dir) / "blobs"
         return sorted(p for p in root.glob("??/??/*") if p.is_file())
+
+    def stored(self) -> list[str]:
+        """Digests of every stored content, blob files and contents kept inline."""
+        data = Path(self.settings.data_dir)
+        files = [p.name for p in (data / "blobs").glob("??/??/*") if p.is_file()]
+        with contextlib.closing(sqlite3.connect(data / "meta.sqlite3")) as db:
+            inline = [str(r[0]) for r in db.execute("SELECT digest FROM inline_blobs")]
+        return sorted(files + inline)
 
     # -- requests -----------------------------------------------------------------------
 

@@ -155,7 +155,7 @@ def test_xml_body_over_limit_is_413(seeded, method, url, chunked):
 @pytest.mark.parametrize("url", ["/keep.txt", "/dir/newfile"])
 def test_put_over_limit_is_413_and_keeps_old_content(seeded, url, chunked):
     dav, before = seeded
-    blobs = dav.blob_files()
+    blobs = dav.stored()
     body = b"z" * (MAX_BODY + 1)
 
     async def gen():
@@ -165,7 +165,7 @@ def test_put_over_limit_is_413_and_keeps_old_content(seeded, url, chunked):
     r = dav.request("PUT", url, content=gen if chunked else body)
     assert r.status_code == 413
     _unchanged(dav, before)
-    assert dav.blob_files() == blobs
+    assert dav.stored() == blobs
     # exactly at the limit is fine
     assert dav.request("PUT", url, content=b"z" * MAX_BODY).status_code in (201, 204)
     assert dav.tmp_files() == []

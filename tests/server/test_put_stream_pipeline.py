@@ -87,11 +87,11 @@ def test_body_over_limit_after_several_batches_is_413(make_dav):
     limit = write.WRITE_BATCH * (write.IN_FLIGHT + 1) + 5
     dav = make_dav(max_body_bytes=limit)
     dav.put("/f", b"old content")
-    blobs = dav.blob_files()
+    blobs = dav.stored()
     r = dav.request("PUT", "/f", content=_pieces(_body(limit + MIB)))
     assert r.status_code == 413
     assert dav.request("GET", "/f").content == b"old content"
-    assert dav.blob_files() == blobs
+    assert dav.stored() == blobs
     assert dav.tmp_files() == []
 
 
@@ -134,10 +134,10 @@ def _put_then_disconnect(dav, path: str, sent: int) -> list[dict[str, Any]]:
 def test_client_gone_after_several_batches_leaves_nothing(dav, existing):
     if existing:
         dav.put("/f", b"old content")
-    blobs = dav.blob_files()
+    blobs = dav.stored()
     _put_then_disconnect(dav, "/f", write.WRITE_BATCH * (write.IN_FLIGHT + 2))
     assert dav.tmp_files() == []
-    assert dav.blob_files() == blobs
+    assert dav.stored() == blobs
     r = dav.request("GET", "/f")
     assert (r.status_code, r.content) == ((200, b"old content") if existing else (404, r.content))
 

@@ -58,12 +58,12 @@ def test_B_4_2_bind_fails_when_integrity_cannot_be_guaranteed(srv):
 
 def test_B_4_3_existing_segment_is_replaced_by_default(srv):
     old_rid = srv.rid("/CollY/old.html")
-    blobs_before = len(srv.blob_files())
+    blobs_before = len(srv.stored())
     r = srv.bind("/CollY/", "old.html", "/CollX/foo.html")
     assert r.status_code == 204
     assert srv.rid("/CollY/old.html") == srv.rid("/CollX/foo.html")
     assert old_rid not in set(fx.state(srv).values())
-    assert len(srv.blob_files()) == blobs_before - 1  # the old target was reclaimed
+    assert len(srv.stored()) == blobs_before - 1  # the old target was reclaimed
 
 
 def test_B_4_3_replaced_target_survives_through_its_other_binding(srv):
@@ -84,13 +84,13 @@ def test_B_4_4_failed_bind_restores_the_previous_state(make_srv):
     srv.mkcol("/a/b")
     srv.put("/a/b/victim", b"keep me")
     before = fx.state(srv)
-    blobs = srv.blob_files()
+    blobs = srv.stored()
     r = srv.bind("/a/b/", "victim", "/a/")
     assert r.status_code == 403
     assert fx.error_names(r) == ["cycle-allowed"]
     assert fx.state(srv) == before
     assert srv.get("/a/b/victim").content == b"keep me"
-    assert srv.blob_files() == blobs
+    assert srv.stored() == blobs
 
 
 def test_B_4_5_bind_is_idempotent(srv):

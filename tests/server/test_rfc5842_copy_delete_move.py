@@ -111,13 +111,13 @@ def test_B_2_3_5_two_bindings_to_one_resource_copy_to_one_new_resource(srv):
     srv.put("/t/s1/shared/in", b"in")
     srv.mkcol("/t/s2")
     srv.bind_ok("/t/s2/", "shared", "/t/s1/shared/")
-    blobs = len(srv.blob_files())
+    blobs = len(srv.stored())
     assert srv.copy("/t/", "/u/").status_code == 201
     members = srv.members("/u/")
     assert members["x.gif"] == members["y.gif"] != srv.rid("/t/x.gif")
     assert srv.rid("/u/s1/shared/") == srv.rid("/u/s2/shared/") != srv.rid("/t/s1/shared/")
     assert srv.rid("/u/s1/shared/in") == srv.rid("/u/s2/shared/in")
-    assert len(srv.blob_files()) == blobs  # content-addressed: no new bytes
+    assert len(srv.stored()) == blobs  # content-addressed: no new bytes
 
 
 def test_B_2_3_5_loops_are_reproduced_inside_the_copy(srv):
@@ -260,7 +260,7 @@ def test_B_2_4_3_delete_is_one_atomic_unbind(srv):
     r = srv.delete("/a/", If=f"</a/s2/locked> (<{token}>)")
     assert r.status_code == 204
     assert srv.members("/") == {}
-    assert srv.blob_files() == []
+    assert srv.stored() == []
 
 
 # --------------------------------------------------------------------------- MOVE
@@ -300,7 +300,7 @@ def test_B_2_5_2_move_overwrite_reclaims_an_unbound_destination(srv):
     old = srv.rid("/target")
     assert srv.move("/src", "/target").status_code == 204
     assert old not in set(fx.state(srv).values())
-    assert len(srv.blob_files()) == 1
+    assert len(srv.stored()) == 1
 
 
 def test_B_2_5_2_move_overwrite_F_412(srv):

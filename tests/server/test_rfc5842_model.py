@@ -81,12 +81,12 @@ def test_B_2_3_storage_kept_while_a_binding_remains(srv):
     srv.mkcol("/a")
     srv.put("/a/x", content)
     srv.bind_ok("/", "alias", "/a/x")
-    assert len(srv.blob_files()) == 1
+    assert len(srv.stored()) == 1
     assert srv.delete("/a/").status_code == 204
     assert srv.get("/alias").content == content
-    assert len(srv.blob_files()) == 1
+    assert len(srv.stored()) == 1
     assert srv.delete("/alias").status_code == 204
-    assert srv.blob_files() == []
+    assert srv.stored() == []
 
 
 def test_B_2_4_binding_integrity_across_unrelated_changes(srv):

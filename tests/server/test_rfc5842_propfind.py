@@ -335,7 +335,7 @@ def test_B_7_2_2_depth_infinity_requests_terminate_over_loops(srv, request_):
         assert put.status_code == 423  # every resource of the loop is covered once
     elif request_ == "delete":
         assert srv.delete("/top/").status_code == 204
-        assert srv.blob_files() == []
+        assert srv.stored() == []
     else:
         assert srv.move("/top/", "/moved/").status_code == 201
         assert srv.rid("/moved/a/up/up/") == srv.rid("/moved/b/")

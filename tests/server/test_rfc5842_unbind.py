@@ -43,10 +43,10 @@ def test_B_5_1_unbind_of_a_collection_binding_keeps_its_other_paths(srv):
 
 def test_B_5_2_no_reclamation_while_a_mapping_remains(srv):
     assert srv.unbind("/CollX/", "foo.html").status_code == 204
-    assert len(srv.blob_files()) == 1
+    assert len(srv.stored()) == 1
     assert srv.get("/CollY/bar.html").content == b"<p>foo</p>"
     assert srv.unbind("/CollY/", "bar.html").status_code == 204
-    assert srv.blob_files() == []
+    assert srv.stored() == []
 
 
 def test_B_5_2_unreachable_cycle_is_reclaimed(srv):
@@ -56,11 +56,11 @@ def test_B_5_2_unreachable_cycle_is_reclaimed(srv):
     srv.put("/cyc/inner/data", b"cycle payload")
     srv.bind_ok("/cyc/inner/", "back", "/cyc/")
     rids = {srv.rid("/cyc/"), srv.rid("/cyc/inner/"), srv.rid("/cyc/inner/data")}
-    blobs = len(srv.blob_files())
+    blobs = len(srv.stored())
     assert srv.unbind("/", "cyc").status_code == 204
     assert srv.get("/cyc/").status_code == 404
     assert not rids & set(fx.state(srv).values())
-    assert len(srv.blob_files()) == blobs - 1
+    assert len(srv.stored()) == blobs - 1
 
 
 def test_B_5_2_cycle_with_another_path_survives(srv):

@@ -19,7 +19,7 @@ from davbind.server import conditional
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
 from davbind.server.target import locate
-from davbind.storage.interface import BlobStore
+from davbind.storage.interface import INLINE_MAX, BlobStore, Txn
 from davbind.storage.model import Resource
 
 DAV_CLASSES = "1, 2, 3, bind"
@@ -84,29 +84,49 @@ def _range(value: str | None, size: int) -> tuple[int, int] | None:
 
 
 class SmallBlobCache:
-    """Recently read small blobs, by digest.  Blobs are content-addressed and never change,
-    so an entry can never be stale; the total size is bounded (LRU)."""
+    """Recently read small contents, by digest.  Content is addressed by its digest and
+    never changes, so an entry can never be stale; the total size is bounded (LRU)."""
 
-    def __init__(self, max_bytes: int = 32 * 1024 * 1024, max_item: int = 64 * 1024) -> None:
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024, max_item: int = INLINE_MAX) -> None:
         self.max_bytes = max_bytes
         self.max_item = max_item
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
 
-    def read(self, blobs: BlobStore, digest: str, size: int) -> bytes:
+    def get(self, digest: str) -> bytes | None:
         data = self._items.get(digest)
         if data is not None:
             self._items.move_to_end(digest)
-            return data
-        with blobs.open(digest) as fh:
-            data = fh.read(size)
-        if len(data) <= self.max_item:
+        return data
+
+    def add(self, digest: str, data: bytes) -> None:
+        if len(data) <= self.max_item and digest not in self._items:
             self._items[digest] = data
             self._size += len(data)
             while self._size > self.max_bytes:
                 _, old = self._items.popitem(last=False)
                 self._size -= len(old)
+
+    def read(self, blobs: BlobStore, digest: str, size: int) -> bytes:
+        data = self.get(digest)
+        if data is None:
+            with blobs.open(digest) as fh:
+                data = fh.read(size)
+            self.add(digest, data)
         return data
+
+
+def _inline(txn: Txn, resource: Resource) -> bytes | None:
+    """The content of a small file kept by the metadata store (``Txn.store_inline``)."""
+    digest = resource.digest
+    if digest is None or resource.size > INLINE_MAX:
+        return None
+    data = SMALL_BLOBS.get(digest)
+    if data is None:
+        data = txn.read_inline(digest)
+        if data is not None:
+            SMALL_BLOBS.add(digest, data)
+    return data
 
 
 SMALL_BLOBS = SmallBlobCache()
@@ -186,11 +206,12 @@ async def get(services: Services, request: Request) -> Response:
         resource = locate(txn, request.segments).resource
         if resource is None:
             raise DAVError(404, "not found")
+        headers = entity_headers(resource)
+        if not conditional.check(request, resource, safe=True):
+            return Response(304, headers)
         if resource.is_collection:
             members = list(txn.children(resource.key))
-    headers = entity_headers(resource)
-    if not conditional.check(request, resource, safe=True):
-        return Response(304, headers)
+        inline = None if request.method == "HEAD" else _inline(txn, resource)
     if resource.is_collection:
         headers.append(("Content-Type", "text/html; charset=utf-8"))
         return Response(200, headers, b"".join(_index(request.segments, iter(members))))
@@ -208,6 +229,8 @@ async def get(services: Services, request: Request) -> Response:
     headers.append(("Content-Length", str(length)))
     if resource.digest is None or length == 0 or request.method == "HEAD":
         return Response(status, headers, b"")
+    if inline is not None:
+        return Response(status, headers, inline[start : start + length])
     digest = resource.digest
     if length <= SMALL:
         body = _read_small(services.blobs, digest, start, length, size)

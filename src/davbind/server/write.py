@@ -2,7 +2,9 @@
 
 PUT streams the body into the blob store while hashing it, outside any transaction;
 then one write transaction re-checks the preconditions and commits content and metadata
-together, so a crash leaves either the old or the new content, never a mix.
+together, so a crash leaves either the old or the new content, never a mix.  A body of
+at most ``INLINE_MAX`` bytes is kept by the metadata store itself, in that same
+transaction: small files cost no file, no rename and no fsync of their own.
 DELETE removes exactly one binding (RFC 5842 §2.4, B-2.4-3): it is atomic, and only
 what became unreachable from the root is reclaimed.
 """
@@ -24,7 +26,7 @@ from davbind.server.http import Request, Response
 from davbind.server.read import entity_headers
 from davbind.server.services import Services
 from davbind.server.target import Target, locate
-from davbind.storage.interface import Txn, Upload
+from davbind.storage.interface import INLINE_MAX, BlobStore, Txn, Upload
 
 WRITE_BATCH = 2 * 1024 * 1024
 """Received body pieces are handed to the upload's writer thread in batches this large."""
@@ -34,22 +36,40 @@ ride out a stall of the disk, few enough to bound a large upload's memory (~10 M
 
 
 class _UploadFeeder:
-    """Feeds one upload from the event loop.  Small bodies are written on the loop (a
-    thread hop costs more); once a body passes ``WRITE_BATCH`` it gets a writer thread of
-    its own: batches are queued to it in order and hashed and written there while the
-    loop keeps receiving, and ``finish`` (fsync) and ``abort`` run on it after the last
-    queued write, so a temporary file is never removed under a write in progress."""
+    """Feeds one upload from the event loop; the upload is begun by the first write, so a
+    body kept inline (``put``) never touches the blob store.  Small bodies are written on
+    the loop (a thread hop costs more); once a body passes ``WRITE_BATCH`` it gets a
+    writer thread of its own: batches are queued to it in order and hashed and written
+    there while the loop keeps receiving, and ``finish`` (fsync) and ``abort`` run on it
+    after the last queued write, so a temporary file is never removed under a write in
+    progress."""
 
-    def __init__(self, upload: Upload) -> None:
-        self._upload = upload
-        many: Callable[[Sequence[bytes]], None] | None = getattr(upload, "write_many", None)
-        self._write = many if many is not None else self._write_joined
+    def __init__(self, blobs: BlobStore) -> None:
+        self._blobs = blobs
+        self._begun: Upload | None = None
         self._thread: ThreadPoolExecutor | None = None
         self._queued: deque[asyncio.Future[None]] = deque()
         self._stopped = False  # set on the first failure or abort: queued writes are skipped
 
-    def _write_joined(self, chunks: Sequence[bytes]) -> None:
-        self._upload.write(b"".join(chunks))
+    def _begin(self) -> Upload:
+        """The upload, begun on the event loop (``write``, ``finish``) before any job of
+        the writer thread can use it, so ``abort`` always sees what it must drop."""
+        if self._begun is None:
+            self._begun = self._blobs.begin()
+        return self._begun
+
+    def _write(self, chunks: Sequence[bytes]) -> None:
+        upload = self._begin()
+        many: Callable[[Sequence[bytes]], None] | None = getattr(upload, "write_many", None)
+        if many is not None:
+            many(chunks)
+        else:
+            upload.write(b"".join(chunks))
+
+    @property
+    def upload(self) -> Upload:
+        """The upload, once ``finish`` made it durable."""
+        return self._begin()
 
     def _job(self, chunks: Sequence[bytes] | None) -> None:
         """Runs in the writer thread: one batch, or ``finish`` for None."""
@@ -57,7 +77,7 @@ class _UploadFeeder:
             return
         try:
             if chunks is None:
-                self._upload.finish()
+                self._begin().finish()
             else:
                 self._write(chunks)
         except BaseException:
@@ -65,6 +85,7 @@ class _UploadFeeder:
             raise
 
     async def write(self, chunks: list[bytes]) -> None:
+        self._begin()
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="davbind-put")
         loop = asyncio.get_running_loop()
@@ -74,10 +95,11 @@ class _UploadFeeder:
 
     async def finish(self, tail: list[bytes]) -> None:
         """Write what is left, then flush and fsync: the content is durable on return."""
+        upload = self._begin()
         if self._thread is None:
             if tail:
                 self._write(tail)
-            await asyncio.to_thread(self._upload.finish)
+            await asyncio.to_thread(upload.finish)
             return
         if tail:
             await self.write(tail)
@@ -92,11 +114,13 @@ class _UploadFeeder:
     async def abort(self) -> None:
         """Drop the upload (temporary file included) once no write is in progress."""
         self._stopped = True
+        if self._begun is None:
+            return
         if self._thread is None:
-            self._upload.abort()
+            self._begun.abort()
             return
         loop = asyncio.get_running_loop()
-        aborted = loop.run_in_executor(self._thread, self._upload.abort)
+        aborted = loop.run_in_executor(self._thread, self._begun.abort)
         self._thread.shutdown(wait=False)
         self._thread = None
         pending = [*self._queued, aborted]
@@ -137,21 +161,26 @@ async def put(services: Services, request: Request) -> Response:
         raise DAVError(400, "partial PUT with Content-Range is not supported (RFC 9110 §14.5)")
     with services.store.read() as txn:
         _check_put(request, txn)
-    upload = services.blobs.begin()
-    feeder = _UploadFeeder(upload)
+    feeder = _UploadFeeder(services.blobs)
     try:
         pending: list[bytes] = []
         size = 0
+        streamed = False  # whether anything went to the blob store yet
         async for chunk in request.stream(services.settings.max_body_bytes):
             pending.append(chunk)
             size += len(chunk)
             if size >= WRITE_BATCH:
                 await feeder.write(pending)
-                pending, size = [], 0
-        await feeder.finish(pending)
+                pending, size, streamed = [], 0, True
+        inline = None if streamed or size > INLINE_MAX else b"".join(pending)
+        if inline is None:
+            await feeder.finish(pending)
         with services.store.write() as txn:
             target = _check_put(request, txn)
-            digest, length = txn.store_blob(upload)
+            if inline is not None:  # committed with the metadata: no file, no fsync
+                digest, length = txn.store_inline(inline)
+            else:
+                digest, length = txn.store_blob(feeder.upload)
             ctype = _content_type(request, target.segment)
             if target.resource is None:
                 assert target.parent is not None

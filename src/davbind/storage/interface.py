@@ -15,6 +15,12 @@ from typing import BinaryIO, Protocol
 
 from davbind.storage.model import DeadProp, Lock, MemberRow, Resource
 
+INLINE_MAX = 64 * 1024
+"""Content of at most this many bytes may be kept by the metadata store itself
+(``Txn.store_inline``): committed with the metadata in one transaction, no file, no
+fsync of its own.  Readers look inline first for content up to this size, so lowering
+it in a later release needs a migration of the rows above the new limit."""
+
 
 class Txn(Protocol):
     """One transaction over resources, bindings, dead properties and locks."""
@@ -98,6 +104,16 @@ class Txn(Protocol):
 
     def store_blob(self, upload: Upload) -> tuple[str, int]:
         """Make a finished upload durable and referenceable; returns (digest, size)."""
+        ...
+
+    def store_inline(self, data: bytes) -> tuple[str, int]:
+        """Keep ``data`` (at most ``INLINE_MAX`` bytes) content-addressed in the metadata
+        store, durable with this transaction; returns (digest, size).  Content already
+        stored under that digest (inline or as a blob) is not stored again."""
+        ...
+
+    def read_inline(self, digest: str) -> bytes | None:
+        """Content kept by ``store_inline``, or ``None`` (then it is in the blob store)."""
         ...
 
     def set_content(

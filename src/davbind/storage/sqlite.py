@@ -12,6 +12,7 @@ never lose its file.
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 import time
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from davbind.storage.interface import BlobStore, Upload
+from davbind.storage.interface import INLINE_MAX, BlobStore, Upload
 from davbind.storage.model import (
     AlreadyExists,
     DeadProp,
@@ -54,6 +55,7 @@ CREATE INDEX IF NOT EXISTS locks_key ON locks(key);
 CREATE INDEX IF NOT EXISTS locks_root ON locks(root);
 CREATE TABLE IF NOT EXISTS blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blob_trash(digest TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS inline_blobs(digest TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
 """
 
@@ -270,9 +272,24 @@ class SqliteTxn:
     def store_blob(self, upload: Upload) -> tuple[str, int]:
         digest, size = upload.finish()
         self._blobs.commit(upload)
-        self._c.execute("INSERT OR IGNORE INTO blobs(digest, size) VALUES (?,?)", (digest, size))
-        self._c.execute("DELETE FROM blob_trash WHERE digest=?", (digest,))
+        self._retain(digest, size)
         return digest, size
+
+    def store_inline(self, data: bytes) -> tuple[str, int]:
+        if len(data) > INLINE_MAX:
+            raise ValueError(f"{len(data)} bytes is more than inline content may hold")
+        digest = hashlib.sha256(data).hexdigest()
+        known = self._c.execute("SELECT 1 FROM blobs WHERE digest=?", (digest,)).fetchone()
+        if known is None:  # else the content is stored already, inline or as a file
+            self._c.execute(
+                "INSERT OR IGNORE INTO inline_blobs(digest, data) VALUES (?,?)", (digest, data)
+            )
+        self._retain(digest, len(data))
+        return digest, len(data)
+
+    def read_inline(self, digest: str) -> bytes | None:
+        row = self._c.execute("SELECT data FROM inline_blobs WHERE digest=?", (digest,)).fetchone()
+        return None if row is None else bytes(row[0])
 
     def set_content(
         self, key: int, digest: str | None, size: int, content_type: str | None
@@ -535,7 +552,8 @@ class SqliteMetadataStore:
             self._release(conn)
 
     def _empty_trash(self, conn: sqlite3.Connection) -> None:
-        """Delete blob files nobody references, under the write lock (see module doc)."""
+        """Delete content nobody references, blob files and inline rows alike, under the
+        write lock (see module doc)."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             rows = conn.execute(
@@ -544,6 +562,10 @@ class SqliteMetadataStore:
             ).fetchall()
             for (digest,) in rows:
                 self.blobs.delete(str(digest))
+            conn.execute(
+                "DELETE FROM inline_blobs WHERE digest IN (SELECT digest FROM blob_trash) "
+                "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest=inline_blobs.digest)"
+            )
             conn.execute("DELETE FROM blob_trash")
             conn.execute("COMMIT")
         except BaseException:
