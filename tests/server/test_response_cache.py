@@ -354,3 +354,74 @@ def test_an_unfinished_or_oversized_stream_is_not_kept(tmp_path: Path) -> None:
     finally:
         cache.close()
         services.store.close()
+
+
+# --- the generation a replay uses, read once per poll -----------------------------------
+
+
+class CountingStore:
+    """A store stand-in whose generation another party changes; counts the reads."""
+
+    def __init__(self) -> None:
+        self.value, self.reads = 1, 0
+
+    def generation(self) -> int:
+        self.reads += 1
+        return self.value
+
+
+def test_replays_read_the_generation_once_per_poll_and_everything_else_afresh() -> None:
+    store = CountingStore()
+    cache = respcache.ResponseCache(store, 1 << 20, 1 << 16)  # type: ignore[arg-type]
+
+    async def main() -> list[int]:
+        polled = cache._polled_generation
+        seen = [polled(), polled()]  # one poll's callbacks: one read
+        store.value = 2  # a commit elsewhere, while this poll's callbacks run
+        seen += [polled(), cache.generation()]  # handlers and stores read afresh
+        await asyncio.sleep(0)  # the next iteration: forgotten before the next poll
+        seen += [polled(), polled()]
+        return seen
+
+    assert asyncio.run(main()) == [1, 1, 1, 2, 2, 2]
+    assert store.reads == 3
+    # a loop that ended before it forgot does not lend its value to the next loop
+    ended = asyncio.new_event_loop()
+    ended.close()
+    cache._memo = (ended, 2)
+    store.value = 3
+
+    async def read() -> int:
+        return cache._polled_generation()
+
+    assert asyncio.run(read()) == 3
+    store.value = 4
+    assert cache._polled_generation() == 4  # without a loop, every call reads
+
+
+def test_a_write_answered_between_polls_is_seen_by_the_next_replay(live: Live) -> None:
+    """Handlers commit and answer between polls; the client's next request can come in the
+    very next poll.  Other clients keep handlers busy in the same stretches (ranged GETs
+    are never replayed: each runs the app, which reads the generation before its handler
+    reads anything); every GET after a PUT must still show the PUT's content."""
+    live.http.put("/f", content=b"v0")
+    live.http.put("/other", content=b"busy")
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=live.url) as other:
+            while not stop.is_set():
+                assert other.get("/other", headers={"Range": "bytes=0-1"}).status_code == 206
+
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(1, 200):
+            assert live.http.put("/f", content=b"v%d" % i).status_code == 204
+            for _ in range(2):  # the second is a replay when nothing else committed
+                assert live.http.get("/f").content == b"v%d" % i
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
