@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -303,7 +304,7 @@ def test_large_listing_is_replayed_from_disk_and_never_stale(tmp_path: Path) -> 
     assert list(spill.iterdir()) == [], "shutdown leaves cache files behind"
 
 
-def test_a_listing_read_after_every_write_is_never_copied_to_disk(tmp_path: Path) -> None:
+def test_a_listing_changed_before_every_read_is_never_copied_to_disk(tmp_path: Path) -> None:
     srv = Live(tmp_path / "data", response_cache_item_bytes=1024)
     spill = tmp_path / "data" / "cache"
     try:
@@ -311,12 +312,30 @@ def test_a_listing_read_after_every_write_is_never_copied_to_disk(tmp_path: Path
         for i in range(450):
             srv.http.put(f"/c/f{i:03}", content=b"x" * i)
         for i in range(4):
-            srv.http.put("/elsewhere.txt", content=b"%d" % i)
+            srv.http.put("/c/f000", content=b"%d" % i)  # a member: the listing changes
             answer = srv.http.request("PROPFIND", "/c/", headers={"Depth": "1"},
                                       content=ALLPROP)  # fmt: skip
             assert answer.status_code == 207 and answer.content.count(b"<D:response>") == 451
             assert list(spill.iterdir()) == []
         assert srv.cache.hits == 0
+    finally:
+        srv.stop()
+
+
+def test_a_large_listing_outlives_writes_elsewhere(tmp_path: Path) -> None:
+    srv = Live(tmp_path / "data", response_cache_item_bytes=1024)
+    try:
+        srv.http.request("MKCOL", "/c/")
+        for i in range(450):
+            srv.http.put(f"/c/f{i:03}", content=b"x" * i)
+        answers = []
+        for i in range(5):
+            srv.http.put("/elsewhere.txt", content=b"%d" % i)  # not shown by the listing
+            answers.append(srv.http.request("PROPFIND", "/c/", headers={"Depth": "1"},
+                                            content=ALLPROP))  # fmt: skip
+        assert len({framing_free(a)[2] for a in answers}) == 1
+        # computed twice (admitted the second time), then replayed after each write
+        assert srv.cache.hits == 3 and srv.cache.revalidated == 3
     finally:
         srv.stop()
 
@@ -425,3 +444,108 @@ def test_a_write_answered_between_polls_is_seen_by_the_next_replay(live: Live) -
         stop.set()
         for t in threads:
             t.join()
+
+
+# --- answers that depend on one resource outlive commits elsewhere -----------------------
+
+PROPPATCH_COLOUR = (
+    b'<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop>'
+    b"<Z:colour>%s</Z:colour></D:prop></D:set></D:propertyupdate>"
+)
+BIND = b'<D:bind xmlns:D="DAV:"><D:segment>%s</D:segment><D:href>%s</D:href></D:bind>'
+LOCK = (b'<D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
+        b"<D:locktype><D:write/></D:locktype></D:lockinfo>")  # fmt: skip
+
+
+def fresh(live: Live, method: str, url: str, **kw: Any) -> httpx.Response:
+    """The handler's answer now: a header the key keeps and nothing reads makes it miss."""
+    headers = {**kw.pop("headers", {}), "X-Fresh": str(time.monotonic_ns())}
+    return live.http.request(method, url, headers=headers, **kw)
+
+
+def seeded(live: Live) -> None:
+    live.http.request("MKCOL", "/a/")
+    live.http.request("MKCOL", "/b/")
+    live.http.put("/a/f", content=b"first")
+    live.http.put("/a/g", content=b"second")
+    live.http.put("/b/x", content=b"elsewhere")
+
+
+READS = [
+    ("GET", "/a/f", {}),
+    ("GET", "/a/", {}),
+    ("PROPFIND", "/a/", {"headers": {"Depth": "1"}, "content": ALLPROP}),
+    ("PROPFIND", "/a/", {"headers": {"Depth": "0"}, "content": ALLPROP}),
+    ("PROPFIND", "/a/f", {"headers": {"Depth": "0"}, "content": PROPFIND0}),
+]
+
+READ_IDS = [f"{m} {u} {k.get('headers', {}).get('Depth', '')}".strip() for m, u, k in READS]
+
+
+@pytest.mark.parametrize(("method", "url", "kw"), READS, ids=READ_IDS)
+def test_a_commit_elsewhere_keeps_the_answer(live: Live, method: str, url: str,
+                                             kw: dict[str, Any]) -> None:  # fmt: skip
+    seeded(live)
+    for _ in range(2):
+        first = live.http.request(method, url, **kw)
+    hits, revalidated = live.cache.hits, live.cache.revalidated
+    live.http.put("/b/x", content=b"changed elsewhere")
+    live.http.request("PROPPATCH", "/b/", content=PROPPATCH_COLOUR % b"blue")
+    again = live.http.request(method, url, **kw)
+    assert live.cache.hits == hits + 1 and live.cache.revalidated == revalidated + 1
+    assert without_date(again) == without_date(first) == without_date(
+        fresh(live, method, url, **kw))
+
+
+CHANGES = [
+    ("PUT", "/a/f", {"content": b"new content"}),
+    ("PROPPATCH", "/a/f", {"content": PROPPATCH_COLOUR % b"red"}),
+    ("PROPPATCH", "/a/", {"content": PROPPATCH_COLOUR % b"green"}),
+    ("DELETE", "/a/g", {}),
+    ("PUT", "/a/h", {"content": b"a new member"}),
+    ("MOVE", "/a/g", {"headers": {"Destination": "/a/g2"}}),
+    ("BIND", "/b/", {"content": BIND % (b"alias", b"/a/f")}),  # /a/f gains a parent
+    ("LOCK", "/b/x", {"headers": {"Timeout": "Second-60"}, "content": LOCK}),  # any lock
+    ("LOCK", "/a/f", {"headers": {"Timeout": "Second-60"}, "content": LOCK}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "kw"), READS, ids=READ_IDS)
+@pytest.mark.parametrize(("change", "target", "change_kw"), CHANGES,
+                         ids=[f"{m} {u}" for m, u, _ in CHANGES])  # fmt: skip
+def test_an_answer_is_never_replayed_after_a_change_it_shows(
+    live: Live, method: str, url: str, kw: dict[str, Any], change: str, target: str,
+    change_kw: dict[str, Any],
+) -> None:
+    seeded(live)
+    for _ in range(2):
+        live.http.request(method, url, **kw)
+    r = live.http.request(change, target, **change_kw)
+    assert r.status_code < 300, (change, target, r.status_code, r.text)
+    again = live.http.request(method, url, **kw)
+    now = fresh(live, method, url, **kw)
+    assert without_date(again) == without_date(now), "a replay differs from the handler"
+
+
+def test_a_member_changed_through_another_binding_is_not_replayed(live: Live) -> None:
+    seeded(live)
+    assert live.http.request("BIND", "/b/", content=BIND % (b"alias", b"/a/f")).status_code == 201
+    hdrs = {"Depth": "1"}
+    for _ in range(2):
+        live.http.request("PROPFIND", "/a/", headers=hdrs, content=ALLPROP)
+        live.http.get("/a/f")
+    live.http.put("/b/alias", content=b"changed through the other path")
+    listing = live.http.request("PROPFIND", "/a/", headers=hdrs, content=ALLPROP)
+    assert b"<D:getcontentlength>30</D:getcontentlength>" in listing.content
+    assert live.http.get("/a/f").content == b"changed through the other path"
+
+
+def test_a_path_that_resolves_elsewhere_now_is_not_replayed(live: Live) -> None:
+    seeded(live)
+    for _ in range(2):
+        old = live.http.get("/a/f")
+    assert live.http.request("MOVE", "/a/", headers={"Destination": "/z/"}).status_code == 201
+    live.http.request("MKCOL", "/a/")
+    live.http.put("/a/f", content=b"another resource at the same path")
+    assert live.http.get("/a/f").content == b"another resource at the same path"
+    assert old.content == b"first" and live.http.get("/z/f").content == b"first"

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from davbind.protocol.errors import REASONS, DAVError
 from davbind.protocol.multistatus import error_document
-from davbind.server import bindings, copymove, locks, propfind, proppatch, read, respcache, write
+from davbind.server import (
+    bindings,
+    copymove,
+    locks,
+    propfind,
+    proppatch,
+    read,
+    respcache,
+    respspool,
+    write,
+)
 from davbind.server.http import (
     ClientGone,
     Receive,
@@ -163,7 +173,7 @@ class App:
         if found is None:
             return None
         stored, fh = found
-        return Response(stored.status, list(stored.headers), respcache.file_chunks(fh))
+        return Response(stored.status, list(stored.headers), respspool.file_chunks(fh))
 
     def _remember(
         self, cache: ResponseCache, generation: int, scope: Scope, request: Request,
@@ -176,7 +186,12 @@ class App:
         key = self._key(scope, request)
         if key is None:
             return
-        if request.method == "PROPFIND":
+        depends, fingerprint = response.depends, None
+        if depends is not None:
+            fingerprint = cache.fingerprint(depends)
+            if fingerprint is None:
+                return  # a lock exists, and the answer shows that there is none
+        elif request.method == "PROPFIND":
             with self.services.store.read() as txn:
                 if txn.has_locks():
                     return  # lockdiscovery depends on the clock (respcache module doc)
@@ -184,9 +199,10 @@ class App:
             head_line, rest = respcache.wire(
                 response.status, wire_headers(response), b"" if head else body
             )
-            cache.put(key, generation, head_line, rest)
+            cache.put(key, generation, head_line, rest, depends, fingerprint)
         else:
-            response.body = cache.tee(body, key, generation, response.status, response.headers)
+            response.body = cache.tee(body, key, generation, response.status, response.headers,
+                                      depends, fingerprint)  # fmt: skip
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

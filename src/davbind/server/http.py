@@ -12,6 +12,7 @@ from typing import Any
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import split_path
+from davbind.server.respcache import Depends
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -107,9 +108,13 @@ Body = bytes | Iterator[bytes] | AsyncIterator[bytes]
 
 @dataclass(slots=True)
 class Response:
+    """``depends``: what the answer depends on, when a handler can say it is less than
+    the whole store; it lets a kept answer outlive unrelated commits (``respcache``)."""
+
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: Body = b""
+    depends: Depends | None = None
 
     def header(self, name: str, value: str) -> Response:
         self.headers.append((name, value))

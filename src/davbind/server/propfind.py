@@ -33,6 +33,7 @@ from davbind.protocol.xmlbody import PropfindRequest, element_xml, parse_propfin
 from davbind.server import propcache, propfind_json
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import REGISTRY, LockView, PropContext
+from davbind.server.respcache import Depends
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import MetadataStore, Txn
@@ -41,6 +42,7 @@ from davbind.storage.model import MemberRow, Resource
 FLUSH = 256 * 1024
 Node = Resource | MemberRow
 LOCKDISCOVERY = "{DAV:}lockdiscovery"
+PARENT_SET = "{DAV:}parent-set"
 VARY = (("Vary", "DAV, Prefer, Depth, Accept"),)  # spec A-23: the answer depends on DAV
 
 
@@ -369,4 +371,17 @@ async def propfind(services: Services, request: Request) -> Response:
     applied = [p for p in ("return=minimal", "depth-noroot") if p in prefer]
     if applied:
         headers.append(("Preference-Applied", ", ".join(applied)))
-    return Response(207, headers, payload)
+    return Response(207, headers, payload, _depends(request, spec, depth, resource))
+
+
+def _depends(
+    request: Request, spec: PropfindRequest, depth: Depth, resource: Resource
+) -> Depends | None:
+    """What the answer shows (for the response cache): at Depth 0 or 1 the properties of
+    the resource and its members, given that no lock exists; not ``parent-set``, which
+    depends on bindings elsewhere (RFC 5842 §3.2), nor anything at Depth infinity."""
+    asked = spec.names if spec.kind == "prop" else spec.include
+    if depth is Depth.INFINITY or PARENT_SET in asked:
+        return None
+    members = depth is Depth.ONE and resource.is_collection
+    return Depends(request.segments, members=members, no_locks=True)

@@ -17,6 +17,7 @@ from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import encode_segment
 from davbind.server import conditional
 from davbind.server.http import Request, Response
+from davbind.server.respcache import Depends
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import INLINE_MAX, BlobStore, Txn
@@ -212,9 +213,11 @@ async def get(services: Services, request: Request) -> Response:
         if resource.is_collection:
             members = list(txn.children(resource.key))
         inline = None if request.method == "HEAD" else _inline(txn, resource)
+    depends = Depends(request.segments)  # the resource (a collection: its bindings)
     if resource.is_collection:
         headers.append(("Content-Type", "text/html; charset=utf-8"))
-        return Response(200, headers, b"".join(_index(request.segments, iter(members))))
+        index = b"".join(_index(request.segments, iter(members)))
+        return Response(200, headers, index, depends)
     headers.append(("Content-Type", resource.content_type or "application/octet-stream"))
     headers.append(("Accept-Ranges", "bytes"))
     size = resource.size
@@ -228,11 +231,11 @@ async def get(services: Services, request: Request) -> Response:
         headers.append(("Content-Range", f"bytes {wanted[0]}-{wanted[1]}/{size}"))
     headers.append(("Content-Length", str(length)))
     if resource.digest is None or length == 0 or request.method == "HEAD":
-        return Response(status, headers, b"")
+        return Response(status, headers, b"", depends)
     if inline is not None:
-        return Response(status, headers, inline[start : start + length])
+        return Response(status, headers, inline[start : start + length], depends)
     digest = resource.digest
     if length <= SMALL:
         body = _read_small(services.blobs, digest, start, length, size)
-        return Response(status, headers, body)
-    return Response(status, headers, _stream(services.blobs, digest, start, length))
+        return Response(status, headers, body, depends)
+    return Response(status, headers, _stream(services.blobs, digest, start, length), depends)

@@ -4,19 +4,26 @@ Sync clients poll the same listings and fetch the same small files again and aga
 nothing changes.  An entry is the complete HTTP/1.1 response a handler produced (status
 line, headers, body), keyed by the request (method, request-target, every header that
 could change the answer, body) and tagged with the store generation read *before* the
-handler read anything (``MetadataStore.generation``).  It is replayed only while the
+handler read anything (``MetadataStore.generation``).  It is replayed while the
 generation is unchanged: any commit, by any worker process, changes it, so a replayed
 answer is byte for byte what the handler would produce at that instant.  This is not an
 HTTP cache in the sense of RFC 9111: nothing is ever served stale, and clients see no
 difference except speed.
 
-Small answers are kept in memory and replayed by the connection protocol (``h1``).
-Larger streamed answers (a big PROPFIND multistatus) are copied to a file in the
-cache directory as they are sent and, once complete, replayed from that file in 1 MiB
-chunks by the app, so memory stays flat whatever the size of the listing.  Copying costs
-a write of the whole answer, so a large answer is admitted only the second time it is
-computed in one generation: one asked again while nothing changed is kept, one asked
-once after every change (a listing re-read after each write) never pays for the copy.
+Most answers depend on far less than the whole store: a file's GET on the resource at
+that path, a Depth-0 or Depth-1 PROPFIND on one resource and its members (and on there
+being no lock at all).  A handler says so with a ``Depends``; the entry then also keeps the
+store's ``fingerprint`` of it, and after a commit it is checked once against the
+fingerprint now (a few indexed queries) instead of dropped: a write in one folder does
+not throw away the listings of every other.  Answers without one go with the
+generation that made them.
+
+Small answers are kept in memory and replayed by the connection protocol (``h1``);
+larger streamed ones are copied to the cache directory as they are sent (``respspool``)
+and replayed by the app.  Copying costs a write of the whole answer, so a large answer
+is admitted only the second time the same answer is computed (same fingerprint, or
+same generation): one asked again while nothing it shows changed is kept, one asked
+once after every change to it never pays for the copy.
 
 A replay (``lookup``, called by ``h1`` from the socket callbacks of one event-loop poll)
 reads the generation at most once per poll: every request handled there had been sent
@@ -37,9 +44,6 @@ RFC 4918 §15.8, and locks expire without a commit).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
-import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -47,6 +51,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO
 
+from davbind.server.respspool import Spool, StoredFile, Tee, unlink
 from davbind.storage.interface import MetadataStore
 
 CACHEABLE_METHODS = frozenset({"GET", "HEAD", "PROPFIND"})
@@ -104,100 +109,42 @@ def wire(status: int, headers: Iterable[tuple[bytes, bytes]], body: bytes) -> tu
     return status_line(status), block + b"\r\n" + body
 
 
-FILE_CHUNK = 1024 * 1024
-_counter = itertools.count()
-
-
 @dataclass(frozen=True, slots=True)
-class StoredFile:
-    """A large answer kept on disk: status, header fields (Content-Length included),
-    and the file holding the body."""
+class Depends:
+    """What an answer depends on: the resource the request path resolves to, with
+    ``members`` each of its members too, and with ``no_locks`` that no lock exists
+    anywhere (RFC 4918 §15.8: every ``lockdiscovery`` is then empty)."""
 
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    path: str
-    size: int
-
-
-def file_chunks(fh: BinaryIO) -> Iterator[bytes]:
-    """The body of a stored answer, 1 MiB at a time; the file closes with the iterator."""
-    try:
-        while chunk := fh.read(FILE_CHUNK):
-            yield chunk
-    finally:
-        fh.close()
+    segments: tuple[str, ...]
+    members: bool = False
+    no_locks: bool = False
 
 
-class Spool:
-    """Copies a streamed body to a cache file while it is sent (``ResponseCache.tee``)."""
-
-    def __init__(self, cache: ResponseCache, key: Key, generation: int, status: int,
-                 headers: list[tuple[str, str]], limit: int) -> None:  # fmt: skip
-        assert cache.spill_dir is not None
-        self.cache, self.key, self.generation = cache, key, generation
-        self.status, self.headers, self.limit = status, headers, limit
-        self.path = str(cache.spill_dir / f"{os.getpid()}-{next(_counter)}")
-        self.file: BinaryIO | None = open(self.path, "wb")  # noqa: SIM115 (closed in keep/discard)
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        if self.file is None:
-            return
-        self.size += len(chunk)
-        if self.size > self.limit:
-            self.discard()
-            return
-        self.file.write(chunk)
-
-    def keep(self) -> None:
-        if self.file is None:
-            return
-        self.file.close()
-        self.file = None
-        headers = (*self.headers, ("Content-Length", str(self.size)))
-        stored = StoredFile(self.status, headers, self.path, self.size)
-        if not self.cache.put_file(self.key, self.generation, stored):
-            _unlink(self.path)
-
-    def discard(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
-            _unlink(self.path)
+Fingerprint = tuple[int, ...]
 
 
-class _Tee:
-    """A sync body iterator that also feeds a ``Spool``; kept only if sent to the end."""
+class _Entry:
+    """One kept answer: in memory (``head``, ``rest``) or on disk (``file``)."""
 
-    def __init__(self, body: Iterator[bytes], spool: Spool) -> None:
-        self._body, self._spool = body, spool
+    __slots__ = ("depends", "file", "fingerprint", "head", "rest", "tag")
 
-    def __iter__(self) -> _Tee:
-        return self
+    def __init__(
+        self, tag: int, depends: Depends | None, fingerprint: Fingerprint | None,
+        head: bytes = b"", rest: bytes = b"", file: StoredFile | None = None,
+    ) -> None:
+        self.tag, self.depends, self.fingerprint = tag, depends, fingerprint
+        self.head, self.rest, self.file = head, rest, file
 
-    def __next__(self) -> bytes:
-        try:
-            chunk = next(self._body)
-        except StopIteration:
-            self._spool.keep()
-            raise
-        self._spool.write(chunk)
-        return chunk
-
-    def close(self) -> None:
-        self._spool.discard()  # a no-op once kept
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            close()
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+    @property
+    def size(self) -> int:
+        return self.file.size if self.file is not None else len(self.head) + len(self.rest) + 256
 
 
 class ResponseCache:
-    """Per-process LRU of whole responses, valid for exactly one store generation."""
+    """Per-process LRU of whole responses, each valid while its generation, or the
+    fingerprint of what it depends on, is unchanged (module doc)."""
+
+    COMPUTED_KEYS = 1024
 
     def __init__(
         self, store: MetadataStore, max_bytes: int, item_bytes: int,
@@ -210,15 +157,16 @@ class ResponseCache:
         self.disk_bytes = disk_bytes
         if self.spill_dir is not None:
             self.spill_dir.mkdir(parents=True, exist_ok=True)
-        self._entries: OrderedDict[Key, tuple[bytes, bytes]] = OrderedDict()
-        self._files: OrderedDict[Key, StoredFile] = OrderedDict()
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        self._files: OrderedDict[Key, _Entry] = OrderedDict()
         self._disk = 0
         self._size = 0
-        self._generation = -1  # the generation every entry belongs to
-        self._computed: OrderedDict[Key, int] = OrderedDict()  # key -> generation, large
+        # key -> what made its last large answer (fingerprint, or generation), for admission
+        self._computed: OrderedDict[Key, object] = OrderedDict()
         self._memo: tuple[asyncio.AbstractEventLoop, int] | None = None
         self.hits = 0
         self.stores = 0
+        self.revalidated = 0
 
     def generation(self) -> int:
         return self.store.generation()
@@ -240,72 +188,99 @@ class ResponseCache:
     def _forget(self) -> None:
         self._memo = None
 
+    def fingerprint(self, depends: Depends) -> Fingerprint | None:
+        """The store's fingerprint of ``depends`` now; ``None`` when it cannot vouch for an
+        answer (the path does not resolve, or a lock exists and the answer needs none)."""
+        with self.store.read() as txn:
+            if depends.no_locks and txn.has_locks():
+                return None
+            return txn.fingerprint(depends.segments, depends.members)
+
+    def _valid(self, entry: _Entry, generation: int) -> bool:
+        """Whether ``entry`` is still exact at ``generation``: made at it, or the fingerprint of
+        what it depends on unchanged since (then it is tagged with ``generation``: counters only
+        grow, so an unchanged fingerprint means nothing it shows changed in between)."""
+        if entry.tag == generation:
+            return True
+        if entry.depends is None or entry.fingerprint is None:
+            return False
+        if self.fingerprint(entry.depends) != entry.fingerprint:
+            return False
+        entry.tag = generation
+        self.revalidated += 1
+        return True
+
     def lookup(self, key: Key) -> tuple[bytes, bytes] | None:
         """The stored (status line, rest) for ``key`` if it is still exact, else None.
         Only for ``h1``'s replays, from the socket callbacks of a poll (module doc)."""
         entry = self._entries.get(key)
         if entry is None:
             return None
-        generation = self._polled_generation()
-        if generation != self._generation:
-            self._reset(generation)  # something was committed: every entry is stale
+        if not self._valid(entry, self._polled_generation()):
+            del self._entries[key]
+            self._size -= entry.size
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return entry
+        return entry.head, entry.rest
 
-    def put(self, key: Key, generation: int, head: bytes, rest: bytes) -> bool:
+    def put(
+        self, key: Key, generation: int, head: bytes, rest: bytes,
+        depends: Depends | None = None, fingerprint: Fingerprint | None = None,
+    ) -> bool:
         """Keep a response computed from data read at ``generation`` (taken before the
-        handler read anything).  Refused when something was committed since."""
-        size = len(head) + len(rest) + 256
-        if size > self.item_bytes or size > self.max_bytes:
+        handler read anything), with the fingerprint of what it depends on taken after the handler
+        read.  Refused when something was committed since ``generation``: the answer and
+        the fingerprint then need not belong to the same state."""
+        entry = _Entry(generation, depends, fingerprint, head, rest)
+        if entry.size > self.item_bytes or entry.size > self.max_bytes:
             return False
-        current = self.store.generation()
-        if current != generation:
+        if self.store.generation() != generation:
             return False
-        if current != self._generation:
-            self._reset(current)
         old = self._entries.pop(key, None)
         if old is not None:
-            self._size -= len(old[0]) + len(old[1]) + 256
-        self._entries[key] = (head, rest)
-        self._size += size
+            self._size -= old.size
+        self._entries[key] = entry
+        self._size += entry.size
         while self._size > self.max_bytes:
-            _, (h, r) = self._entries.popitem(last=False)
-            self._size -= len(h) + len(r) + 256
+            _, evicted = self._entries.popitem(last=False)
+            self._size -= evicted.size
         self.stores += 1
         return True
 
-    # --- large answers, on disk --------------------------------------------------------
+    # --- large answers, on disk (respspool) --------------------------------------------
 
     def tee(self, body: Iterator[bytes], key: Key, generation: int, status: int,
-            headers: list[tuple[str, str]]) -> Iterator[bytes]:  # fmt: skip
+            headers: list[tuple[str, str]], depends: Depends | None = None,
+            fingerprint: Fingerprint | None = None) -> Iterator[bytes]:  # fmt: skip
         """Wrap a streamed body so that, sent to its end, it is kept for replay (from the
-        second time it is computed in this generation on, see the module doc)."""
-        if self.spill_dir is None or not self._computed_before(key, generation):
+        second time the same answer is computed on, see the module doc)."""
+        if self.spill_dir is None:
             return body
-        limit = self.disk_bytes // 4
-        return _Tee(body, Spool(self, key, generation, status, headers, limit))
+        made_by = fingerprint if depends is not None and fingerprint is not None else generation
+        if not self._computed_before(key, made_by):
+            return body
 
-    COMPUTED_KEYS = 1024
+        def keep(stored: StoredFile) -> bool:
+            return self._put_file(key, _Entry(generation, depends, fingerprint, file=stored))
 
-    def _computed_before(self, key: Key, generation: int) -> bool:
+        return Tee(body, Spool(self.spill_dir, status, headers, self.disk_bytes // 4, keep))
+
+    def _computed_before(self, key: Key, made_by: object) -> bool:
         before = self._computed.pop(key, None)
-        self._computed[key] = generation
+        self._computed[key] = made_by
         if len(self._computed) > self.COMPUTED_KEYS:
             self._computed.popitem(last=False)
-        return before == generation
+        return before == made_by
 
-    def put_file(self, key: Key, generation: int, stored: StoredFile) -> bool:
-        if self.spill_dir is None or self.store.generation() != generation:
+    def _put_file(self, key: Key, entry: _Entry) -> bool:
+        if self.store.generation() != entry.tag:
             return False
-        if generation != self._generation:
-            self._reset(generation)
         old = self._files.pop(key, None)
         if old is not None:
             self._drop_file(old)
-        self._files[key] = stored
-        self._disk += stored.size
+        self._files[key] = entry
+        self._disk += entry.size
         while self._disk > self.disk_bytes:
             _, evicted = self._files.popitem(last=False)
             self._drop_file(evicted)
@@ -315,50 +290,46 @@ class ResponseCache:
     def lookup_file(self, key: Key) -> tuple[StoredFile, BinaryIO] | None:
         """A stored large answer and its body, opened (an eviction that unlinks the
         file afterwards does not disturb a replay in progress)."""
-        stored = self._files.get(key)
-        if stored is None:
+        entry = self._files.get(key)
+        if entry is None or entry.file is None:
             return None
-        generation = self.store.generation()
-        if generation != self._generation:
-            self._reset(generation)
+        if not self._valid(entry, self.store.generation()):
+            del self._files[key]
+            self._drop_file(entry)
             return None
         try:
-            fh = open(stored.path, "rb")  # noqa: SIM115 (closed by file_chunks)
+            fh = open(entry.file.path, "rb")  # noqa: SIM115 (closed by file_chunks)
         except FileNotFoundError:
             del self._files[key]
-            self._disk -= stored.size
+            self._disk -= entry.size
             return None
         self._files.move_to_end(key)
         self.hits += 1
-        return stored, fh
+        return entry.file, fh
 
     @property
     def has_files(self) -> bool:
         return bool(self._files)
 
-    def _drop_file(self, stored: StoredFile) -> None:
-        self._disk -= stored.size
-        _unlink(stored.path)
-
-    def _reset(self, generation: int) -> None:
-        self._entries.clear()
-        self._size = 0
-        for stored in self._files.values():
-            _unlink(stored.path)
-        self._files.clear()
-        self._disk = 0
-        self._generation = generation
+    def _drop_file(self, entry: _Entry) -> None:
+        self._disk -= entry.size
+        if entry.file is not None:
+            unlink(entry.file.path)
 
     def close(self) -> None:
-        """Remove this process's cache files."""
-        self._reset(-1)
+        """Forget every answer and remove this process's cache files."""
+        for entry in self._files.values():
+            self._drop_file(entry)
+        self._files.clear()
+        self._entries.clear()
+        self._size = 0
 
     def sweep(self) -> int:
         """Remove every file in the cache directory (before workers start)."""
         n = 0
         if self.spill_dir is not None:
             for leftover in self.spill_dir.iterdir():
-                _unlink(str(leftover))
+                unlink(str(leftover))
                 n += 1
         return n
 

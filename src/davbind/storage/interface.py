@@ -68,6 +68,13 @@ class Txn(Protocol):
         reachable from ``key`` (``key`` included); each binding once, so loops end."""
         ...
 
+    def fingerprint(self, segments: Sequence[str], members: bool) -> tuple[int, ...] | None:
+        """A value that is the same at two snapshots only if ``segments`` resolve to the
+        same resource in the same state (its change counter) and, with ``members``, every
+        member of it is in the same state too; ``None`` if the path does not resolve.
+        Lock state is not part of it."""
+        ...
+
     def has_locks(self) -> bool:
         """Whether any unexpired lock exists at all (lets listings skip lock lookups)."""
         ...

@@ -146,6 +146,29 @@ class SqliteTxn:
         while rows := cur.fetchmany(512):
             yield [(segment, make((key, coll == 1, cache))) for segment, key, coll, cache in rows]
 
+    def fingerprint(self, segments: Sequence[str], members: bool) -> tuple[int, ...] | None:
+        # change counters only grow, and a change of membership bumps the collection's
+        # own, so equal counters (and the member count and sum) mean nothing changed
+        key = self._root_key
+        for seg in segments:
+            row = self._c.execute(
+                "SELECT child FROM bindings WHERE parent=? AND segment=?", (key, seg)
+            ).fetchone()
+            if row is None:
+                return None
+            key = int(row[0])
+        row = self._c.execute("SELECT cgen FROM resources WHERE key=?", (key,)).fetchone()
+        if row is None:
+            return None
+        if not members:
+            return (key, int(row[0]))
+        count, total = self._c.execute(
+            "SELECT count(*), coalesce(sum(r.cgen), 0) FROM bindings b "
+            "JOIN resources r ON r.key=b.child WHERE b.parent=?",
+            (key,),
+        ).fetchone()
+        return (key, int(row[0]), int(count), int(total))
+
     def parents(self, key: int) -> list[tuple[int, str]]:
         rows = self._c.execute(
             "SELECT parent, segment FROM bindings WHERE child=? ORDER BY parent, segment", (key,)
