@@ -117,9 +117,10 @@ class Run:
     # --- a) and b): PROPFIND latency, RSS ---------------------------------------------
 
     def propfind_case(self, rss: Any, phase: str, label: str, case: str, path: str,
-                      depth: str, body_name: str, expect: int, touch: bool = False) -> None:
-        """With ``touch``, every PROPFIND follows a 1-byte PUT elsewhere (untimed): the
-        answer cannot come from a cache of unchanged data (davbind's response cache)."""
+                      depth: str, body_name: str, expect: int, touch: str | None = None) -> None:
+        """With ``touch``, every PROPFIND follows a PUT of 64 bytes to that path (untimed):
+        a file outside the listing (the answer is unchanged, but the store is not), or
+        a file the listing shows (then the answer cannot come from any cache of it)."""
         import httpx
         from harness_measure import BODIES, count_responses, percentile, propfind
 
@@ -138,7 +139,7 @@ class Run:
                 if srv.name in failed:
                     continue
                 if touch:
-                    clients[srv.name].put("/touch.txt", content=b"%d" % (r % 10))
+                    clients[srv.name].put(touch, content=b"%064d" % r)
                 rss.activate(phase, srv.name, srv.pid)
                 try:
                     result = propfind(clients[srv.name], path, depth, BODIES[body_name])
@@ -182,19 +183,24 @@ class Run:
                     log(label)
                     self.propfind_case(rss, f"a{n}", label, f"propfind_d1_{body}_{n}",
                                        f"/c{n}/", "1", body, n + 1)
-                label = f"PROPFIND Depth 1, {n:,} members, allprop, each after a write"
-                log(label)
-                self.propfind_case(rss, f"a{n}", label, f"propfind_d1_allprop_{n}_cold",
-                                   f"/c{n}/", "1", "allprop", n + 1, touch=True)
+                for where, touch, case in (
+                    ("a write elsewhere", "/touch.txt", "elsewhere"),
+                    ("a change of one of them", f"/c{n}/m00000.txt", "inside"),
+                ):
+                    label = f"PROPFIND Depth 1, {n:,} members, allprop, each after {where}"
+                    log(label)
+                    self.propfind_case(rss, f"a{n}", label, f"propfind_d1_allprop_{n}_{case}",
+                                       f"/c{n}/", "1", "allprop", n + 1, touch=touch)
             nodes = self.sizes.tree_nodes
             label = f"PROPFIND Depth infinity, {nodes:,}-node tree, allprop"
             log(label)
             self.propfind_case(rss, "b", label, "propfind_dinf_allprop", "/tree/", "infinity",
                                "allprop", nodes)
-            label = f"PROPFIND Depth infinity, {nodes:,}-node tree, allprop, each after a write"
+            label = (f"PROPFIND Depth infinity, {nodes:,}-node tree, allprop, "
+                     "each after a change in it")
             log(label)
-            self.propfind_case(rss, "b", label, "propfind_dinf_allprop_cold", "/tree/",
-                               "infinity", "allprop", nodes, touch=True)
+            self.propfind_case(rss, "b", label, "propfind_dinf_allprop_inside", "/tree/",
+                               "infinity", "allprop", nodes, touch="/tree/d00/e00/f000.txt")
         # f): a server whose memory does not grow with the listing shows the same peak for
         # 1,000 and 10,000 members; the resting figure is what it held before a) began
         m = self.report.metric("rss_idle_mib", "RSS at rest, before a)", "MiB", "lower")
