@@ -159,8 +159,12 @@ async def put(services: Services, request: Request) -> Response:
     """RFC 4918 §9.7: 201 for a new resource, 204 for new content of an existing one."""
     if request.header("content-range") is not None:
         raise DAVError(400, "partial PUT with Content-Range is not supported (RFC 9110 §14.5)")
-    with services.store.read() as txn:
-        _check_put(request, txn)
+    declared = request.declared_length()
+    if declared is None or declared > INLINE_MAX:
+        # refuse before receiving a large body; a small one is checked once, when it is
+        # committed, like every body
+        with services.store.read() as txn:
+            _check_put(request, txn)
     feeder = _UploadFeeder(services.blobs)
     try:
         pending: list[bytes] = []
