@@ -487,9 +487,3 @@ def unbind_cmd(opts: Options, urls: tuple[str, ...]) -> None:
         target = parse_url(url)
         with opts.client(target) as client:
             client.unbind(target.path)
-
-
-COMMANDS: tuple[click.Command, ...] = (
-    ls_cmd, tree_cmd, info_cmd, get_cmd, put_cmd, mkdir_cmd, rm_cmd,
-    mv_cmd, cp_cmd, bind_cmd, unbind_cmd, rebind_cmd,
-)  # fmt: skip

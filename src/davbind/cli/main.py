@@ -1,27 +1,49 @@
-"""``davbind`` command group (DESIGN.md cli layer)."""
+"""``davbind`` command group (DESIGN.md cli layer).
+
+Subcommands are imported when they run, not when the group is built: ``davbind serve``
+then loads the server and not the client, checker and mock (and the worker processes
+uvicorn spawns, which import this module again, stay as small).
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from davbind import __version__
-from davbind.cli.check_cmd import check
-from davbind.cli.client_cmds import COMMANDS as CLIENT_COMMANDS
-from davbind.cli.mock_cmd import mock
-from davbind.cli.serve import serve
+
+CLIENT = "davbind.cli.client_cmds"
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("davbind.cli.serve", "serve"),
+    "mock": ("davbind.cli.mock_cmd", "mock"),
+    "check": ("davbind.cli.check_cmd", "check"),
+    **{name: (CLIENT, f"{name}_cmd") for name in (
+        "ls", "tree", "info", "get", "put", "mkdir", "rm", "mv", "cp", "bind", "unbind",
+        "rebind",
+    )},
+}  # fmt: skip
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands are looked up in ``COMMANDS`` and imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        command = getattr(importlib.import_module(where[0]), where[1])
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="davbind")
 def cli() -> None:
     """davbind: WebDAV server, client and test kit with RFC 5842 bindings."""
-
-
-cli.add_command(serve)
-cli.add_command(mock)
-cli.add_command(check)
-for _command in CLIENT_COMMANDS:
-    cli.add_command(_command)
 
 
 def main() -> None:

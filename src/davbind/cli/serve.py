@@ -13,8 +13,29 @@ from pathlib import Path
 import click
 import uvicorn
 
+from davbind.server import respspool
 from davbind.server.h1 import DavHttpProtocol
-from davbind.server.settings import is_loopback, load_settings
+from davbind.server.settings import Settings, is_loopback, load_settings
+from davbind.storage.open import open_blobs, open_metadata
+
+
+def prepare(settings: Settings) -> None:
+    """Before any worker starts: create the store (and its root), finish interrupted blob
+    reclamation, drop leftovers of interrupted uploads and answers kept by the workers of
+    an earlier run.  Storage only: with several workers this process never loads the
+    app."""
+    blobs = open_blobs(settings.blobs_url)
+    store = open_metadata(settings.metadata_url, blobs)
+    try:
+        sweep = getattr(store, "sweep", None)
+        if sweep is not None:
+            sweep()
+        sweep_tmp = getattr(blobs, "sweep_tmp", None)
+        if sweep_tmp is not None:
+            sweep_tmp()
+    finally:
+        store.close()
+    respspool.sweep(Path(settings.data_dir) / "cache")
 
 
 @click.command()
@@ -46,18 +67,7 @@ def serve(
         },
     )
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    from davbind.server.app import build_services
-
-    services = build_services(settings)  # creates the root, sweeps leftovers
-    sweep = getattr(services.store, "sweep", None)
-    if sweep is not None:
-        sweep()
-    sweep_tmp = getattr(services.blobs, "sweep_tmp", None)
-    if sweep_tmp is not None:
-        sweep_tmp()
-    if services.responses is not None:
-        services.responses.sweep()  # answers kept by workers of an earlier run
-    services.store.close()
+    prepare(settings)
     if not is_loopback(settings.host) and not settings.anonymous_write:
         click.echo("note: anonymous writes are refused on a non-loopback address", err=True)
     os.environ["DAVBIND_SETTINGS_JSON"] = settings.to_json()

@@ -51,7 +51,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO
 
-from davbind.server.respspool import Spool, StoredFile, Tee, unlink
+from davbind.server.respspool import Spool, StoredFile, Tee, sweep, unlink
 from davbind.storage.interface import MetadataStore
 
 CACHEABLE_METHODS = frozenset({"GET", "HEAD", "PROPFIND"})
@@ -326,12 +326,7 @@ class ResponseCache:
 
     def sweep(self) -> int:
         """Remove every file in the cache directory (before workers start)."""
-        n = 0
-        if self.spill_dir is not None:
-            for leftover in self.spill_dir.iterdir():
-                unlink(str(leftover))
-                n += 1
-        return n
+        return 0 if self.spill_dir is None else sweep(self.spill_dir)
 
     def __len__(self) -> int:
         return len(self._entries)

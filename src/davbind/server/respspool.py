@@ -45,6 +45,16 @@ def unlink(path: str) -> None:
         os.unlink(path)
 
 
+def sweep(directory: Path) -> int:
+    """Remove every file in a cache directory (before workers start); the count."""
+    n = 0
+    if directory.is_dir():
+        for leftover in directory.iterdir():
+            unlink(str(leftover))
+            n += 1
+    return n
+
+
 class Spool:
     """Copies a streamed body to a file in ``directory`` while it is sent; once the body
     ended, ``keep`` offers it (a ``StoredFile``), and a refused copy is removed."""
