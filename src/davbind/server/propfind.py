@@ -243,10 +243,8 @@ class _LeanRuns:
         self.picker = propcache.Picker(spec.names) if spec.kind == "prop" else None
         self.tail = f"{lockdiscovery}{_OK}</D:response>"
 
-    def _text(self, row: MemberRow) -> str:
-        text = row.cache
-        if propcache.fresh(text):
-            return text
+    def _rebuilt(self, row: MemberRow) -> str:
+        """The cache text of a member whose stored one is absent or stale."""
         return propcache.text_for(self.txn, self.txn.get(row.key), self.writeback)
 
     def render(self, prefix: str, members: Sequence[tuple[str, MemberRow]]) -> list[str]:
@@ -258,7 +256,7 @@ class _LeanRuns:
             for seg, row in members:
                 text = row.cache
                 if not propcache.fresh(text):
-                    text = self._text(row)
+                    text = self._rebuilt(row)
                 name = encode_segment(seg)
                 mid = "/</D:href><D:propstat><D:prop>" if row.is_collection else (
                     "</D:href><D:propstat><D:prop>"
@@ -269,7 +267,7 @@ class _LeanRuns:
         for seg, row in members:
             text = row.cache
             if not propcache.fresh(text):
-                text = self._text(row)
+                text = self._rebuilt(row)
             found, missing = picker.pick(text)
             href_ = f"{prefix}{encode_segment(seg)}{'/' if row.is_collection else ''}"
             if found:
