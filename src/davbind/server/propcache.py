@@ -9,7 +9,7 @@ change, which makes the text stale.  Lock and binding state (``lockdiscovery``,
 listing itself, so memory stays flat, and they live in the database, so every worker
 process shares them and they survive restarts.
 
-Text layout: ``A \x1e B \x1d N FORMAT``, items separated by ``\x1f`` in each part.  A is
+Text layout: ``A \\x1e B \\x1d N FORMAT``, items separated by ``\\x1f`` in each part.  A is
 what ``allprop`` returns (RFC 4918 §9.1): one slot per cacheable live allprop property in
 registry order (empty where the property is not defined on the resource), then the dead
 property values; B holds the slots of the cacheable live properties ``allprop`` leaves out

@@ -1,0 +1,460 @@
+"""The transaction of the SQLite metadata store: every read and write of resources,
+bindings, dead properties, locks and content references (``Txn``, DESIGN.md).
+
+Reclamation is by reachability from the root (RFC 5842 §2.4, §5; spec A-27): removing a
+binding collects exactly the resources that no longer have a path from the root, cycles
+included, in the same transaction.  Content whose last reference went away is put in the
+trash, which the store empties after commit (``sqlite.SqliteMetadataStore``).  Every
+change a listing shows bumps the resource's change counter (``cgen``): render caches and
+``fingerprint`` rely on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from davbind.storage.interface import INLINE_MAX, BlobStore, Upload
+from davbind.storage.model import (
+    AlreadyExists,
+    DeadProp,
+    Lock,
+    MemberRow,
+    NotACollection,
+    NotFound,
+    Resource,
+)
+
+_COLS = (
+    "r.key, r.rid, r.coll, r.digest, r.size, r.ctype, r.version, r.created, r.modified, "
+    "r.cgen, CASE WHEN r.cache_gen=r.cgen THEN r.cache END"
+)
+
+
+def _resource(row: Sequence[Any]) -> Resource:
+    # sqlite3 already returns int/str/float/None in the declared column types
+    return Resource(row[0], row[1], bool(row[2]), *row[3:])
+
+
+def _lock(row: Sequence[object]) -> Lock:
+    token, key, root, infinite, exclusive, owner, principal, timeout, expires = row
+    return Lock(
+        token=str(token),
+        resource=int(key),  # type: ignore[call-overload]
+        root=str(root),
+        infinite=bool(infinite),
+        exclusive=bool(exclusive),
+        owner_xml=None if owner is None else str(owner),
+        principal=None if principal is None else str(principal),
+        timeout=int(timeout),  # type: ignore[call-overload]
+        expires=float(expires),  # type: ignore[arg-type]
+    )
+
+
+class SqliteTxn:
+    """``Txn`` over one SQLite connection."""
+
+    def __init__(self, conn: sqlite3.Connection, root_key: int, blobs: BlobStore) -> None:
+        self._c = conn
+        self._root_key = root_key
+        self._blobs = blobs
+        self.trashed = False
+
+    # -- reads ---------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Resource:
+        return self.get(self._root_key)
+
+    def get(self, key: int) -> Resource:
+        row = self._c.execute(f"SELECT {_COLS} FROM resources r WHERE r.key=?", (key,)).fetchone()
+        if row is None:
+            raise NotFound(f"resource {key}")
+        return _resource(row)
+
+    def lookup(self, parent: int, segment: str) -> Resource | None:
+        row = self._c.execute(
+            f"SELECT {_COLS} FROM bindings b JOIN resources r ON r.key=b.child "
+            "WHERE b.parent=? AND b.segment=?",
+            (parent, segment),
+        ).fetchone()
+        return None if row is None else _resource(row)
+
+    def resolve(self, segments: Sequence[str]) -> Resource:
+        res = self.root
+        for i, seg in enumerate(segments):
+            if not res.is_collection:
+                raise NotACollection("/" + "/".join(segments[:i]))
+            nxt = self.lookup(res.key, seg)
+            if nxt is None:
+                raise NotFound("/" + "/".join(segments[: i + 1]))
+            res = nxt
+        return res
+
+    def children(self, parent: int) -> Iterator[tuple[str, Resource]]:
+        cur = self._c.execute(
+            f"SELECT b.segment, {_COLS} FROM bindings b JOIN resources r ON r.key=b.child "
+            "WHERE b.parent=? ORDER BY b.segment",
+            (parent,),
+        )
+        while rows := cur.fetchmany(512):
+            for row in rows:
+                yield str(row[0]), _resource(row[1:])
+
+    def member_batches(self, parent: int) -> Iterator[list[tuple[str, MemberRow]]]:
+        cur = self._c.execute(
+            "SELECT b.segment, r.key, r.coll, CASE WHEN r.cache_gen=r.cgen THEN r.cache END "
+            "FROM bindings b JOIN resources r ON r.key=b.child "
+            "WHERE b.parent=? ORDER BY b.segment",
+            (parent,),
+        )
+        make = MemberRow._make
+        while rows := cur.fetchmany(512):
+            yield [(segment, make((key, coll == 1, cache))) for segment, key, coll, cache in rows]
+
+    def fingerprint(self, segments: Sequence[str], members: bool) -> tuple[int, ...] | None:
+        # change counters only grow, and a change of membership bumps the collection's
+        # own, so equal counters (and the member count and sum) mean nothing changed
+        key = self._root_key
+        for seg in segments:
+            row = self._c.execute(
+                "SELECT child FROM bindings WHERE parent=? AND segment=?", (key, seg)
+            ).fetchone()
+            if row is None:
+                return None
+            key = int(row[0])
+        row = self._c.execute("SELECT cgen FROM resources WHERE key=?", (key,)).fetchone()
+        if row is None:
+            return None
+        if not members:
+            return (key, int(row[0]))
+        count, total = self._c.execute(
+            "SELECT count(*), coalesce(sum(r.cgen), 0) FROM bindings b "
+            "JOIN resources r ON r.key=b.child WHERE b.parent=?",
+            (key,),
+        ).fetchone()
+        return (key, int(row[0]), int(count), int(total))
+
+    def parents(self, key: int) -> list[tuple[int, str]]:
+        rows = self._c.execute(
+            "SELECT parent, segment FROM bindings WHERE child=? ORDER BY parent, segment", (key,)
+        ).fetchall()
+        return [(int(p), str(s)) for p, s in rows]
+
+    def ancestors(self, key: int) -> set[int]:
+        rows = self._c.execute(
+            "WITH RECURSIVE up(k) AS (SELECT parent FROM bindings WHERE child=? "
+            "UNION SELECT b.parent FROM bindings b JOIN up ON b.child=up.k) SELECT k FROM up",
+            (key,),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def descendants(self, key: int) -> set[int]:
+        rows = self._c.execute(
+            "WITH RECURSIVE down(k) AS (SELECT child FROM bindings WHERE parent=? "
+            "UNION SELECT b.child FROM bindings b JOIN down ON b.parent=down.k) SELECT k FROM down",
+            (key,),
+        ).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def edges_below(self, key: int) -> Iterator[tuple[int, int, bool]]:
+        cur = self._c.execute(
+            "WITH RECURSIVE reach(k) AS (SELECT ? UNION SELECT b.child FROM bindings b "
+            "JOIN reach ON b.parent=reach.k JOIN resources r ON r.key=b.child WHERE r.coll=1) "
+            "SELECT b.parent, b.child, r.coll FROM reach JOIN bindings b ON b.parent=reach.k "
+            "JOIN resources r ON r.key=b.child",
+            (key,),
+        )
+        while rows := cur.fetchmany(1024):
+            for parent, child, coll in rows:
+                yield int(parent), int(child), bool(coll)
+
+    def has_locks(self) -> bool:
+        row = self._c.execute(
+            "SELECT 1 FROM locks WHERE expires > ? LIMIT 1", (time.time(),)
+        ).fetchone()
+        return row is not None
+
+    def dead_props(self, key: int) -> list[DeadProp]:
+        rows = self._c.execute(
+            "SELECT name, xml FROM props WHERE key=? ORDER BY name", (key,)
+        ).fetchall()
+        return [DeadProp(str(n), str(x)) for n, x in rows]
+
+
+    # -- writes --------------------------------------------------------------------------
+
+    def create(
+        self,
+        parent: int,
+        segment: str,
+        *,
+        collection: bool,
+        digest: str | None = None,
+        size: int = 0,
+        content_type: str | None = None,
+    ) -> Resource:
+        self._require_collection(parent)
+        if self.lookup(parent, segment) is not None:
+            raise AlreadyExists(segment)
+        now = time.time()
+        cur = self._c.execute(
+            "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (f"urn:uuid:{uuid.uuid4()}", int(collection), digest, size, content_type, now, now),
+        )
+        key = int(cur.lastrowid or 0)
+        if digest is not None:
+            self._retain(digest, size)
+        self._c.execute(
+            "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)", (parent, segment, key)
+        )
+        self._membership_changed(parent)
+        return self.get(key)
+
+    def _require_collection(self, key: int) -> None:
+        if not self.get(key).is_collection:
+            raise NotACollection(str(key))
+
+    def bind(self, parent: int, segment: str, child: int) -> None:
+        self._require_collection(parent)
+        self.get(child)
+        try:
+            self._c.execute(
+                "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)",
+                (parent, segment, child),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(segment) from exc
+        self._membership_changed(parent)
+
+    def unbind(self, parent: int, segment: str) -> int:
+        row = self._c.execute(
+            "SELECT child FROM bindings WHERE parent=? AND segment=?", (parent, segment)
+        ).fetchone()
+        if row is None:
+            raise NotFound(segment)
+        child = int(row[0])
+        self._c.execute("DELETE FROM bindings WHERE parent=? AND segment=?", (parent, segment))
+        self._membership_changed(parent)
+        self._collect(child)
+        return child
+
+    def replace(self, parent: int, segment: str, child: int) -> int:
+        row = self._c.execute(
+            "SELECT child FROM bindings WHERE parent=? AND segment=?", (parent, segment)
+        ).fetchone()
+        if row is None:
+            raise NotFound(segment)
+        old = int(row[0])
+        self._c.execute(
+            "UPDATE bindings SET child=? WHERE parent=? AND segment=?", (child, parent, segment)
+        )
+        self._membership_changed(parent)
+        if old != child:
+            self._collect(old)
+        return old
+
+    def reachable(self, key: int) -> bool:
+        return key == self._root_key or self._root_key in self.ancestors(key)
+
+    def store_blob(self, upload: Upload) -> tuple[str, int]:
+        digest, size = upload.finish()
+        self._blobs.commit(upload)
+        self._retain(digest, size)
+        return digest, size
+
+    def store_inline(self, data: bytes) -> tuple[str, int]:
+        if len(data) > INLINE_MAX:
+            raise ValueError(f"{len(data)} bytes is more than inline content may hold")
+        digest = hashlib.sha256(data).hexdigest()
+        known = self._c.execute("SELECT 1 FROM blobs WHERE digest=?", (digest,)).fetchone()
+        if known is None:  # else the content is stored already, inline or as a file
+            self._c.execute(
+                "INSERT OR IGNORE INTO inline_blobs(digest, data) VALUES (?,?)", (digest, data)
+            )
+        self._retain(digest, len(data))
+        return digest, len(data)
+
+    def read_inline(self, digest: str) -> bytes | None:
+        row = self._c.execute("SELECT data FROM inline_blobs WHERE digest=?", (digest,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def set_content(
+        self, key: int, digest: str | None, size: int, content_type: str | None
+    ) -> Resource:
+        old = self.get(key)
+        if old.is_collection:
+            raise NotACollection(f"{key} is a collection; it has no content")
+        self._c.execute(
+            "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, cgen=cgen+1, "
+            "modified=? "
+            "WHERE key=?",
+            (digest, size, content_type, time.time(), key),
+        )
+        if digest is not None:
+            self._retain(digest, size)
+        if old.digest is not None and old.digest != digest:
+            self._release_digests([old.digest])
+        return self.get(key)
+
+
+    def _changed(self, key: int) -> None:
+        self._c.execute("UPDATE resources SET cgen=cgen+1 WHERE key=?", (key,))
+
+    def store_cache(self, entries: Iterable[tuple[int, int, str]]) -> None:
+        self._c.executemany(
+            "UPDATE resources SET cache=?, cache_gen=? WHERE key=? AND cgen=?",
+            ((text, cgen, key, cgen) for key, cgen, text in entries),
+        )
+
+    def set_dead_prop(self, key: int, prop: DeadProp) -> None:
+        self._changed(key)
+        self._c.execute(
+            "INSERT OR REPLACE INTO props(key, name, xml) VALUES (?,?,?)",
+            (key, prop.name, prop.xml),
+        )
+
+    def remove_dead_prop(self, key: int, name: str) -> None:
+        self._changed(key)
+        self._c.execute("DELETE FROM props WHERE key=? AND name=?", (key, name))
+
+    def copy_dead_props(self, source: int, target: int) -> None:
+        if source == target:
+            return
+        self._changed(target)
+        self._c.execute("DELETE FROM props WHERE key=?", (target,))
+        self._c.execute(
+            "INSERT INTO props(key, name, xml) SELECT ?, name, xml FROM props WHERE key=?",
+            (target, source),
+        )
+
+    # -- locks ---------------------------------------------------------------------------
+
+    def locks_on(self, keys: Iterable[int]) -> list[Lock]:
+        keys = list(keys)
+        if not keys:
+            return []
+        out: list[Lock] = []
+        now = time.time()
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._c.execute(
+                f"SELECT * FROM locks WHERE key IN ({marks}) AND expires > ?", (*part, now)
+            ).fetchall()
+            out.extend(_lock(r) for r in rows)
+        return out
+
+    def locks_rooted_at_or_below(self, root: str) -> list[Lock]:
+        prefix = root.rstrip("/") + "/"
+        rows = self._c.execute(
+            "SELECT * FROM locks WHERE (root=? OR substr(root, 1, ?)=?) AND expires > ?",
+            (root, len(prefix), prefix, time.time()),
+        ).fetchall()
+        return [_lock(r) for r in rows]
+
+    def lock(self, token: str) -> Lock | None:
+        row = self._c.execute(
+            "SELECT * FROM locks WHERE token=? AND expires > ?", (token, time.time())
+        ).fetchone()
+        return None if row is None else _lock(row)
+
+    def all_locks(self, limit: int) -> list[Lock] | None:
+        rows = self._c.execute(
+            "SELECT * FROM locks WHERE expires > ? LIMIT ?", (time.time(), limit + 1)
+        ).fetchall()
+        return None if len(rows) > limit else [_lock(r) for r in rows]
+
+    def add_lock(self, lock: Lock) -> None:
+        self._c.execute("DELETE FROM locks WHERE expires <= ?", (time.time(),))
+        if self.lock(lock.token) is not None:
+            raise AlreadyExists(lock.token)
+        self._c.execute(
+            "INSERT INTO locks VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                lock.token, lock.resource, lock.root, int(lock.infinite), int(lock.exclusive),
+                lock.owner_xml, lock.principal, lock.timeout, lock.expires,
+            ),
+        )
+
+    def refresh_lock(self, token: str, timeout: int) -> Lock:
+        now = time.time()
+        self._c.execute(
+            "UPDATE locks SET timeout=?, expires=? WHERE token=? AND expires > ?",
+            (timeout, now + timeout, token, now),
+        )
+        found = self.lock(token)
+        if found is None:
+            raise NotFound(token)
+        return found
+
+    def remove_lock(self, token: str) -> None:
+        self._c.execute("DELETE FROM locks WHERE token=?", (token,))
+
+    # -- reclamation ---------------------------------------------------------------------
+
+    def _retain(self, digest: str, size: int) -> None:
+        """Content referenced again in this transaction (a copy of something this same
+        transaction released) must not be deleted after commit."""
+        self._c.execute("INSERT OR IGNORE INTO blobs(digest, size) VALUES (?,?)", (digest, size))
+        self._c.execute("DELETE FROM blob_trash WHERE digest=?", (digest,))
+
+    def _membership_changed(self, parent: int) -> None:
+        self._c.execute(
+            "UPDATE resources SET version=version+1, cgen=cgen+1, modified=? WHERE key=?",
+            (time.time(), parent),
+        )
+
+    def _collect(self, start: int) -> None:
+        """Delete what removing a binding to ``start`` left unreachable (spec A-27).
+
+        Only ``start`` and its descendants can have lost their path from the root; of
+        those, the ones still reachable are the ones reachable from a binding that comes
+        from outside that set.
+        """
+        if self.reachable(start):
+            return
+        c = self._c
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS gc_d(k INTEGER PRIMARY KEY)")
+        c.execute("DELETE FROM gc_d")
+        c.execute(
+            "WITH RECURSIVE down(k) AS (SELECT ? UNION SELECT b.child FROM bindings b "
+            "JOIN down ON b.parent=down.k) INSERT INTO gc_d SELECT k FROM down",
+            (start,),
+        )
+        c.execute("DELETE FROM gc_d WHERE k=?", (self._root_key,))  # the root always lives
+        c.execute(
+            "WITH RECURSIVE live(k) AS ("
+            " SELECT DISTINCT b.child FROM bindings b JOIN gc_d d ON b.child=d.k"
+            " WHERE b.parent NOT IN (SELECT k FROM gc_d)"
+            " UNION SELECT b.child FROM bindings b JOIN live ON b.parent=live.k)"
+            " DELETE FROM gc_d WHERE k IN (SELECT k FROM live)"
+        )
+        digests = [
+            str(r[0])
+            for r in c.execute(
+                "SELECT DISTINCT r.digest FROM resources r JOIN gc_d d ON r.key=d.k "
+                "WHERE r.digest IS NOT NULL"
+            )
+        ]
+        c.execute("DELETE FROM bindings WHERE parent IN (SELECT k FROM gc_d)")
+        c.execute("DELETE FROM props WHERE key IN (SELECT k FROM gc_d)")
+        c.execute("DELETE FROM locks WHERE key IN (SELECT k FROM gc_d)")
+        c.execute("DELETE FROM resources WHERE key IN (SELECT k FROM gc_d)")
+        c.execute("DELETE FROM gc_d")
+        self._release_digests(digests)
+
+    def _release_digests(self, digests: Iterable[str]) -> None:
+        for digest in digests:
+            used = self._c.execute(
+                "SELECT 1 FROM resources WHERE digest=? LIMIT 1", (digest,)
+            ).fetchone()
+            if used is None:
+                self._c.execute("DELETE FROM blobs WHERE digest=?", (digest,))
+                self._c.execute("INSERT OR IGNORE INTO blob_trash(digest) VALUES (?)", (digest,))
+                self.trashed = True
