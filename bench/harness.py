@@ -352,7 +352,7 @@ def start_servers(classes: list[type[Server]], sizes: Any, workdir: Path,
         log(f"wrote the data set: {count:,} files in {time.perf_counter() - t0:.1f} s")
     for cls in classes:
         srv = cls(workdir / cls.name, free_port())
-        if cls.name == "davbind":
+        if cls.name.startswith("davbind"):
             srv.workers = args.davbind_workers  # type: ignore[attr-defined]
         info = servers_info[cls.name]
         info["versions"] = srv.versions()

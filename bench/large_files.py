@@ -8,8 +8,10 @@ transaction), then GETs it back.  curl reports the transfer speed (``%{speed_upl
 ``%{speed_download}``, bytes per second); the script prints the median MiB/s over the
 timed runs and writes every run as JSON in ``bench/results/``.
 
-A PUT answered 201/204 by davbind is on disk (fsynced, RFC 4918 §9.7 says nothing about
-durability; davbind's DESIGN.md does), so PUT speed includes the final fsync.
+With the default ``durability = "standard"`` a PUT is answered before its content is
+flushed (a background fsync follows; a restart after a power loss rolls back what did not
+reach the disk); ``--durability strict`` answers once it is on disk, so its PUT speed
+includes the final fsync.  RFC 4918 §9.7 says nothing about durability.
 
 By default the script starts its own ``davbind serve`` on a temporary data directory
 (``--workers`` is passed through); ``--server-url`` points it at a running server instead.

@@ -15,12 +15,14 @@ class Davbind(Server):
     filesystem = False
     description = "davbind serve (uvicorn, httptools, uvloop; SQLite + content-addressed blobs)"
     workers = 2  # the harness may change it (--davbind-workers)
+    durability = "standard"
 
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "davbind.cli.main", "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--data", str(self.workdir / "store"), "--workers", str(self.workers),
+            "--durability", self.durability,
         ]  # fmt: skip
 
     @classmethod
@@ -42,3 +44,14 @@ class Davbind(Server):
             "uvicorn": pip_version("uvicorn"), "httptools": pip_version("httptools"),
             "uvloop": pip_version("uvloop"),
         }  # fmt: skip
+
+
+class DavbindStrict(Davbind):
+    """Reference: davbind with ``--durability strict`` (a write is answered once it is on
+    disk), for the write tests only: what durable answers cost next to the default."""
+
+    name = "davbind-strict"
+    kind = "reference"
+    tests = frozenset({"big", "puts"})
+    description = "davbind serve --durability strict (answers writes once on disk); writes only"
+    durability = "strict"

@@ -234,11 +234,20 @@ class Dav:
             out[href] = (values, content)
         return out
 
+    def flushed(self) -> None:
+        """Wait for the background flush of content written so far (``durability =
+        "standard"``): until then the content it replaces is kept for a roll-back."""
+        flush = getattr(self.app.services.store, "flush_blobs", None)
+        if flush is not None:
+            assert flush(30), "blobs were not flushed within 30 s"
+
     def blob_files(self) -> list[Path]:
+        self.flushed()
         return sorted(p for p in (self.data_dir / "blobs").glob("??/??/*") if p.is_file())
 
     def stored(self) -> list[str]:
         """The digest of every stored content: blob files and contents kept inline."""
+        self.flushed()
         return stored_digests(self.data_dir)
 
     def tmp_files(self) -> list[Path]:

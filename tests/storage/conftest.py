@@ -34,9 +34,11 @@ def urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     return make(tmp_path.resolve())
 
 
-@pytest.fixture
-def blobs(urls: tuple[str, str]) -> BlobStore:
-    return open_blobs(urls[1])
+@pytest.fixture(params=["standard", "strict"])
+def blobs(request: pytest.FixtureRequest, urls: tuple[str, str]) -> BlobStore:
+    """The blob store, in each ``durability`` mode: content flushed after its commit
+    (recorded as unsynced meanwhile) or before it."""
+    return open_blobs(urls[1], durable=request.param == "strict")
 
 
 @pytest.fixture

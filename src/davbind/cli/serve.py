@@ -20,11 +20,12 @@ from davbind.storage.open import open_blobs, open_metadata
 
 
 def prepare(settings: Settings) -> None:
-    """Before any worker starts: create the store (and its root), finish interrupted blob
+    """Before any worker starts: create the store (and its root), verify content a crash
+    left unflushed (rolling back what it cut short), finish interrupted blob
     reclamation, drop leftovers of interrupted uploads and answers kept by the workers of
     an earlier run.  Storage only: with several workers this process never loads the
     app."""
-    blobs = open_blobs(settings.blobs_url)
+    blobs = open_blobs(settings.blobs_url, durable=settings.durable)
     store = open_metadata(settings.metadata_url, blobs)
     try:
         sweep = getattr(store, "sweep", None)
@@ -49,6 +50,9 @@ def prepare(settings: Settings) -> None:
               help="Allow writes without authentication (default: only on loopback).")
 @click.option("--allow-loops/--no-loops", default=None,
               help="Allow BIND/REBIND/MOVE to create binding loops [allowed].")
+@click.option("--durability", type=click.Choice(["standard", "strict"]), default=None,
+              help="strict: answer writes only once on disk; standard: flush right after "
+                   "the answer, roll back what a power loss cut short [standard].")
 def serve(
     host: str | None,
     port: int | None,
@@ -57,6 +61,7 @@ def serve(
     config_file: str | None,
     allow_anonymous_write: bool | None,
     allow_loops: bool | None,
+    durability: str | None,
 ) -> None:
     """Serve a WebDAV tree (SQLite metadata + content-addressed files by default)."""
     settings = load_settings(
@@ -64,6 +69,7 @@ def serve(
         {
             "host": host, "port": port, "data_dir": data_dir, "workers": workers,
             "allow_anonymous_write": allow_anonymous_write, "allow_loops": allow_loops,
+            "durability": durability,
         },
     )
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)

@@ -218,7 +218,7 @@ class App:
 
 
 def build_services(settings: Settings) -> Services:
-    blobs = open_blobs(settings.blobs_url)
+    blobs = open_blobs(settings.blobs_url, durable=settings.durable)
     store = open_metadata(settings.metadata_url, blobs)
     responses = None
     if settings.response_cache_bytes > 0:

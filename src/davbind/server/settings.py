@@ -17,6 +17,8 @@ from typing import Any
 
 from davbind.storage.open import default_urls
 
+DURABILITY = ("standard", "strict")
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -36,6 +38,13 @@ class Settings:
     response_cache_item_bytes: int = 256 * 1024  # larger answers are kept on disk
     response_cache_disk_bytes: int = 256 * 1024 * 1024  # per worker; 0: memory only
     allow_anonymous_write: bool | None = None
+    durability: str = "standard"  # or "strict": see ``durable``
+
+    def __post_init__(self) -> None:
+        if self.durability not in DURABILITY:
+            raise ValueError(
+                f"durability must be one of {', '.join(DURABILITY)}, not {self.durability!r}"
+            )
 
     def resolved(self) -> Settings:
         """Fill the storage URLs from ``data_dir`` when not given."""
@@ -43,6 +52,14 @@ class Settings:
         return dataclasses.replace(
             self, metadata_url=self.metadata_url or meta, blobs_url=self.blobs_url or blobs
         )
+
+    @property
+    def durable(self) -> bool:
+        """``durability = "strict"``: a 2xx answer to a write means it is on disk (blobs
+        fsynced before their commit, SQLite ``synchronous=FULL``).  ``"standard"`` (the
+        default): content is flushed right after the answer; a power loss can roll back
+        the last moments of writes, never leave a file half-written (``blobs_file``)."""
+        return self.durability == "strict"
 
     @property
     def anonymous_write(self) -> bool:

@@ -190,7 +190,8 @@ class Upload(Protocol):
     def write(self, chunk: bytes) -> None: ...
 
     def finish(self) -> tuple[str, int]:
-        """Flush and fsync; returns (sha256 hex digest, size)."""
+        """Flush (and fsync, when the store is ``durable``); returns (sha256 hex digest,
+        size)."""
         ...
 
     def abort(self) -> None: ...
@@ -199,10 +200,24 @@ class Upload(Protocol):
 class BlobStore(Protocol):
     """Content-addressed blobs (SHA-256): identical content is stored once."""
 
+    durable: bool
+    """True: ``commit`` returns once the content is on disk.  False: the metadata store
+    records new content as unsynced and calls ``sync`` after its commit (module doc of
+    ``blobs_file``)."""
+
     def begin(self) -> Upload: ...
 
-    def commit(self, upload: Upload) -> None:
-        """Make a finished upload's content durable under its digest (idempotent)."""
+    def commit(self, upload: Upload) -> bool:
+        """Store a finished upload's content under its digest (idempotent); True if the
+        content was not stored before."""
+        ...
+
+    def sync(self, digest: str) -> bool:
+        """Make the stored content durable; False if there is no such content."""
+        ...
+
+    def verify(self, digest: str) -> bool:
+        """Whether the stored content is complete: its bytes hash to ``digest``."""
         ...
 
     def open(self, digest: str) -> BinaryIO: ...

@@ -17,14 +17,16 @@ def _local_path(url: str) -> Path:
     return Path(unquote(parsed.path if not parsed.netloc else parsed.netloc + parsed.path))
 
 
-def open_blobs(url: str) -> BlobStore:
+def open_blobs(url: str, *, durable: bool = False) -> BlobStore:
+    """``durable``: content is on disk before its commit (``durability = "strict"``);
+    else it is flushed after it, and verified after a crash (``blobs_file``)."""
     scheme = urlparse(url).scheme
     if scheme == "file":
         from davbind.storage.blobs_file import FileBlobStore
 
         path = _local_path(url)
         path.mkdir(parents=True, exist_ok=True)
-        return FileBlobStore(path)
+        return FileBlobStore(path, durable)
     raise ValueError(f"unsupported blob store URL scheme {scheme!r} in {url!r}")
 
 

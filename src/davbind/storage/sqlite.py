@@ -6,11 +6,20 @@ database write lock up front (``BEGIN IMMEDIATE``), so a check-then-change is at
 What one transaction reads and writes is ``sqlite_txn.SqliteTxn``; this module holds the
 schema, the connection pool, the generation, and the trash: blob files and inline
 contents whose last reference went away are deleted only after commit, under the write
-lock, so a concurrent upload of the same content can never lose them.
+lock, so a concurrent upload of the same content can never lose them, and only once
+the commits that released them are on disk.
+
+With a blob store that is not ``durable`` (the ``standard`` durability) the store also
+runs the process's ``Flusher`` after commits that listed new unsynced content, and
+``recover`` (part of the start-up ``sweep``) re-hashes what a crash left unsynced and
+rolls back what lost its bytes (``sqlite_txn`` module doc).  A ``durable`` blob store
+gets ``synchronous=FULL``: every commit is on disk when it returns.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import threading
 import time
@@ -19,8 +28,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from davbind.storage.flusher import Flusher
 from davbind.storage.interface import BlobStore
 from davbind.storage.sqlite_txn import SqliteTxn
+
+log = logging.getLogger("davbind.storage")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources(
@@ -46,6 +58,11 @@ CREATE TABLE IF NOT EXISTS blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL)
 CREATE TABLE IF NOT EXISTS blob_trash(digest TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS inline_blobs(digest TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS unsynced(digest TEXT PRIMARY KEY, since REAL NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fallback(
+  key INTEGER PRIMARY KEY, existed INTEGER NOT NULL, digest TEXT, size INTEGER NOT NULL,
+  ctype TEXT);
+CREATE INDEX IF NOT EXISTS fallback_digest ON fallback(digest) WHERE digest IS NOT NULL;
 """
 
 class SqliteMetadataStore:
@@ -57,6 +74,10 @@ class SqliteMetadataStore:
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._watcher: sqlite3.Connection | None = None
+        self._synchronous = "FULL" if blobs.durable else "NORMAL"
+        self._flusher = None if blobs.durable else Flusher(
+            blobs, self._mark_synced, self._stale_unsynced
+        )
         conn = self._connect()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
@@ -79,7 +100,7 @@ class SqliteMetadataStore:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA foreign_keys=OFF")
         return conn
 
@@ -131,6 +152,35 @@ class SqliteMetadataStore:
                 self._empty_trash(conn)
         finally:
             self._release(conn)
+        if txn.unsynced and self._flusher is not None:
+            self._flusher.submit(txn.unsynced)
+
+    def _mark_synced(self, digests: list[str]) -> None:
+        with self.write() as txn:
+            txn.mark_synced(digests)
+
+    def _stale_unsynced(self, before: float) -> list[str]:
+        with self.read() as txn:
+            return txn.unsynced_digests(before)
+
+    def flush_blobs(self, timeout: float | None = None) -> bool:
+        """Wait until the content committed so far by this process is on disk."""
+        return True if self._flusher is None else self._flusher.drain(timeout)
+
+    def _sync_wal(self) -> None:
+        """Make every commit so far durable (fsync of the write-ahead log, which SQLite
+        replays on open): blob files are deleted only after the commits that stopped
+        referring to them, or a power loss could bring back a reference to nothing."""
+        if self._synchronous == "FULL":
+            return  # each commit was synced already
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _empty_trash(self, conn: sqlite3.Connection) -> None:
         """Delete content nobody references, blob files and inline rows alike, under the
@@ -141,6 +191,8 @@ class SqliteMetadataStore:
                 "SELECT t.digest FROM blob_trash t WHERE NOT EXISTS "
                 "(SELECT 1 FROM blobs b WHERE b.digest=t.digest)"
             ).fetchall()
+            if rows:
+                self._sync_wal()
             for (digest,) in rows:
                 self.blobs.delete(str(digest))
             conn.execute(
@@ -153,10 +205,32 @@ class SqliteMetadataStore:
             conn.execute("ROLLBACK")
             raise
 
+    def recover(self) -> tuple[int, int]:
+        """After a crash: every digest still unsynced is re-hashed; complete content is
+        flushed and kept, lost content is rolled back (``SqliteTxn.roll_back_unsynced``).
+        Returns (digests kept, resources rolled back)."""
+        with self.read() as txn:
+            pending = txn.unsynced_digests()
+        kept = rolled = 0
+        for digest in pending:
+            if self.blobs.verify(digest):
+                self.blobs.sync(digest)
+                self._mark_synced([digest])
+                kept += 1
+                continue
+            with self.write() as txn:
+                changed = txn.roll_back_unsynced(digest)
+            rolled += changed
+            log.warning("content %s was lost before it reached the disk: %d resource(s) "
+                        "rolled back to their last stored content", digest, changed)
+        return kept, rolled
+
     def sweep(self) -> int:
-        """Startup hygiene (no other process may be writing): finish interrupted trash
-        runs and delete blob files no row refers to (left by a crash or a rollback
-        between ``store_blob`` and commit).  Returns the number of orphans removed."""
+        """Startup hygiene (no other process may be writing): recover unsynced content
+        (``recover``), finish interrupted trash runs and delete blob files no row refers
+        to (left by a crash or a rollback between ``store_blob`` and commit).  Returns
+        the number of orphans removed."""
+        self.recover()
         conn = self._acquire()
         try:
             self._empty_trash(conn)
@@ -169,6 +243,8 @@ class SqliteMetadataStore:
             self._release(conn)
 
     def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.close()
         with self._lock:
             if self._watcher is not None:
                 self._watcher.close()

@@ -7,6 +7,14 @@ included, in the same transaction.  Content whose last reference went away is pu
 trash, which the store empties after commit (``sqlite.SqliteMetadataStore``).  Every
 change a listing shows bumps the resource's change counter (``cgen``): render caches and
 ``fingerprint`` rely on it.
+
+Content not yet known to be on disk (a blob store that is not ``durable``, see
+``blobs_file``) is listed in ``unsynced`` by the transaction that first stores it.  A
+resource whose content is set to such a digest keeps its last durable content in
+``fallback`` (or that it did not exist before), which keeps that content alive until the
+new one is flushed (``mark_synced``), and is what ``roll_back_unsynced`` restores after a
+crash that lost the new bytes.  Invariant: a resource without a ``fallback`` row has
+durable content.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ class SqliteTxn:
         self._root_key = root_key
         self._blobs = blobs
         self.trashed = False
+        self.unsynced: list[str] = []  # digests this transaction listed as unsynced
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -210,6 +219,7 @@ class SqliteTxn:
         key = int(cur.lastrowid or 0)
         if digest is not None:
             self._retain(digest, size)
+            self._track_fallback(key, None, digest)
         self._c.execute(
             "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)", (parent, segment, key)
         )
@@ -264,16 +274,26 @@ class SqliteTxn:
 
     def store_blob(self, upload: Upload) -> tuple[str, int]:
         digest, size = upload.finish()
-        self._blobs.commit(upload)
+        placed = self._blobs.commit(upload)
+        if not self._blobs.durable and (placed or not self._known(digest)):
+            # a file that no row knows (left by a rolled-back transaction) was never
+            # flushed either
+            self._c.execute(
+                "INSERT OR IGNORE INTO unsynced(digest, since) VALUES (?,?)", (digest, time.time())
+            )
+            self.unsynced.append(digest)
         self._retain(digest, size)
         return digest, size
+
+    def _known(self, digest: str) -> bool:
+        row = self._c.execute("SELECT 1 FROM blobs WHERE digest=?", (digest,)).fetchone()
+        return row is not None
 
     def store_inline(self, data: bytes) -> tuple[str, int]:
         if len(data) > INLINE_MAX:
             raise ValueError(f"{len(data)} bytes is more than inline content may hold")
         digest = hashlib.sha256(data).hexdigest()
-        known = self._c.execute("SELECT 1 FROM blobs WHERE digest=?", (digest,)).fetchone()
-        if known is None:  # else the content is stored already, inline or as a file
+        if not self._known(digest):  # else the content is stored already, inline or as a file
             self._c.execute(
                 "INSERT OR IGNORE INTO inline_blobs(digest, data) VALUES (?,?)", (digest, data)
             )
@@ -298,9 +318,29 @@ class SqliteTxn:
         )
         if digest is not None:
             self._retain(digest, size)
+        self._track_fallback(key, old, digest)
         if old.digest is not None and old.digest != digest:
             self._release_digests([old.digest])
         return self.get(key)
+
+    def _track_fallback(self, key: int, old: Resource | None, digest: str | None) -> None:
+        """Keep the last durable content of ``key`` (``old``, None for a new resource)
+        while its content is unsynced; forget it once the content is durable again."""
+        c = self._c
+        if digest is not None and c.execute(
+            "SELECT 1 FROM unsynced WHERE digest=?", (digest,)
+        ).fetchone():
+            # only the first change keeps its old content: by the invariant it is durable
+            c.execute(
+                "INSERT OR IGNORE INTO fallback(key, existed, digest, size, ctype) "
+                "VALUES (?,?,?,?,?)",
+                (key, 0, None, 0, None) if old is None
+                else (key, 1, old.digest, old.size, old.content_type),
+            )
+            return
+        row = c.execute("DELETE FROM fallback WHERE key=? RETURNING digest", (key,)).fetchone()
+        if row is not None and row[0] is not None:
+            self._release_digests([str(row[0])])
 
 
     def _changed(self, key: int) -> None:
@@ -442,6 +482,13 @@ class SqliteTxn:
                 "WHERE r.digest IS NOT NULL"
             )
         ]
+        digests += [
+            str(r[0])
+            for r in c.execute(
+                "DELETE FROM fallback WHERE key IN (SELECT k FROM gc_d) RETURNING digest"
+            )
+            if r[0] is not None
+        ]
         c.execute("DELETE FROM bindings WHERE parent IN (SELECT k FROM gc_d)")
         c.execute("DELETE FROM props WHERE key IN (SELECT k FROM gc_d)")
         c.execute("DELETE FROM locks WHERE key IN (SELECT k FROM gc_d)")
@@ -452,9 +499,63 @@ class SqliteTxn:
     def _release_digests(self, digests: Iterable[str]) -> None:
         for digest in digests:
             used = self._c.execute(
-                "SELECT 1 FROM resources WHERE digest=? LIMIT 1", (digest,)
+                "SELECT 1 FROM resources WHERE digest=? UNION ALL "
+                "SELECT 1 FROM fallback WHERE digest=? LIMIT 1", (digest, digest)
             ).fetchone()
             if used is None:
                 self._c.execute("DELETE FROM blobs WHERE digest=?", (digest,))
+                self._c.execute("DELETE FROM unsynced WHERE digest=?", (digest,))
                 self._c.execute("INSERT OR IGNORE INTO blob_trash(digest) VALUES (?)", (digest,))
                 self.trashed = True
+
+    # -- content not yet known durable (module doc) -------------------------------------
+
+    def unsynced_digests(self, before: float | None = None) -> list[str]:
+        """Digests listed as unsynced (only those listed before ``before``, if given)."""
+        if before is None:
+            rows = self._c.execute("SELECT digest FROM unsynced")
+        else:
+            rows = self._c.execute("SELECT digest FROM unsynced WHERE since < ?", (before,))
+        return [str(r[0]) for r in rows]
+
+    def mark_synced(self, digests: Iterable[str]) -> None:
+        """``digests`` are on disk: forget them, and the fallbacks that no longer guard
+        anything (their resource's content is durable now), releasing what they kept."""
+        c = self._c
+        c.executemany("DELETE FROM unsynced WHERE digest=?", ((d,) for d in digests))
+        stale = c.execute(
+            "SELECT f.key FROM fallback f JOIN resources r ON r.key=f.key "
+            "WHERE r.digest IS NULL OR r.digest NOT IN (SELECT digest FROM unsynced)"
+        ).fetchall()
+        released: list[str] = []
+        for (key,) in stale:
+            row = c.execute("DELETE FROM fallback WHERE key=? RETURNING digest", (key,)).fetchone()
+            if row[0] is not None:
+                released.append(str(row[0]))
+        self._release_digests(released)
+
+    def roll_back_unsynced(self, digest: str) -> int:
+        """The content ``digest`` was lost (a crash before it reached the disk): every
+        resource showing it gets its last durable content back, and one created since
+        is unbound everywhere, as if the writes since had not happened.  Returns the
+        number of resources changed."""
+        c = self._c
+        keys = [int(r[0]) for r in c.execute("SELECT key FROM resources WHERE digest=?", (digest,))]
+        for key in keys:
+            row = c.execute(
+                "DELETE FROM fallback WHERE key=? RETURNING existed, digest, size, ctype", (key,)
+            ).fetchone()
+            if row is not None and row[0]:
+                c.execute(
+                    "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, "
+                    "cgen=cgen+1, modified=? WHERE key=?",
+                    (row[1], row[2], row[3], time.time(), key),
+                )
+                continue
+            for parent, segment in self.parents(key):
+                c.execute("DELETE FROM bindings WHERE parent=? AND segment=?", (parent, segment))
+                self._membership_changed(parent)
+            self._collect(key)
+        c.execute("DELETE FROM unsynced WHERE digest=?", (digest,))
+        self._release_digests([digest])
+        return len(keys)
