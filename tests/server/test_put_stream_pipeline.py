@@ -1,5 +1,5 @@
 """Large PUT bodies go through the upload's writer thread in batches, and large GET bodies
-are read one chunk ahead (server/write.py, server/read.py).
+are read one chunk ahead (server/write.py, server/filebody.py).
 
 What must hold whatever the pipelining: the stored content is exactly the bytes sent
 (content-addressed by SHA-256); a body over ``max_body_bytes`` gets 413 and a client
@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from davbind.server import read, write
+from davbind.server import write
+from davbind.server.filebody import CHUNK, FileBody
 from davbind.storage.blobs_file import FileUpload
 
 MIB = 1024 * 1024
@@ -68,9 +69,9 @@ def test_overwrite_with_large_body_replaces_and_reclaims(dav):
 @pytest.mark.parametrize(
     ("first", "last"),
     [
-        (0, read.CHUNK),  # one byte past the first chunk
-        (read.CHUNK - 10, read.CHUNK + 10),  # across a chunk edge
-        (read.CHUNK, 3 * read.CHUNK - 1),  # exactly two chunks
+        (0, CHUNK),  # one byte past the first chunk
+        (CHUNK - 10, CHUNK + 10),  # across a chunk edge
+        (CHUNK, 3 * CHUNK - 1),  # exactly two chunks
         (BIG - 5, BIG - 1),
     ],
 )
@@ -178,7 +179,7 @@ def test_abandoned_get_closes_its_file(dav, monkeypatch):
     monkeypatch.setattr(blobs, "open", tracking_open)
 
     async def take_two() -> list[bytes]:
-        stream = read._stream(blobs, hashlib.sha256(body).hexdigest(), 0, BIG)
+        stream = FileBody(blobs.open(hashlib.sha256(body).hexdigest()), 0, BIG).chunks()
         got = [await anext(stream), await anext(stream)]
         await stream.aclose()  # the client went away with a read in flight
         for _ in range(100):
@@ -188,5 +189,5 @@ def test_abandoned_get_closes_its_file(dav, monkeypatch):
         return got
 
     got = asyncio.run(take_two())
-    assert b"".join(got) == body[: 2 * read.CHUNK]
+    assert b"".join(got) == body[: 2 * CHUNK]
     assert len(opened) == 1 and opened[0].closed

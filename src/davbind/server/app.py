@@ -32,6 +32,7 @@ from davbind.server.http import (
     Response,
     Scope,
     Send,
+    offers_zerocopy,
     send_response,
     wire_headers,
 )
@@ -145,7 +146,7 @@ class App:
         if generation is not None and request is not None and response.status in (200, 207):
             assert cache is not None
             self._remember(cache, generation, scope, request, response, head)
-        await send_response(send, response, head=head)
+        await send_response(send, response, head=head, zerocopy=offers_zerocopy(scope))
 
     @staticmethod
     def _key(scope: Scope, request: Request) -> respcache.Key | None:

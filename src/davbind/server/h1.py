@@ -1,7 +1,7 @@
 """The HTTP/1.1 connection protocol ``davbind serve`` gives uvicorn (``http=``).
 
 It is uvicorn's httptools protocol (RFC 9112 parsing, keep-alive, pipelining, flow
-control, 100-continue, graceful shutdown all unchanged) with two additions:
+control, 100-continue, graceful shutdown all unchanged) with three additions:
 
 * **replay**: a GET, HEAD or PROPFIND whose exact answer is in the response cache
   (``respcache``: exact by construction, checked against the store generation) is
@@ -12,16 +12,23 @@ control, 100-continue, graceful shutdown all unchanged) with two additions:
 * **one write per small response**: the status line and headers are held back until
   the first body bytes, so a small answer leaves in one ``send()`` instead of two (the
   held bytes are flushed at the end of the loop iteration in any case).
+* **zero-copy file bodies**: on a plain TCP connection every request's scope offers the
+  ASGI ``http.response.zerocopysend`` extension, served with ``sendfile(2)`` by
+  ``zerocopy.ZeroCopySend`` (not over TLS: encryption needs the bytes in user space).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.utils import is_ssl
 
+from davbind.server.http import ZEROCOPY
 from davbind.server.respcache import MAX_REQUEST_BODY, ResponseCache, request_key
+from davbind.server.zerocopy import ZeroCopySend
 
 _REPLAYED = frozenset({b"GET", b"HEAD", b"PROPFIND"})
 _COALESCE = 64 * 1024
@@ -104,6 +111,11 @@ class DavHttpProtocol(HttpToolsProtocol):
         self._held_body = bytearray()
         self._defaults_src: object = None
         self._defaults = b""
+        self._zerocopy = (
+            hasattr(os, "sendfile")
+            and not is_ssl(transport)
+            and transport.get_extra_info("socket") is not None
+        )
 
     # --- replay ---------------------------------------------------------------------
 
@@ -130,9 +142,15 @@ class DavHttpProtocol(HttpToolsProtocol):
         self._start_cycle()
 
     def _start_cycle(self) -> None:
+        previous = self.cycle
         super().on_headers_complete()
-        if self.cycle is not None:
-            self.cycle.transport = self._corked  # type: ignore[assignment]
+        cycle = self.cycle
+        if cycle is not None:
+            cycle.transport = self._corked  # type: ignore[assignment]
+            if self._zerocopy and cycle is not previous:
+                # the task that runs the app has not started yet: it sees both changes
+                self.scope.setdefault("extensions", {})[ZEROCOPY] = {}
+                cycle.send = ZeroCopySend(cycle, self._corked.flush)  # type: ignore[method-assign]
 
     def _undefer(self) -> None:
         """Hand a held-back request to the ASGI app after all, with what body arrived."""

@@ -1,23 +1,35 @@
 """Request and response values over raw ASGI (no web framework, DESIGN.md).
 
 Bodies stream both ways: ``Request.stream()`` yields chunks as they arrive and
-``Response.body`` may be an iterator of chunks, sent as they are produced.
+``Response.body`` may be an iterator of chunks, sent as they are produced, or a
+``FileBody`` (a byte range of an open file), handed to the server as one ASGI
+``http.response.zerocopysend`` message when the scope offers that extension (ASGI HTTP
+spec, "Zero Copy Send") and read in chunks otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import split_path
+from davbind.server.filebody import FileBody
 from davbind.server.respcache import Depends
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+ZEROCOPY = "http.response.zerocopysend"
+
+
+def offers_zerocopy(scope: Scope) -> bool:
+    """Whether the server takes ``http.response.zerocopysend`` messages."""
+    return ZEROCOPY in (scope.get("extensions") or {})
 
 
 class Request:
@@ -103,7 +115,7 @@ class ClientGone(Exception):
     """The client disconnected in the middle of its request body."""
 
 
-Body = bytes | Iterator[bytes] | AsyncIterator[bytes]
+Body = bytes | Iterator[bytes] | AsyncIterator[bytes] | FileBody
 
 
 @dataclass(slots=True)
@@ -131,10 +143,21 @@ def wire_headers(response: Response) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-async def send_response(send: Send, response: Response, *, head: bool = False) -> None:
-    """Send status, headers and (streamed) body."""
+async def send_response(
+    send: Send, response: Response, *, head: bool = False, zerocopy: bool = False
+) -> None:
+    """Send status, headers and (streamed) body; ``zerocopy``: the scope offers the
+    extension (``offers_zerocopy``)."""
     headers = wire_headers(response)
     body = response.body
+    if isinstance(body, FileBody):
+        try:
+            await send({"type": "http.response.start", "status": response.status,
+                        "headers": headers})  # fmt: skip
+            await _send_file(send, body, zerocopy=zerocopy, head=head)
+        finally:
+            body.close()  # whatever happened: the descriptor is not left to the collector
+        return
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if head:
         await send({"type": "http.response.body", "body": b""})
@@ -152,6 +175,19 @@ async def send_response(send: Send, response: Response, *, head: bool = False) -
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
     finally:
         _close(body)
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_file(send: Send, body: FileBody, *, zerocopy: bool, head: bool) -> None:
+    fd = body.fileno() if zerocopy and not head else None
+    if fd is not None:
+        await send({"type": ZEROCOPY, "file": fd, "offset": body.offset, "count": body.count,
+                    "more_body": False})  # fmt: skip
+        return
+    if not head:  # a server without the extension, or a file without a descriptor
+        async with contextlib.aclosing(body.chunks()) as chunks:
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
 

@@ -1,21 +1,24 @@
 """OPTIONS, GET and HEAD (RFC 4918 §9.4, §10.1; RFC 9110 §9.3.1, §14 byte ranges).
 
-GET streams blob content in large chunks; a collection gets a small HTML index.
+A small body is read at once; a larger one is a ``FileBody`` over the blob, opened
+before the status line goes out (so a concurrent DELETE cannot cut it short) and sent
+with ``sendfile(2)`` when the server offers it (``filebody``, ``zerocopy``).  A
+collection gets a small HTML index.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from email.utils import formatdate
 from typing import BinaryIO
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import encode_segment
 from davbind.server import conditional
+from davbind.server.filebody import FileBody
 from davbind.server.http import Request, Response
 from davbind.server.respcache import Depends
 from davbind.server.services import Services
@@ -25,7 +28,6 @@ from davbind.storage.model import Resource
 
 DAV_CLASSES = "1, 2, 3, bind"
 COMMON_METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
-CHUNK = 2 * 1024 * 1024
 SMALL = 256 * 1024
 
 
@@ -150,45 +152,6 @@ def _open_at(blobs: BlobStore, digest: str, start: int) -> BinaryIO:
     return fh
 
 
-async def _stream(blobs: BlobStore, digest: str, start: int, length: int) -> AsyncIterator[bytes]:
-    """Large bodies: each chunk is read in a thread while the one before it is sent, so
-    the disk (or the page-cache copy) and the socket work at the same time.  One read is
-    outstanding at a time, so the file position stays sequential."""
-    loop = asyncio.get_running_loop()
-    fh = await asyncio.to_thread(_open_at, blobs, digest, start)
-    lock = threading.Lock()
-
-    def read(n: int) -> bytes:
-        with lock:  # never at the same time as close()
-            return b"" if fh.closed else fh.read(n)
-
-    def close() -> None:
-        with lock:
-            fh.close()
-
-    left = length
-    reading = loop.run_in_executor(None, read, min(CHUNK, left))
-    try:
-        while True:
-            chunk = await reading
-            if not chunk:
-                return
-            left -= len(chunk)
-            if left <= 0:
-                yield chunk
-                return
-            reading = loop.run_in_executor(None, read, min(CHUNK, left))
-            yield chunk
-    finally:
-        if reading.done() and not reading.cancelled():
-            fh.close()
-        else:  # abandoned (or cancelled) with a read in flight: close after it, off the loop
-            try:
-                loop.run_in_executor(None, close)
-            except RuntimeError:  # the loop is shutting down: no thread to hand it to
-                threading.Thread(target=close, daemon=True).start()
-
-
 def _index(segments: tuple[str, ...], members: Iterator[tuple[str, Resource]]) -> Iterator[bytes]:
     base = "/" + "".join(encode_segment(s) + "/" for s in segments)
     title = html.escape(base)
@@ -201,7 +164,7 @@ def _index(segments: tuple[str, ...], members: Iterator[tuple[str, Resource]]) -
     yield b"</ul></body></html>"
 
 
-async def get(services: Services, request: Request) -> Response:
+async def get(services: Services, request: Request, *, retry: bool = True) -> Response:
     """GET/HEAD: entity headers, conditionals (304/412), single byte ranges (206/416)."""
     with services.store.read() as txn:
         resource = locate(txn, request.segments).resource
@@ -238,4 +201,11 @@ async def get(services: Services, request: Request) -> Response:
     if length <= SMALL:
         body = _read_small(services.blobs, digest, start, length, size)
         return Response(status, headers, body, depends)
-    return Response(status, headers, _stream(services.blobs, digest, start, length), depends)
+    try:
+        fh = await asyncio.to_thread(_open_at, services.blobs, digest, start)
+    except FileNotFoundError:
+        if not retry:  # missing twice: the store lost content (a 500, logged by the app)
+            raise
+        # replaced or deleted between the lookup and the open: look the path up again
+        return await get(services, request, retry=False)
+    return Response(status, headers, FileBody(fh, start, length), depends)
