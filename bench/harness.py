@@ -343,7 +343,7 @@ class Run:
 def start_servers(classes: list[type[Server]], sizes: Any, workdir: Path,
                   args: argparse.Namespace, servers_info: dict[str, dict[str, Any]],
                   started: list[Server]) -> None:
-    from harness_data import copy_tree, populate_http, write_tree
+    from harness_data import copy_tree, make_collections, populate_http, write_tree
 
     template = workdir / "template"
     if any(c.filesystem for c in classes):
@@ -369,6 +369,8 @@ def start_servers(classes: list[type[Server]], sizes: Any, workdir: Path,
                 log(f"populating {cls.name} over HTTP")
                 info["populate_seconds"] = round(populate_http(srv.url, sizes), 1)
                 log(f"  done in {info['populate_seconds']} s")
+            elif not cls.filesystem:  # a server for the write tests only
+                make_collections(srv.url, ["/puts/"])
             log(f"{cls.name} ready on {srv.url} (pid {srv.pid})")
         except (StartError, OSError, RuntimeError, subprocess.SubprocessError) as exc:
             info["skipped"] = f"failed to start or populate: {exc}"

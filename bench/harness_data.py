@@ -100,14 +100,19 @@ def copy_tree(template: Path, dest: Path) -> None:
     shutil.copytree(template, dest, copy_function=shutil.copy2)
 
 
-def populate_http(url: str, sizes: Sizes, threads: int = 16) -> float:
-    """MKCOL every collection, then PUT every file with a pool of keep-alive clients."""
-    start = time.perf_counter()
+def make_collections(url: str, cols: list[str]) -> None:
+    """MKCOL each of ``cols`` (one that exists already is fine)."""
     with httpx.Client(base_url=url, timeout=60, trust_env=False) as client:
-        for col in collections(sizes):
+        for col in cols:
             r = client.request("MKCOL", col)
             if r.status_code not in (201, 405):
                 raise RuntimeError(f"MKCOL {col}: {r.status_code} {r.text[:200]}")
+
+
+def populate_http(url: str, sizes: Sizes, threads: int = 16) -> float:
+    """MKCOL every collection, then PUT every file with a pool of keep-alive clients."""
+    start = time.perf_counter()
+    make_collections(url, collections(sizes))
     local = threading.local()
     made: list[httpx.Client] = []
 
