@@ -9,6 +9,10 @@ control, 100-continue, graceful shutdown all unchanged) with three additions:
   scope, a task or a request object.  Anything else goes to the ASGI app as before.
   To look a PROPFIND up, its (small) body is collected first; a body over 64 KiB, an
   ``Expect: 100-continue``, HTTP/1.0 or ``Connection: close`` never take this path.
+  Clients repeat their requests byte for byte (a sync client polling, a benchmark), so
+  each worker also remembers which exact request bytes, received whole in one read at a
+  message boundary, gave which cache key: a later read of the same bytes is answered
+  without parsing at all (the key is a function of those bytes alone).
 * **one write per small response**: the status line and headers are held back until
   the first body bytes, so a small answer leaves in one ``send()`` instead of two (the
   held bytes are flushed at the end of the loop iteration in any case).
@@ -27,10 +31,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import is_ssl
 
 from davbind.server.http import ZEROCOPY
-from davbind.server.respcache import MAX_REQUEST_BODY, ResponseCache, request_key
+from davbind.server.respcache import MAX_REQUEST_BODY, Key, ResponseCache, request_key
 from davbind.server.zerocopy import ZeroCopySend
 
 _REPLAYED = frozenset({b"GET", b"HEAD", b"PROPFIND"})
+_RAW_MAX = 4096  # longest request remembered by its bytes
+_RAW_ENTRIES = 2048  # requests remembered per worker (at most ~8 MiB)
 _COALESCE = 64 * 1024
 WRITE_BUFFER_HIGH = 1024 * 1024
 
@@ -116,6 +122,71 @@ class DavHttpProtocol(HttpToolsProtocol):
             and not is_ssl(transport)
             and transport.get_extra_info("socket") is not None
         )
+        self._at_boundary = True  # the parser expects the start of a message
+        self._begun = 0  # messages begun during the current data_received
+        self._last_key: Key | None = None  # key of the last message held back for replay
+        self._last_active = 0.0  # when a read last went past the parser (keep-alive)
+
+    # --- replay of requests seen before, byte for byte --------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        cache = self._cache
+        if cache is not None and self._at_boundary:
+            key = cache.raw_keys.get(data)
+            if key is not None and self._replay_whole(cache, key):
+                return
+        boundary, self._begun = self._at_boundary, 0
+        super().data_received(data)
+        key = self._last_key
+        if (
+            key is not None and boundary and self._begun == 1 and self._at_boundary
+            and cache is not None and len(data) <= _RAW_MAX
+        ):  # fmt: skip
+            raw = cache.raw_keys
+            if len(raw) >= _RAW_ENTRIES:
+                raw.clear()
+            raw[data] = key  # ``data`` was exactly that one request
+
+    def _replay_whole(self, cache: ResponseCache, key: Key) -> bool:
+        """Answer a request known by its bytes from the cache, if the connection is idle
+        and the answer still exact; the parser never sees the request."""
+        if (
+            (self.cycle is not None and not self.cycle.response_complete)
+            or self.pipeline
+            or self.flow.write_paused
+            or self.transport.is_closing()
+        ):
+            return False
+        hit = cache.lookup(key)
+        if hit is None:
+            return False
+        self._corked.flush()  # what an earlier answer left held goes first
+        self.transport.write(b"".join((hit[0], self._default_headers(), hit[1])))
+        # what on_response_complete does, but the keep-alive timer is pushed back
+        # lazily (timeout_keep_alive_handler) instead of re-armed for every request
+        self.server_state.total_requests += 1
+        self.flow.resume_reading()
+        self._last_active = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+        return True
+
+    def timeout_keep_alive_handler(self) -> None:
+        idle = self.loop.time() - self._last_active
+        if idle < self.timeout_keep_alive:  # requests were replayed meanwhile
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive - idle, self.timeout_keep_alive_handler
+            )
+            return
+        super().timeout_keep_alive_handler()
+
+    def on_message_begin(self) -> None:
+        self._at_boundary = False
+        self._begun += 1
+        self._last_key = None
+        super().on_message_begin()
 
     # --- replay ---------------------------------------------------------------------
 
@@ -170,12 +241,14 @@ class DavHttpProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._at_boundary = True
         method = self._deferred
         if method is not None:
             cache = self._cache
             assert cache is not None
             body = bytes(self._held_body)
             key = request_key(method.decode("ascii"), self.url, self.headers, body)
+            self._last_key = key
             hit = cache.lookup(key) if key is not None else None
             if hit is not None:
                 self._deferred = None

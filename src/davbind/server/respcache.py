@@ -164,6 +164,9 @@ class ResponseCache:
         # key -> what made its last large answer (fingerprint, or generation), for admission
         self._computed: OrderedDict[Key, object] = OrderedDict()
         self._memo: tuple[asyncio.AbstractEventLoop, int] | None = None
+        # exact request bytes -> their key, kept by the connection protocol (``h1``) so
+        # that a request repeated byte for byte is looked up without being parsed
+        self.raw_keys: dict[bytes, Key] = {}
         self.hits = 0
         self.stores = 0
         self.revalidated = 0
