@@ -34,11 +34,38 @@ def urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     return make(tmp_path.resolve())
 
 
+class _Settled:
+    """Mixed into the blob store's class: its listing waits for the background flush of
+    the metadata stores using it.  In ``standard`` durability, content a resource no
+    longer shows is kept until its replacement is flushed, so what is stored is only
+    settled after that."""
+
+    users: list[MetadataStore]
+
+    def digests(self) -> Iterator[str]:
+        for store in self.users:
+            flush = getattr(store, "flush_blobs", None)
+            if flush is not None:
+                assert flush(30), "blobs were not flushed within 30 s"
+        return super().digests()  # type: ignore[misc, no-any-return]
+
+    def unsettled_digests(self) -> Iterator[str]:
+        """The listing as it is, for use inside a write transaction (where waiting for
+        the flusher, which needs the write lock, would wait for nothing)."""
+        return super().digests()  # type: ignore[misc, no-any-return]
+
+
+def _settled(blobs: BlobStore) -> BlobStore:
+    blobs.__class__ = type(f"Settled{type(blobs).__name__}", (_Settled, type(blobs)), {})
+    blobs.users = []  # type: ignore[attr-defined]
+    return blobs
+
+
 @pytest.fixture(params=["standard", "strict"])
 def blobs(request: pytest.FixtureRequest, urls: tuple[str, str]) -> BlobStore:
     """The blob store, in each ``durability`` mode: content flushed after its commit
     (recorded as unsynced meanwhile) or before it."""
-    return open_blobs(urls[1], durable=request.param == "strict")
+    return _settled(open_blobs(urls[1], durable=request.param == "strict"))
 
 
 @pytest.fixture
@@ -49,6 +76,8 @@ def open_store(urls: tuple[str, str], blobs: BlobStore) -> Iterator[OpenStore]:
     def open_() -> MetadataStore:
         store = open_metadata(urls[0], blobs)
         opened.append(store)
+        if isinstance(blobs, _Settled):
+            blobs.users.append(store)
         return store
 
     yield open_

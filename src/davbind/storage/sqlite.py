@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from davbind.storage.checkpoint import BACKSTOP_PAGES, Checkpointer
 from davbind.storage.flusher import Flusher
 from davbind.storage.interface import BlobStore
 from davbind.storage.sqlite_txn import SqliteTxn
@@ -78,6 +79,7 @@ class SqliteMetadataStore:
         self._flusher = None if blobs.durable else Flusher(
             blobs, self._mark_synced, self._stale_unsynced
         )
+        self._checkpointer = Checkpointer(self._connect)
         conn = self._connect()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
@@ -101,6 +103,7 @@ class SqliteMetadataStore:
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         conn.execute("PRAGMA foreign_keys=OFF")
         return conn
 
@@ -152,6 +155,7 @@ class SqliteMetadataStore:
                 self._empty_trash(conn)
         finally:
             self._release(conn)
+        self._checkpointer.wrote()
         if txn.unsynced and self._flusher is not None:
             self._flusher.submit(txn.unsynced)
 
@@ -245,6 +249,7 @@ class SqliteMetadataStore:
     def close(self) -> None:
         if self._flusher is not None:
             self._flusher.close()
+        self._checkpointer.close()
         with self._lock:
             if self._watcher is not None:
                 self._watcher.close()
