@@ -43,6 +43,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -53,6 +54,9 @@ LAG_DURABLE = 2
 LAG_BACKGROUND = 6
 """... when it is flushed after its answer: enough for a few hundred MiB to go at memory
 speed, few enough to bound one upload's dirty pages (~200 MiB)."""
+
+PARALLEL_HASH = 1024 * 1024
+"""Batches at least this large are hashed in a thread of ``_hasher`` while written."""
 
 LATE_CLOSE = 4 * 1024 * 1024
 """Files at least this large are freed by the closer thread, smaller ones at once."""
@@ -80,6 +84,21 @@ def _load_sync_file_range() -> SyncFileRange | None:
 
 
 _SYNC_FILE_RANGE = _load_sync_file_range()
+
+
+_HASHER: ThreadPoolExecutor | None = None
+_HASHER_LOCK = threading.Lock()
+
+
+def _hasher() -> ThreadPoolExecutor:
+    """Threads that hash batches of uploads; one upload waits for its batch before the
+    next, so its updates stay in order."""
+    global _HASHER
+    if _HASHER is None:
+        with _HASHER_LOCK:
+            if _HASHER is None:
+                _HASHER = ThreadPoolExecutor(4, thread_name_prefix="davbind-hash")
+    return _HASHER
 
 
 def _fsync_path(path: Path) -> None:
@@ -200,8 +219,17 @@ class FileUpload:
                 view[pos:end] = chunk
                 pos = end
             data = view[:total]
-        self._hash.update(data)
-        self.size += _write_all(self._fd, (data,))
+        if len(data) >= PARALLEL_HASH:
+            # hash in another thread while this one writes: both release the GIL, so on
+            # two cores a large upload's hashing costs no time of its own
+            hashed = _hasher().submit(self._hash.update, data)
+            try:
+                self.size += _write_all(self._fd, (data,))
+            finally:
+                hashed.result()  # before the buffer is reused (or an error is raised)
+        else:
+            self._hash.update(data)
+            self.size += _write_all(self._fd, (data,))
         if self.size - self._started >= WINDOW and _SYNC_FILE_RANGE is not None:
             self._writeback(_SYNC_FILE_RANGE)
 

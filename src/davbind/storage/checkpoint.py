@@ -3,10 +3,18 @@
 In WAL mode SQLite copies the log back into the database (a *checkpoint*, with an fsync
 of each file) from inside whichever commit pushes the log past ``wal_autocheckpoint``
 pages: one write request in a hundred or so paid 20 ms for it.  Here a daemon thread per
-process runs a ``PASSIVE`` checkpoint shortly after writes instead (it never waits for
-readers or writers, so it only ever delays itself), on its own connection; Python's
-sqlite3 releases the GIL while SQLite works.  The connections' own threshold stays as a
-backstop (``BACKSTOP_PAGES``) should this thread fall behind.
+process runs a ``PASSIVE`` checkpoint instead (it never waits for readers or writers, so
+it only ever delays itself), on its own connection; Python's sqlite3 releases the GIL
+while SQLite works.  The connections' own threshold stays as a backstop
+(``BACKSTOP_PAGES``) should this thread fall behind.
+
+Not after every write, though: the first commit after a complete checkpoint restarts the
+log, and SQLite fsyncs the new log header there (sqlite.org ticket ff5be73dee).  That is
+cheap on its own, but an fsync waits for the file system's journal, which can be waiting
+for the data of a large upload still being flushed (``blobs_file``): such a commit took
+200 ms.  So the thread checkpoints about as often as SQLite would (every ``EVERY``
+commits of this process, or ``IDLE_SECONDS`` after the last one with writes since),
+keeping log restarts as rare as they were.
 """
 
 from __future__ import annotations
@@ -18,6 +26,11 @@ from collections.abc import Callable
 
 DELAY = 0.25
 """Seconds after a write before the checkpoint runs: later writes join the same one."""
+EVERY = 256
+"""Commits of this process between checkpoints (a commit writes a few pages; SQLite's
+own default is every 1,000 pages)."""
+IDLE_SECONDS = 60.0
+"""A checkpoint also runs this long after the previous one if anything was written."""
 BACKSTOP_PAGES = 8192
 """``wal_autocheckpoint`` of every connection (32 MiB of log at 4 KiB pages)."""
 
@@ -34,11 +47,14 @@ class Checkpointer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._commits = 0  # since the last checkpoint
         self.runs = 0
 
     def wrote(self) -> None:
-        """A transaction committed: checkpoint soon."""
-        self._wake.set()
+        """A transaction committed: checkpoint once enough have (module doc)."""
+        self._commits += 1  # a lost increment under a race only delays a checkpoint
+        if self._commits >= EVERY:
+            self._wake.set()
         if self._thread is None:
             with self._lock:
                 if self._thread is None and not self._closed:
@@ -60,11 +76,14 @@ class Checkpointer:
         conn = self._connect()
         try:
             while not self._stop.is_set():
-                self._wake.wait()
+                self._wake.wait(IDLE_SECONDS)
+                if self._commits == 0:
+                    continue
                 # let the writes of the next moments join this checkpoint
                 if self._stop.wait(DELAY):
                     return
                 self._wake.clear()
+                self._commits = 0
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.runs += 1
