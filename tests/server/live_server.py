@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -18,20 +19,19 @@ from davbind.server.h1 import DavHttpProtocol
 from davbind.server.settings import Settings
 
 
-class Live:
-    """davbind's app behind uvicorn with ``DavHttpProtocol``, served from a thread."""
+class Served:
+    """``app`` behind uvicorn with ``DavHttpProtocol`` on a free loopback port, served
+    from a thread (``config`` goes to ``uvicorn.Config``; lifespan off unless given)."""
 
-    def __init__(self, data_dir: Path, keep_alive: float = 5.0, **options: int) -> None:
-        self.settings = Settings(data_dir=str(data_dir), **options).resolved()
-        self.app = App(build_services(self.settings))
+    def __init__(self, app: Any, **config: Any) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, http=DavHttpProtocol, loop="uvloop",
-                                log_level="warning", lifespan="on",
-                                timeout_keep_alive=keep_alive)  # fmt: skip
-        self.server = uvicorn.Server(config)
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, http=DavHttpProtocol, loop="uvloop", log_level="warning",
+            **{"lifespan": "off", **config},
+        ))  # fmt: skip
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
                                        daemon=True)  # fmt: skip
         self.thread.start()
@@ -39,6 +39,19 @@ class Live:
         while not self.server.started:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.01)
+
+    def stop(self, timeout: float = 10) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=timeout)
+
+
+class Live(Served):
+    """davbind's app over ``data_dir``, served, with an httpx client for it."""
+
+    def __init__(self, data_dir: Path, keep_alive: float = 5.0, **options: int) -> None:
+        self.settings = Settings(data_dir=str(data_dir), **options).resolved()
+        self.app = App(build_services(self.settings))
+        super().__init__(self.app, lifespan="on", timeout_keep_alive=keep_alive)
         self.http = httpx.Client(base_url=self.url)
 
     @property
@@ -47,10 +60,9 @@ class Live:
         assert cache is not None
         return cache
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
         self.http.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        super().stop(timeout)
         self.app.services.store.close()
 
 

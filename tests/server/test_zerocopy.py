@@ -15,7 +15,7 @@ import asyncio
 import os
 import random
 import socket
-import threading
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,42 +24,18 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-import uvicorn
 
 from davbind.server import zerocopy
 from davbind.server.app import App, build_services
-from davbind.server.h1 import DavHttpProtocol
 from davbind.server.http import ZEROCOPY
 from davbind.server.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from live_server import Served as Live
 
 MIB = 1024 * 1024
 DATA = random.Random(5).randbytes(3 * MIB + 123)
 BIG = 48 * MIB  # more than loopback socket buffers hold (about 4 + 6 MiB)
-
-
-class Live:
-    """``app`` behind uvicorn with ``DavHttpProtocol`` on a free loopback port."""
-
-    def __init__(self, app: Any, **config: Any) -> None:
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(
-            app, http=DavHttpProtocol, loop="uvloop", log_level="warning", lifespan="off",
-            **config,
-        ))  # fmt: skip
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       daemon=True)  # fmt: skip
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
-
-    def stop(self, timeout: float = 10) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=timeout)
 
 
 class FileApp:
