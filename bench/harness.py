@@ -279,8 +279,12 @@ class Run:
         log(f"PUT and GET of a {mib} MiB file")
         put_m = self.report.metric("big_put_mibs", f"PUT of a {mib} MiB file", "MiB/s", "higher")
         get_m = self.report.metric("big_get_mibs", f"GET of a {mib} MiB file", "MiB/s", "higher")
+        settled_m = self.report.metric(
+            "big_get_settled_mibs", f"GET of a {mib} MiB file, once it is on disk (sync first)",
+            "MiB/s", "higher")
         put_s: dict[str, list[float]] = {s.name: [] for s in servers}
         get_s: dict[str, list[float]] = {s.name: [] for s in servers}
+        settled_s: dict[str, list[float]] = {s.name: [] for s in servers}
         failed: set[str] = set()
         for _, srv in rotations(servers, self.sizes.big_rounds):
             if srv.name in failed:
@@ -293,14 +297,19 @@ class Run:
             try:
                 put_s[srv.name].append(mib / put_big(f"{srv.url}/big.bin", source))
                 get_s[srv.name].append(mib / get_big(f"{srv.url}/big.bin", mib * MIB))
+                # the GET just above may race the server's own flush of the upload (a
+                # server that fsyncs soon) or not (one that leaves it to the kernel);
+                # this one reads what is on disk, as a later download would
+                os.sync()
+                settled_s[srv.name].append(mib / get_big(f"{srv.url}/big.bin", mib * MIB))
             except Exception as exc:
                 failed.add(srv.name)
-                self.fail([put_m.id, get_m.id], srv, exc, f"{mib} MiB transfer")
-        for metric, series in ((put_m, put_s), (get_m, get_s)):
+                self.fail([put_m.id, get_m.id, settled_m.id], srv, exc, f"{mib} MiB transfer")
+        for metric, series in ((put_m, put_s), (get_m, get_s), (settled_m, settled_s)):
             for name, values in series.items():
                 if name not in failed and values:
                     metric.set(name, statistics.median(values))
-        self.report.raw["big_mibs"] = {"put": put_s, "get": get_s}
+        self.report.raw["big_mibs"] = {"put": put_s, "get": get_s, "get_settled": settled_s}
         source.unlink()
         log("  PUT: " + ", ".join(f"{n} {v:,.0f}" for n, v in put_m.values.items() if v)
             + "; GET: " + ", ".join(f"{n} {v:,.0f}" for n, v in get_m.values.items() if v))
