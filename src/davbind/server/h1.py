@@ -125,7 +125,7 @@ class DavHttpProtocol(HttpToolsProtocol):
         self._at_boundary = True  # the parser expects the start of a message
         self._begun = 0  # messages begun during the current data_received
         self._last_key: Key | None = None  # key of the last message held back for replay
-        self._last_active = 0.0  # when a read last went past the parser (keep-alive)
+        self._last_active = 0.0  # when a request was last replayed by its bytes (keep-alive)
 
     # --- replay of requests seen before, byte for byte --------------------------------
 

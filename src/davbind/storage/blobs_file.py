@@ -307,16 +307,12 @@ class FileBlobStore:
     def sync(self, digest: str) -> bool:
         """Flush the blob and its directory entry to disk; False if it is gone (then
         nothing needs flushing).  Any process may do it: fsync acts on the file."""
-        final = self._final_str(digest)
+        final = self._final(digest)
         try:
-            fd = os.open(final, os.O_RDONLY)
+            _fsync_path(final)
         except FileNotFoundError:
             return False
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_path(Path(final).parent)
+        _fsync_path(final.parent)
         return True
 
     def verify(self, digest: str) -> bool:

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 
 DELAY = 0.25
-"""Seconds after a write before the checkpoint runs: later writes join the same one."""
+"""Seconds between deciding to checkpoint and doing it: writes of that moment join it."""
 EVERY = 256
 """Commits of this process between checkpoints (a commit writes a few pages; SQLite's
 own default is every 1,000 pages)."""

@@ -338,6 +338,8 @@ class SqliteTxn:
                 else (key, 1, old.digest, old.size, old.content_type),
             )
             return
+        if old is None:
+            return  # a new resource has no fallback to forget
         row = c.execute("DELETE FROM fallback WHERE key=? RETURNING digest", (key,)).fetchone()
         if row is not None and row[0] is not None:
             self._release_digests([str(row[0])])
@@ -523,16 +525,12 @@ class SqliteTxn:
         anything (their resource's content is durable now), releasing what they kept."""
         c = self._c
         c.executemany("DELETE FROM unsynced WHERE digest=?", ((d,) for d in digests))
-        stale = c.execute(
-            "SELECT f.key FROM fallback f JOIN resources r ON r.key=f.key "
-            "WHERE r.digest IS NULL OR r.digest NOT IN (SELECT digest FROM unsynced)"
+        released = c.execute(
+            "DELETE FROM fallback WHERE key IN (SELECT r.key FROM resources r "
+            "WHERE r.digest IS NULL OR r.digest NOT IN (SELECT digest FROM unsynced)) "
+            "RETURNING digest"
         ).fetchall()
-        released: list[str] = []
-        for (key,) in stale:
-            row = c.execute("DELETE FROM fallback WHERE key=? RETURNING digest", (key,)).fetchone()
-            if row[0] is not None:
-                released.append(str(row[0]))
-        self._release_digests(released)
+        self._release_digests(str(d) for (d,) in released if d is not None)
 
     def roll_back_unsynced(self, digest: str) -> int:
         """The content ``digest`` was lost (a crash before it reached the disk): every
