@@ -159,3 +159,111 @@ def test_reupload_after_delete_of_the_same_digest(store: FileBlobStore) -> None:
         assert list(store.digests()) == [_sha(data)]
         store.delete(_sha(data))
     assert list(store.digests()) == []
+
+
+# --- freeing a deleted large file in steps (_free_gently) --------------------------------
+
+
+def _deleted_file(tmp_path: Path, data: bytes) -> int:
+    """A file holding ``data``, open read-write, its name already unlinked."""
+    path = tmp_path / "gone"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDWR)
+    path.unlink()
+    return fd
+
+
+def test_free_gently_cuts_a_deleted_file_no_one_else_reads(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(blobs_file, "FREE_STEP", 4096)
+    monkeypatch.setattr(blobs_file, "FREE_PAUSE", 0)
+    cuts: list[int] = []
+    real = os.ftruncate
+    monkeypatch.setattr(os, "ftruncate", lambda fd, n: (cuts.append(n), real(fd, n))[1])
+    fd = _deleted_file(tmp_path, os.urandom(3 * 4096 + 100))
+    probe = os.dup(fd)  # the same open file description: does not count as another reader
+    try:
+        blobs_file._free_gently(fd)
+        assert os.fstat(probe).st_size == 0
+        assert cuts == [2 * 4096 + 100, 4096 + 100, 100, 0]  # from the end, one step each
+    finally:
+        os.close(fd)
+        os.close(probe)
+
+
+def test_free_gently_leaves_a_file_another_reader_still_reads(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(blobs_file, "FREE_STEP", 4096)
+    data = os.urandom(5 * 4096)
+    path = tmp_path / "gone"
+    path.write_bytes(data)
+    reader = os.open(path, os.O_RDONLY)  # a download of the old content, still running
+    fd = os.open(path, os.O_RDWR)
+    path.unlink()
+    try:
+        blobs_file._free_gently(fd)
+        assert os.fstat(fd).st_size == len(data)
+        assert os.pread(reader, len(data) + 1, 0) == data
+    finally:
+        os.close(fd)
+        os.close(reader)
+
+
+def test_free_gently_leaves_a_file_that_still_has_a_name(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(blobs_file, "FREE_STEP", 4096)
+    path = tmp_path / "kept"
+    path.write_bytes(b"k" * 20000)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        blobs_file._free_gently(fd)
+        assert path.read_bytes() == b"k" * 20000
+    finally:
+        os.close(fd)
+
+
+def test_a_download_running_while_its_blob_is_deleted_gets_every_byte(
+    store: FileBlobStore, monkeypatch: Any
+) -> None:
+    """The store deletes a blob (its resource was overwritten) while a GET of the old
+    content is half way: the GET still reads all of it."""
+    monkeypatch.setattr(blobs_file, "LATE_CLOSE", 1024)
+    monkeypatch.setattr(blobs_file, "FREE_STEP", 4096)
+    monkeypatch.setattr(blobs_file, "FREE_PAUSE", 0)
+    data = os.urandom(10 * 4096)
+    upload = store.begin()
+    upload.write_many([data])
+    store.commit(upload)
+    digest = _sha(data)
+    with store.open(digest) as download:
+        first = download.read(4096)
+        store.delete(digest)
+        assert blobs_file._CLOSER.wait(timeout=10)
+        assert first + download.read() == data
+    assert list(store.digests()) == []
+
+
+def test_a_deleted_blob_no_one_reads_is_cut_by_the_closer(
+    store: FileBlobStore, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(blobs_file, "LATE_CLOSE", 1024)
+    monkeypatch.setattr(blobs_file, "FREE_STEP", 4096)
+    monkeypatch.setattr(blobs_file, "FREE_PAUSE", 0)
+    data = os.urandom(10 * 4096)
+    upload = store.begin()
+    upload.write_many([data])
+    store.commit(upload)
+    freed: list[int] = []
+    real = blobs_file._free_gently
+
+    def spy(fd: int) -> None:
+        real(fd)
+        freed.append(os.fstat(fd).st_size)
+
+    monkeypatch.setattr(blobs_file, "_free_gently", spy)
+    store.delete(_sha(data))
+    assert blobs_file._CLOSER.wait(timeout=10)
+    assert freed == [0]
