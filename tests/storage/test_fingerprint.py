@@ -7,6 +7,7 @@ of change below must move it, and changes elsewhere must not.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 
 import pytest
@@ -106,3 +107,26 @@ def test_every_change_an_answer_shows_moves_it(
         if name in moved:
             assert after[name] != before[name], (change, name)
     assert after["a/f"] is not None
+
+
+def test_a_database_made_before_mgen_is_upgraded_on_open(
+    urls: tuple[str, str], open_store: Callable[[], MetadataStore], make_file: MakeFile
+) -> None:
+    """A database from a release without ``mgen`` (no column, no trigger) gets both when
+    it is opened, and member changes move the listing fingerprint from then on."""
+    if not urls[0].startswith("sqlite"):
+        pytest.skip("schema upgrade of the SQLite store")
+    store = open_store()
+    seed(store, make_file)
+    store.close()
+    path = urls[0].split("://", 1)[1]
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER resources_mgen")
+        conn.execute("ALTER TABLE resources DROP COLUMN mgen")
+    store = open_store()
+    before = prints(store)
+    with store.write() as txn:
+        txn.set_dead_prop(key(txn, "a", "f"), PROP)
+    after = prints(store)
+    assert after["a/ members"] != before["a/ members"]
+    assert after["a/"] == before["a/"]

@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS resources(
   key INTEGER PRIMARY KEY AUTOINCREMENT, rid TEXT NOT NULL UNIQUE, coll INTEGER NOT NULL,
   digest TEXT, size INTEGER NOT NULL DEFAULT 0, ctype TEXT,
   version INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL, modified REAL NOT NULL,
-  cgen INTEGER NOT NULL DEFAULT 0, cache TEXT, cache_gen INTEGER NOT NULL DEFAULT -1);
+  cgen INTEGER NOT NULL DEFAULT 0, cache TEXT, cache_gen INTEGER NOT NULL DEFAULT -1,
+  mgen INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS resources_digest ON resources(digest) WHERE digest IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bindings(
   parent INTEGER NOT NULL, segment TEXT NOT NULL, child INTEGER NOT NULL,
@@ -66,6 +67,15 @@ CREATE TABLE IF NOT EXISTS fallback(
 CREATE INDEX IF NOT EXISTS fallback_digest ON fallback(digest) WHERE digest IS NOT NULL;
 """
 
+MGEN = """
+CREATE TRIGGER IF NOT EXISTS resources_mgen AFTER UPDATE OF cgen ON resources BEGIN
+  UPDATE resources SET mgen=mgen+1 WHERE key IN (SELECT parent FROM bindings WHERE child=NEW.key);
+END;
+"""
+"""``mgen`` counts the changes of a collection's members (each one's ``cgen``), so that
+a listing's fingerprint is one row, not a sum over every member.  Kept by SQLite itself,
+so no write path can forget it.  Membership changes bump the collection's own ``cgen``."""
+
 class SqliteMetadataStore:
     """``MetadataStore`` over one SQLite file, with a small connection pool."""
 
@@ -83,6 +93,10 @@ class SqliteMetadataStore:
         conn = self._connect()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
+        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(resources)")}
+        if "mgen" not in columns:  # a database made before mgen existed
+            conn.execute("ALTER TABLE resources ADD COLUMN mgen INTEGER NOT NULL DEFAULT 0")
+        conn.executescript(MGEN)
         conn.execute("BEGIN IMMEDIATE")
         row = conn.execute("SELECT v FROM meta WHERE k='root'").fetchone()
         if row is None:

@@ -126,8 +126,8 @@ class SqliteTxn:
             yield [(segment, make((key, coll == 1, cache))) for segment, key, coll, cache in rows]
 
     def fingerprint(self, segments: Sequence[str], members: bool) -> tuple[int, ...] | None:
-        # change counters only grow, and a change of membership bumps the collection's
-        # own, so equal counters (and the member count and sum) mean nothing changed
+        # change counters only grow, a change of membership bumps the collection's own
+        # and a change of a member its mgen (sqlite.MGEN): equal counters, no change
         key = self._root_key
         for seg in segments:
             row = self._c.execute(
@@ -136,17 +136,10 @@ class SqliteTxn:
             if row is None:
                 return None
             key = int(row[0])
-        row = self._c.execute("SELECT cgen FROM resources WHERE key=?", (key,)).fetchone()
+        row = self._c.execute("SELECT cgen, mgen FROM resources WHERE key=?", (key,)).fetchone()
         if row is None:
             return None
-        if not members:
-            return (key, int(row[0]))
-        count, total = self._c.execute(
-            "SELECT count(*), coalesce(sum(r.cgen), 0) FROM bindings b "
-            "JOIN resources r ON r.key=b.child WHERE b.parent=?",
-            (key,),
-        ).fetchone()
-        return (key, int(row[0]), int(count), int(total))
+        return (key, int(row[0]), int(row[1])) if members else (key, int(row[0]))
 
     def parents(self, key: int) -> list[tuple[int, str]]:
         rows = self._c.execute(
