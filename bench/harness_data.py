@@ -48,7 +48,7 @@ class Sizes:
 
 
 FULL = Sizes(members=(1000, 10000), tree=(10, 10, 100), big_mib=256, puts=1000, runs=20,
-             warmup=2, wrk_seconds=5, wrk_rounds=3, big_rounds=7)
+             warmup=2, wrk_seconds=5, wrk_rounds=3, big_rounds=11)
 QUICK = Sizes(members=(1000,), tree=(10, 10, 10), big_mib=32, puts=200, runs=10,
               warmup=2, wrk_seconds=3, wrk_rounds=1, big_rounds=2)
 
