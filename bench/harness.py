@@ -378,7 +378,7 @@ def start_servers(classes: list[type[Server]], sizes: Any, workdir: Path,
                 log(f"populating {cls.name} over HTTP")
                 info["populate_seconds"] = round(populate_http(srv.url, sizes), 1)
                 log(f"  done in {info['populate_seconds']} s")
-            elif not cls.filesystem:  # a server for the write tests only
+            elif not cls.filesystem and "puts" in cls.tests:  # for the write tests only
                 make_collections(srv.url, ["/puts/"])
             log(f"{cls.name} ready on {srv.url} (pid {srv.pid})")
         except (StartError, OSError, RuntimeError, subprocess.SubprocessError) as exc:
