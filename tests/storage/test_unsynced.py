@@ -309,3 +309,32 @@ def test_strict_mode_syncs_before_commit(opened, tmp) -> None:
     with store.read() as txn:
         conn = txn._c  # type: ignore[attr-defined]
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_releasing_inline_content_does_not_wait_for_the_disk(
+    opened, tmp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small content lives in its row and goes with it: overwriting or deleting a small
+    file syncs nothing and asks the blob store for nothing."""
+    store = opened()
+    events: list[str] = []
+    monkeypatch.setattr(store, "_sync_wal", lambda: events.append("wal"))
+    monkeypatch.setattr(store.blobs, "delete", lambda d: events.append(f"delete {d}"))
+
+    def put_small(data: bytes) -> None:  # as the server stores a small body: inline
+        with store.write() as txn:
+            digest, size = txn.store_inline(data)
+            old = txn.lookup(txn.root.key, "small")
+            if old is None:
+                txn.create(txn.root.key, "small", collection=False, digest=digest, size=size)
+            else:
+                txn.set_content(old.key, digest, size, None)
+
+    put_small(b"one")
+    put_small(b"two")  # releases b"one"
+    with store.write() as txn:
+        txn.unbind(txn.root.key, "small")  # releases b"two"
+    assert events == []
+    with sqlite3.connect(tmp / "meta.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM inline_blobs").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM blob_trash").fetchone() == (0,)

@@ -200,6 +200,12 @@ class SqliteMetadataStore:
         finally:
             os.close(fd)
 
+    def _has_file(self, digest: str) -> bool:
+        """Whether ``digest`` may be held by the blob store (a store without local paths
+        is asked to delete every released digest)."""
+        path = self.blobs.path(digest)
+        return path is None or path.exists()
+
     def _empty_trash(self, conn: sqlite3.Connection) -> None:
         """Delete content nobody references, blob files and inline rows alike, under the
         write lock (see module doc)."""
@@ -209,10 +215,13 @@ class SqliteMetadataStore:
                 "SELECT t.digest FROM blob_trash t WHERE NOT EXISTS "
                 "(SELECT 1 FROM blobs b WHERE b.digest=t.digest)"
             ).fetchall()
-            if rows:
+            # inline content goes with its row, in this transaction: only files need the
+            # log on disk first (a small overwrite would otherwise fsync every time)
+            files = [str(d) for (d,) in rows if self._has_file(str(d))]
+            if files:
                 self._sync_wal()
-            for (digest,) in rows:
-                self.blobs.delete(str(digest))
+            for digest in files:
+                self.blobs.delete(digest)
             conn.execute(
                 "DELETE FROM inline_blobs WHERE digest IN (SELECT digest FROM blob_trash) "
                 "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest=inline_blobs.digest)"
