@@ -225,11 +225,8 @@ def test_free_gently_leaves_a_file_that_still_has_a_name(
         os.close(fd)
 
 
-def test_a_download_running_while_its_blob_is_deleted_gets_every_byte(
-    store: FileBlobStore, monkeypatch: Any
-) -> None:
-    """The store deletes a blob (its resource was overwritten) while a GET of the old
-    content is half way: the GET still reads all of it."""
+def _large_blob_freed_in_steps(store: FileBlobStore, monkeypatch: Any) -> bytes:
+    """Store 40 KiB that count as a large file, freed 4 KiB at a time; returns them."""
     monkeypatch.setattr(blobs_file, "LATE_CLOSE", 1024)
     monkeypatch.setattr(blobs_file, "FREE_STEP", 4096)
     monkeypatch.setattr(blobs_file, "FREE_PAUSE", 0)
@@ -237,6 +234,15 @@ def test_a_download_running_while_its_blob_is_deleted_gets_every_byte(
     upload = store.begin()
     upload.write_many([data])
     store.commit(upload)
+    return data
+
+
+def test_a_download_running_while_its_blob_is_deleted_gets_every_byte(
+    store: FileBlobStore, monkeypatch: Any
+) -> None:
+    """The store deletes a blob (its resource was overwritten) while a GET of the old
+    content is half way: the GET still reads all of it."""
+    data = _large_blob_freed_in_steps(store, monkeypatch)
     digest = _sha(data)
     with store.open(digest) as download:
         first = download.read(4096)
@@ -249,13 +255,7 @@ def test_a_download_running_while_its_blob_is_deleted_gets_every_byte(
 def test_a_deleted_blob_no_one_reads_is_cut_by_the_closer(
     store: FileBlobStore, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(blobs_file, "LATE_CLOSE", 1024)
-    monkeypatch.setattr(blobs_file, "FREE_STEP", 4096)
-    monkeypatch.setattr(blobs_file, "FREE_PAUSE", 0)
-    data = os.urandom(10 * 4096)
-    upload = store.begin()
-    upload.write_many([data])
-    store.commit(upload)
+    data = _large_blob_freed_in_steps(store, monkeypatch)
     freed: list[int] = []
     real = blobs_file._free_gently
 
