@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import hashlib
 import os
 import queue
@@ -130,7 +129,11 @@ def _free_gently(fd: int) -> None:
     still running keeps its whole file, and frees it itself on its last close.  Where
     either check fails (another reader, no leases, a read-only descriptor, another
     system) the file is just closed, as before."""
-    setlease = getattr(fcntl, "F_SETLEASE", None)
+    try:
+        import fcntl  # not on Windows
+    except ImportError:
+        return
+    setlease = getattr(fcntl, "F_SETLEASE", None)  # Linux only
     if setlease is None:
         return
     try:
