@@ -130,3 +130,32 @@ def test_a_database_made_before_mgen_is_upgraded_on_open(
     after = prints(store)
     assert after["a/ members"] != before["a/ members"]
     assert after["a/"] == before["a/"]
+
+
+def test_two_processes_upgrading_at_once_both_open(
+    urls: tuple[str, str], open_store: Callable[[], MetadataStore], make_file: MakeFile,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second of two stores opening a pre-mgen database at the same moment finds the
+    column added by the first between its check and its ALTER: it opens all the same."""
+    if not urls[0].startswith("sqlite"):
+        pytest.skip("schema upgrade of the SQLite store")
+    open_store().close()
+    path = urls[0].split("://", 1)[1]
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TRIGGER resources_mgen")
+        conn.execute("ALTER TABLE resources DROP COLUMN mgen")
+    real_connect = sqlite3.connect
+
+    class Racing(sqlite3.Connection):
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:  # type: ignore[override]
+            if sql.startswith("ALTER TABLE resources ADD COLUMN mgen"):
+                # the other process adds it between this one's check and its ALTER
+                with real_connect(path) as other:
+                    other.execute(sql)
+            return super().execute(sql, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, factory=Racing, **k))
+    store = open_store()
+    seed(store, make_file)
+    assert prints(store)["a/ members"] is not None

@@ -95,7 +95,11 @@ class SqliteMetadataStore:
         conn.executescript(SCHEMA)
         columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(resources)")}
         if "mgen" not in columns:  # a database made before mgen existed
-            conn.execute("ALTER TABLE resources ADD COLUMN mgen INTEGER NOT NULL DEFAULT 0")
+            try:
+                conn.execute("ALTER TABLE resources ADD COLUMN mgen INTEGER NOT NULL DEFAULT 0")
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
         conn.executescript(MGEN)
         conn.execute("BEGIN IMMEDIATE")
         row = conn.execute("SELECT v FROM meta WHERE k='root'").fetchone()
