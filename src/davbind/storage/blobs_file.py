@@ -49,6 +49,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from davbind.storage.background import lower_priority
+
 WINDOW = 32 * 1024 * 1024
 """Writeback granularity of an upload."""
 LAG_DURABLE = 2
@@ -184,6 +186,7 @@ class _Closer:
                     self._thread.start()
 
     def _run(self) -> None:
+        lower_priority()
         while True:
             fd = self._fds.get()
             if isinstance(fd, threading.Event):

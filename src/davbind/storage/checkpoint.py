@@ -24,6 +24,8 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
+from davbind.storage.background import lower_priority
+
 DELAY = 0.25
 """Seconds between deciding to checkpoint and doing it: writes of that moment join it."""
 EVERY = 256
@@ -73,6 +75,7 @@ class Checkpointer:
             thread.join(10)
 
     def _run(self) -> None:
+        lower_priority()
         conn = self._connect()
         try:
             while not self._stop.is_set():

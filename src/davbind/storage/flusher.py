@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
+from davbind.storage.background import lower_priority
 from davbind.storage.interface import BlobStore
 
 STALE = 30.0
@@ -80,6 +81,7 @@ class Flusher:
             thread.join(timeout)
 
     def _run(self) -> None:
+        lower_priority()
         while True:
             try:
                 first = self._queue.get(timeout=IDLE)
