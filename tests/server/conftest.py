@@ -351,3 +351,25 @@ def make_srv(tmp_path: Path) -> Iterator[Any]:
     factory = rfc5842_fixtures.SrvFactory(tmp_path)
     yield factory
     factory.close()
+
+
+BothPaths = Callable[[Any, str, dict[str, str], bytes], tuple[bytes, bytes]]
+
+
+@pytest.fixture
+def both_paths(monkeypatch: pytest.MonkeyPatch) -> BothPaths:
+    """``both_paths(dav, url, headers, body)``: the PROPFIND answered by the lean listing
+    path and by the general one (``propfind.LEAN_LISTINGS`` off), both 207."""
+    from davbind.server import propfind
+
+    def run(dav: Any, url: str, headers: dict[str, str], body: bytes) -> tuple[bytes, bytes]:
+        lean = dav.request("PROPFIND", url, headers=headers, content=body)
+        monkeypatch.setattr(propfind, "LEAN_LISTINGS", False)
+        try:
+            general = dav.request("PROPFIND", url, headers=headers, content=body)
+        finally:
+            monkeypatch.setattr(propfind, "LEAN_LISTINGS", True)
+        assert lean.status_code == general.status_code == 207
+        return bytes(lean.content), bytes(general.content)
+
+    return run

@@ -110,6 +110,9 @@ def test_a_text_in_an_older_layout_is_rebuilt(dav: Any) -> None:
     old = "<D:getetag>stale</D:getetag>\x1d\x1f{DAV:}getetag\x1e\x1c0:28"  # the old layout
     with store.write() as txn:
         txn.store_cache([(f.key, f.cgen, old)])
+    runs = dav.app.services.runs
+    if runs is not None:  # an older release's texts are met after a restart, cache empty
+        runs.clear()
     again = dav.request("PROPFIND", "/c/", headers={"Depth": "1"}, content=ALLPROP).content
     assert again == first and b"stale" not in again
     with store.read() as txn:

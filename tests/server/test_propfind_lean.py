@@ -35,18 +35,6 @@ VARIANTS = [
 ]
 
 
-def both_paths(dav: Any, monkeypatch: pytest.MonkeyPatch, url: str,
-               headers: dict[str, str], body: bytes) -> tuple[bytes, bytes]:  # fmt: skip
-    lean = dav.request("PROPFIND", url, headers=headers, content=body)
-    monkeypatch.setattr(propfind, "LEAN_LISTINGS", False)
-    try:
-        general = dav.request("PROPFIND", url, headers=headers, content=body)
-    finally:
-        monkeypatch.setattr(propfind, "LEAN_LISTINGS", True)
-    assert lean.status_code == general.status_code == 207
-    return lean.content, general.content
-
-
 def build_tree(dav: Any) -> None:
     dav.mkcol("/a/")
     dav.mkcol("/a/%C3%A9t%C3%A9%20%26%20co/")
@@ -64,18 +52,18 @@ def build_tree(dav: Any) -> None:
 @pytest.mark.parametrize("body", [ALLPROP, NAMED], ids=["allprop", "named"])
 @pytest.mark.parametrize(("url", "headers"), VARIANTS)
 def test_lean_and_general_paths_give_the_same_bytes(
-    dav: Any, monkeypatch: pytest.MonkeyPatch, url: str, headers: dict[str, str], body: bytes
+    dav: Any, both_paths: Any, url: str, headers: dict[str, str], body: bytes
 ) -> None:
     build_tree(dav)
     # first listing: render caches are built (and written back) on the way
-    lean, general = both_paths(dav, monkeypatch, url, headers, body)
+    lean, general = both_paths(dav, url, headers, body)
     assert lean == general
     # second: every member comes from its stored render cache
-    lean, general = both_paths(dav, monkeypatch, url, headers, body)
+    lean, general = both_paths(dav, url, headers, body)
     assert lean == general
     # a change makes one member's cache stale
     dav.put("/a/plain.txt", b"changed")
-    lean, general = both_paths(dav, monkeypatch, url, headers, body)
+    lean, general = both_paths(dav, url, headers, body)
     assert lean == general
     assert lean.count(b"<D:response>") >= 1
 

@@ -37,6 +37,7 @@ from davbind.server.http import (
     wire_headers,
 )
 from davbind.server.respcache import ResponseCache
+from davbind.server.runcache import RunCache
 from davbind.server.services import Services
 from davbind.server.settings import Settings
 from davbind.storage.model import (
@@ -50,6 +51,11 @@ from davbind.storage.model import (
 from davbind.storage.open import open_blobs, open_metadata
 
 log = logging.getLogger("davbind")
+
+RUNS_SHARE = 2
+"""The rendered runs of listings (``runcache``) may take ``1/RUNS_SHARE`` of the answer
+cache's budget (``response_cache_bytes``), on top of it: half of 32 MiB holds the runs
+of two listings of 10,000 members."""
 
 Handler = Callable[[Services, Request], Awaitable[Response]]
 
@@ -221,14 +227,15 @@ class App:
 def build_services(settings: Settings) -> Services:
     blobs = open_blobs(settings.blobs_url, durable=settings.durable)
     store = open_metadata(settings.metadata_url, blobs)
-    responses = None
+    responses = runs = None
     if settings.response_cache_bytes > 0:
         responses = ResponseCache(
             store, settings.response_cache_bytes, settings.response_cache_item_bytes,
             spill_dir=Path(settings.data_dir) / "cache",
             disk_bytes=settings.response_cache_disk_bytes,
         )
-    return Services(settings, store, blobs, responses)
+        runs = RunCache(settings.response_cache_bytes // RUNS_SHARE)
+    return Services(settings, store, blobs, responses, runs)
 
 
 def create_app(settings: Settings | None = None) -> App:

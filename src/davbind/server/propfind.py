@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import cast
+from typing import cast, overload
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, dav_request_classes, parse_depth, parse_prefer
@@ -34,6 +34,7 @@ from davbind.server import propcache, propfind_json
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import REGISTRY, LockView, PropContext
 from davbind.server.respcache import Depends
+from davbind.server.runcache import RunCache
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import MetadataStore, Txn
@@ -160,6 +161,7 @@ def _stream(
     minimal: bool,
     noroot: bool,
     as_json: bool,
+    run_cache: RunCache | None = None,
 ) -> Iterator[bytes]:
     """Produce the body chunk by chunk; the read snapshot closes when the body ends.
 
@@ -171,7 +173,7 @@ def _stream(
     )
     writeback = propcache.Writeback(store)
     hrefs = _Hrefs()
-    runs = None if lean is None else _LeanRuns(txn, spec, lean, minimal, writeback)
+    runs = None if lean is None else _LeanRuns(txn, spec, lean, minimal, writeback, run_cache)
     try:
         buf: list[str] = [start]
         size = len(start)
@@ -233,15 +235,19 @@ def _one(
 
 
 class _LeanRuns:
-    """Runs of 200 members rendered straight from their cached texts (``propcache``):
-    allprop is each member's cached allprop group plus the lockdiscovery every member
-    shows; named properties are picked out of the cached fragments."""
+    """Runs of members (one ``member_batches`` batch each) rendered straight from their
+    cached texts (``propcache``): allprop is each member's cached allprop group plus the
+    lockdiscovery every member shows; named properties are picked out of the cached
+    fragments.  A run rendered before with the same members in the same states comes
+    from ``runs`` (``runcache``) instead."""
 
     def __init__(self, txn: Txn, spec: PropfindRequest, lockdiscovery: str, minimal: bool,
-                 writeback: propcache.Writeback) -> None:  # fmt: skip
+                 writeback: propcache.Writeback, runs: RunCache | None) -> None:  # fmt: skip
         self.txn, self.writeback, self.minimal = txn, writeback, minimal
         self.picker = propcache.Picker(spec.names) if spec.kind == "prop" else None
         self.tail = f"{lockdiscovery}{_OK}</D:response>"
+        self.runs = runs
+        self.variant = _variant(spec, lockdiscovery, minimal)
 
     def _rebuilt(self, row: MemberRow) -> str:
         """The cache text of a member whose stored one is absent or stale."""
@@ -249,6 +255,23 @@ class _LeanRuns:
 
     def render(self, prefix: str, members: Sequence[tuple[str, MemberRow]]) -> list[str]:
         """The responses of ``members`` of the collection whose href is ``prefix``."""
+        runs = self.runs
+        if runs is None:
+            return self._render(prefix, members)
+        key: Hashable
+        if isinstance(members, _GenRun):  # the membership is fixed by the parent's cgen
+            parent = members.parent
+            key = (self.variant, prefix, parent.key, parent.cgen, members.start, members.gens)
+        else:  # a member's text is derived from (key, cgen): it stays out of the key
+            key = (self.variant, prefix, tuple((s, r.key, r.cgen) for s, r in members))
+        text = runs.get(key)
+        if text is None:
+            rows = members.rows() if isinstance(members, _GenRun) else members
+            text = "".join(self._render(prefix, rows))
+            runs.put(key, text, len(members))
+        return [text]
+
+    def _render(self, prefix: str, members: Sequence[tuple[str, MemberRow]]) -> list[str]:
         out: list[str] = []
         picker = self.picker
         if picker is None:
@@ -275,6 +298,79 @@ class _LeanRuns:
             else:
                 out.append(xml_response(href_, Rendered([], list(missing)), 200, minimal))
         return out
+
+
+def _variant(spec: PropfindRequest, lockdiscovery: str, minimal: bool) -> Hashable:
+    """What, besides the members, decides the bytes of a lean run: the properties asked
+    for, the lockdiscovery every member shows, ``return=minimal``."""
+    return (spec.kind, spec.names, lockdiscovery, minimal)
+
+
+class _GenRun(Sequence[tuple[str, MemberRow]]):
+    """A run of a Depth 1 listing known by its members' change counters
+    (``Txn.member_gens``): their rows are read (``member_slice``) only if the run is not
+    in the run cache.  Within one read snapshot, the parent's ``cgen`` fixes which
+    members the run holds (any change of membership bumps it), their counters fix what
+    each shows.  A listing read whole (``_gen_runs``) gives its runs their rows at once."""
+
+    __slots__ = ("_cursor", "_rows", "gens", "parent", "start", "txn")
+
+    def __init__(self, txn: Txn, parent: Node, start: int, gens: tuple[int, ...],
+                 cursor: _Cursor, rows: list[tuple[str, MemberRow]] | None = None,
+                 ) -> None:  # fmt: skip
+        self.txn, self.parent, self.start, self.gens = txn, parent, start, gens
+        self._cursor = cursor
+        self._rows = rows
+
+    def rows(self) -> list[tuple[str, MemberRow]]:
+        if self._rows is None:
+            cur = self._cursor
+            after = cur.after if cur.end == self.start else None
+            rows = self.txn.member_slice(self.parent.key, self.start, len(self.gens), after)
+            cur.end, cur.after = self.start + len(rows), rows[-1][0] if rows else None
+            self._rows = rows
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self.gens)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, MemberRow]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[tuple[str, MemberRow]]: ...
+
+    def __getitem__(
+        self, i: int | slice
+    ) -> tuple[str, MemberRow] | Sequence[tuple[str, MemberRow]]:
+        return self.rows()[i]
+
+
+@dataclass(slots=True)
+class _Cursor:
+    """Where the last run read of a listing ended (member index, segment): the next run,
+    if it must be read too, starts from that segment (``Txn.member_slice``)."""
+
+    end: int = 0
+    after: str | None = None
+
+
+def _gen_runs(txn: Txn, runs: RunCache, seen: Hashable, parent: Node) -> Iterator[_GenRun]:
+    """The runs of a Depth 1 listing of ``parent``.  If this listing (``seen``: its form,
+    path, parent and the parent's ``cgen``) was rendered whole before, only the members'
+    counters are read and runs come from the cache where they can; else (first time,
+    new membership, restart) the members are read in one query, as without the cache,
+    and each run rendered is kept under the same key, ready for the next time."""
+    start, cursor = 0, _Cursor()
+    if runs.has(seen):
+        for gens in txn.member_gens(parent.key):
+            yield _GenRun(txn, parent, start, tuple(gens), cursor)
+            start += len(gens)
+        return
+    for batch in txn.member_batches(parent.key):
+        yield _GenRun(txn, parent, start, tuple(r.cgen for _, r in batch), cursor, batch)
+        start += len(batch)
+    runs.put(seen, "", 1)  # reached only once every run was rendered (and kept)
 
 
 LEAN_LISTINGS = True  # tests turn it off to compare both paths byte for byte
@@ -350,6 +446,10 @@ async def propfind(services: Services, request: Request) -> Response:
             (lambda n: txn.member_batches(n.key)) if lean is not None
             else (lambda n: _batches(txn.children(n.key)))
         )
+        if lean is not None and depth is Depth.ONE and services.runs is not None:
+            seen = ("listing", _variant(spec, lean, minimal), href(request.segments, True),
+                    resource.key, resource.cgen)  # fmt: skip
+            children = functools.partial(_gen_runs, txn, services.runs, seen)
         root: Node = resource
         steps = walk(
             root,
@@ -359,7 +459,8 @@ async def propfind(services: Services, request: Request) -> Response:
             depth_one=depth is Depth.ONE,
         )
         chunks = _stream(stack, services.store, txn, steps, request, spec, locks=locks,
-                         lean=lean, minimal=minimal, noroot=noroot, as_json=as_json)
+                         lean=lean, minimal=minimal, noroot=noroot, as_json=as_json,
+                         run_cache=services.runs)  # fmt: skip
         payload = _small_or_stream(chunks)
     except BaseException:
         stack.close()

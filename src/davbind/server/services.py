@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from davbind.server.respcache import ResponseCache
+from davbind.server.runcache import RunCache
 from davbind.server.settings import Settings
 from davbind.storage.interface import BlobStore, MetadataStore
 
@@ -15,3 +16,4 @@ class Services:
     store: MetadataStore
     blobs: BlobStore
     responses: ResponseCache | None = None
+    runs: RunCache | None = None  # rendered runs of listings (``runcache``)

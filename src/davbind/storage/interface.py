@@ -49,6 +49,20 @@ class Txn(Protocol):
         in the same order (a listing renders a batch in one loop)."""
         ...
 
+    def member_gens(self, parent: int) -> Iterator[list[int]]:
+        """The change counters (``cgen``) of the members of ``parent`` in the order of
+        ``member_batches``, in batches of the same sizes: what a listing needs to know
+        whether a run it rendered before is still exact (``server.runcache``)."""
+        ...
+
+    def member_slice(
+        self, parent: int, start: int, count: int, after: str | None = None
+    ) -> list[tuple[str, MemberRow]]:
+        """Members ``start`` to ``start + count`` (exclusive) of ``parent``, in the order
+        of ``member_batches``.  ``after``, when the caller knows it, is the segment of
+        member ``start - 1``, which spares skipping the members before ``start``."""
+        ...
+
     def parents(self, key: int) -> list[tuple[int, str]]:
         """Every binding to ``key`` as (parent key, segment) (RFC 5842 §3.2)."""
         ...

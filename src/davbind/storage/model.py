@@ -37,12 +37,14 @@ class QuotaExceeded(StorageError):
 
 class MemberRow(NamedTuple):
     """What a listing needs of one member, without building a ``Resource``: its key,
-    whether it is a collection, and its render cache if still valid (else ``None``).
-    A named tuple, not a dataclass: listings make tens of thousands of them and tuple
-    construction is several times cheaper."""
+    whether it is a collection, its change counter (``Resource.cgen``; keys are never
+    reused, so (key, cgen) names one state of one resource) and its render cache if
+    still valid (else ``None``).  A named tuple, not a dataclass: listings make tens of
+    thousands of them and tuple construction is several times cheaper."""
 
     key: int
     is_collection: bool
+    cgen: int
     cache: str | None
 
 

@@ -43,6 +43,21 @@ _COLS = (
 )
 
 
+MEMBER_BATCH = 512
+"""Members per batch of ``member_batches`` and ``member_gens``."""
+
+
+_MEMBER = (
+    "r.key, r.coll, r.cgen, CASE WHEN r.cache_gen=r.cgen THEN r.cache END "
+    "FROM bindings b JOIN resources r ON r.key=b.child"
+)
+
+
+def _member_rows(rows: list[Any]) -> list[tuple[str, MemberRow]]:
+    make = MemberRow._make
+    return [(seg, make((key, coll == 1, gen, cache))) for seg, key, coll, gen, cache in rows]
+
+
 def _resource(row: Sequence[Any]) -> Resource:
     # sqlite3 already returns int/str/float/None in the declared column types
     return Resource(row[0], row[1], bool(row[2]), *row[3:])
@@ -116,14 +131,43 @@ class SqliteTxn:
 
     def member_batches(self, parent: int) -> Iterator[list[tuple[str, MemberRow]]]:
         cur = self._c.execute(
-            "SELECT b.segment, r.key, r.coll, CASE WHEN r.cache_gen=r.cgen THEN r.cache END "
-            "FROM bindings b JOIN resources r ON r.key=b.child "
+            f"SELECT b.segment, {_MEMBER} WHERE b.parent=? ORDER BY b.segment",
+            (parent,),
+        )
+        while rows := cur.fetchmany(MEMBER_BATCH):
+            yield _member_rows(rows)
+
+    def member_gens(self, parent: int) -> Iterator[list[int]]:
+        cur = self._c.execute(
+            "SELECT r.cgen FROM bindings b JOIN resources r ON r.key=b.child "
             "WHERE b.parent=? ORDER BY b.segment",
             (parent,),
         )
-        make = MemberRow._make
-        while rows := cur.fetchmany(512):
-            yield [(segment, make((key, coll == 1, cache))) for segment, key, coll, cache in rows]
+        while rows := cur.fetchmany(MEMBER_BATCH):
+            yield [gen for (gen,) in rows]
+
+    def member_slice(
+        self, parent: int, start: int, count: int, after: str | None = None
+    ) -> list[tuple[str, MemberRow]]:
+        # from a known segment on (keyset), never OFFSET over the join: skipped rows would
+        # be joined too, and a cold listing would pay for that once per run
+        c = self._c
+        bound, op = after, ">"
+        if bound is None and start:
+            first = c.execute(  # the index alone: ~40 ns per skipped member
+                "SELECT segment FROM bindings WHERE parent=? ORDER BY segment LIMIT 1 OFFSET ?",
+                (parent, start),
+            ).fetchone()
+            if first is None:
+                return []
+            bound, op = str(first[0]), ">="
+        where = "b.parent=?" if bound is None else f"b.parent=? AND b.segment {op} ?"
+        params = (parent,) if bound is None else (parent, bound)
+        rows = c.execute(
+            f"SELECT b.segment, {_MEMBER} WHERE {where} ORDER BY b.segment LIMIT ?",
+            (*params, count),
+        ).fetchall()
+        return _member_rows(rows)
 
     def fingerprint(self, segments: Sequence[str], members: bool) -> tuple[int, ...] | None:
         # change counters only grow, a change of membership bumps the collection's own
