@@ -9,6 +9,7 @@ collection of 30 files has 4 runs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +163,26 @@ def test_the_cache_is_bounded_and_keeps_the_most_recent() -> None:
     assert runs.get("huge") is None and runs.get("c") is not None
     runs.clear()
     assert runs.size == 0 and runs.get("a") is None
+
+
+def test_texts_on_disk_are_read_back_and_their_files_removed(tmp_path: Any) -> None:
+    runs = RunCache(max_bytes=1000, directory=tmp_path / "cache")
+    runs.put("a", "é" * 200, 1)  # 400 bytes of UTF-8, 200 characters counted
+    runs.put("marker", "", 1)
+    assert runs.get("a") == "é" * 200 and runs.has("marker")
+    assert len(list((tmp_path / "cache").iterdir())) == 1  # markers need no file
+    runs.put("b", "b" * 300, 1)
+    runs.put("c", "c" * 300, 1)  # evicts a, the least recent, and its file
+    assert runs.get("a") is None and runs.has("marker") and runs.get("b") == "b" * 300
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+    for f in (tmp_path / "cache").iterdir():
+        f.unlink()  # swept under it (a restart): a miss, not an error
+    assert runs.get("b") is None
+    runs.clear()
+    assert runs.size == 0
+
+
+def test_a_worker_keeps_its_runs_on_disk(dav: Any, tree: RunCache, both_paths: Any) -> None:
+    listing(dav, both_paths)
+    files = list((Path(dav.app.services.settings.data_dir) / "runs").glob("run-*"))
+    assert len(files) == -(-FILES // RUN)  # one file per run of the listing

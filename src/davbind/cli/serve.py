@@ -37,6 +37,7 @@ def prepare(settings: Settings) -> None:
     finally:
         store.close()
     respspool.sweep(Path(settings.data_dir) / "cache")
+    respspool.sweep(Path(settings.data_dir) / "runs")  # rendered runs of listings
 
 
 @click.command()

@@ -54,8 +54,8 @@ log = logging.getLogger("davbind")
 
 RUNS_SHARE = 2
 """The rendered runs of listings (``runcache``) may take ``1/RUNS_SHARE`` of the answer
-cache's budget (``response_cache_bytes``), on top of it: half of 32 MiB holds the runs
-of two listings of 10,000 members."""
+cache's budget, on top of it: of its disk budget (``response_cache_disk_bytes``; files
+in ``<data>/runs/``), or of its memory budget where it has no disk."""
 
 Handler = Callable[[Services, Request], Awaitable[Response]]
 
@@ -219,6 +219,8 @@ class App:
             elif message["type"] == "lifespan.shutdown":
                 if self.services.responses is not None:
                     self.services.responses.close()
+                if self.services.runs is not None:
+                    self.services.runs.clear()  # its files
                 self.services.store.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -234,7 +236,11 @@ def build_services(settings: Settings) -> Services:
             spill_dir=Path(settings.data_dir) / "cache",
             disk_bytes=settings.response_cache_disk_bytes,
         )
-        runs = RunCache(settings.response_cache_bytes // RUNS_SHARE)
+        if settings.response_cache_disk_bytes > 0:
+            runs_dir = Path(settings.data_dir) / "runs"
+            runs = RunCache(settings.response_cache_disk_bytes // RUNS_SHARE, runs_dir)
+        else:
+            runs = RunCache(settings.response_cache_bytes // RUNS_SHARE)
     return Services(settings, store, blobs, responses, runs)
 
 
