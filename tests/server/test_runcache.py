@@ -186,3 +186,10 @@ def test_a_worker_keeps_its_runs_on_disk(dav: Any, tree: RunCache, both_paths: A
     listing(dav, both_paths)
     files = list((Path(dav.app.services.settings.data_dir) / "runs").glob("run-*"))
     assert len(files) == -(-FILES // RUN)  # one file per run of the listing
+
+
+def test_a_run_that_cannot_be_written_is_not_kept(tmp_path: Any) -> None:
+    runs = RunCache(max_bytes=10_000, directory=tmp_path / "runs")
+    (tmp_path / "runs").rmdir()  # as if the disk refused: writing raises OSError
+    runs.put("a", "text", 1)
+    assert runs.get("a") is None and runs.size == 0

@@ -92,8 +92,13 @@ class RunCache:
         value, on_disk = text, False
         if self._dir is not None and text:
             value, on_disk = f"{self._dir}/run-{os.getpid()}-{next(_counter)}", True
-            with open(value, "wb") as fh:
-                fh.write(text.encode("utf-8"))
+            try:
+                with open(value, "wb") as fh:
+                    fh.write(text.encode("utf-8"))
+            except OSError:  # a full disk, a directory gone: the run is just not kept
+                with contextlib.suppress(OSError):
+                    os.unlink(value)
+                return
         dropped: list[str] = []
         with self._lock:
             old = self._items.pop(key, None)
