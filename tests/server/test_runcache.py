@@ -149,6 +149,11 @@ def test_depth_infinity_runs_follow_changes_below(
     dav.put("/c/sub/g05.txt", b"changed below")
     listing(dav, both_paths, url="/", depth="infinity")
     assert tree.misses > misses and tree.hits > hits  # some runs again, not all
+    # a rename below changes hrefs only: the runs there are keyed by segment too
+    r = dav.request("MOVE", "/c/sub/g06.txt", headers={"Destination": "/c/sub/g06b.txt"})
+    assert r.status_code == 201
+    after = listing(dav, both_paths, url="/", depth="infinity")
+    assert b"/c/sub/g06b.txt</D:href>" in after and b"/c/sub/g06.txt</D:href>" not in after
 
 
 def test_the_cache_is_bounded_and_keeps_the_most_recent() -> None:
