@@ -11,13 +11,17 @@ depend on:
 * the form of the answer (``variant``: allprop or the property names asked for, the
   lockdiscovery every member shows, ``return=minimal``);
 * the href of the collection (the prefix of every member's href);
-* each member as (segment, key, is-collection, ``cgen``).  Every change of a resource
-  that shows in its properties bumps its ``cgen`` (the render cache relies on the same
-  rule, ``propcache``), and keys are never reused (``AUTOINCREMENT``), so equal keys
-  mean equal bytes.
+* at Depth 1: the collection's key and ``cgen``, which every change of membership bumps,
+  so it fixes which members each run holds, plus the run's position and its members'
+  ``cgen``; at Depth infinity: each member as (segment, key, ``cgen``).  Every change of
+  a resource that shows in its properties bumps its ``cgen`` (the render cache relies on
+  the same rule, ``propcache``), and keys are never reused (``AUTOINCREMENT``), so equal
+  keys mean equal bytes.
 
-After a change, the listing still reads every member's row, but only the run holding
-the changed member is rendered again (and only its members' texts are read).  A key is
+After a change of a member, a Depth 1 listing seen whole before (under the same
+membership) reads only its members' counters (``Txn.member_gens``, one column) and
+renders again only the run that holds the change, reading that run's rows alone; any
+other listing reads its members in one query, as without this cache, and fills it.  A key is
 compared in full on a hit (a dict lookup), never by hash alone.  The cache belongs to
 one ``Services`` (one store): keys of two stores are unrelated.  It is bounded in bytes
 (LRU), and its texts are kept in files in ``<data>/runs/`` (swept at startup, like the
