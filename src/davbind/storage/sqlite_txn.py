@@ -47,10 +47,8 @@ MEMBER_BATCH = 512
 """Members per batch of ``member_batches`` and ``member_gens``."""
 
 
-_MEMBER = (
-    "r.key, r.coll, r.cgen, CASE WHEN r.cache_gen=r.cgen THEN r.cache END "
-    "FROM bindings b JOIN resources r ON r.key=b.child"
-)
+_MEMBERS = "FROM bindings b JOIN resources r ON r.key=b.child"
+_MEMBER = f"r.key, r.coll, r.cgen, CASE WHEN r.cache_gen=r.cgen THEN r.cache END {_MEMBERS}"
 
 
 def _member_rows(rows: list[Any]) -> list[tuple[str, MemberRow]]:
@@ -139,8 +137,7 @@ class SqliteTxn:
 
     def member_gens(self, parent: int) -> Iterator[list[int]]:
         cur = self._c.execute(
-            "SELECT r.cgen FROM bindings b JOIN resources r ON r.key=b.child "
-            "WHERE b.parent=? ORDER BY b.segment",
+            f"SELECT r.cgen {_MEMBERS} WHERE b.parent=? ORDER BY b.segment",
             (parent,),
         )
         while rows := cur.fetchmany(MEMBER_BATCH):
