@@ -1,4 +1,4 @@
-"""A real uvicorn server with davbind's app and ``DavHttpProtocol``, served from a thread
+"""A real uvicorn server with davbind's app and ``ZeroCopyProtocol``, served from a thread
 of the test process (so tests can look inside the app), and raw-socket helpers.  Test
 modules put this directory on ``sys.path`` and import it."""
 
@@ -13,14 +13,13 @@ from typing import Any
 import httpx
 import uvicorn
 
-from davbind.server import respcache
 from davbind.server.app import App, build_services
-from davbind.server.h1 import DavHttpProtocol
 from davbind.server.settings import Settings
+from davbind.server.zerocopy import ZeroCopyProtocol
 
 
 class Served:
-    """``app`` behind uvicorn with ``DavHttpProtocol`` on a free loopback port, served
+    """``app`` behind uvicorn with ``ZeroCopyProtocol`` on a free loopback port, served
     from a thread (``config`` goes to ``uvicorn.Config``; lifespan off unless given)."""
 
     def __init__(self, app: Any, **config: Any) -> None:
@@ -29,7 +28,7 @@ class Served:
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(
-            app, http=DavHttpProtocol, loop="uvloop", log_level="warning",
+            app, http=ZeroCopyProtocol, loop="uvloop", log_level="warning",
             **{"lifespan": "off", **config},
         ))  # fmt: skip
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
@@ -54,15 +53,10 @@ class Live(Served):
         super().__init__(self.app, lifespan="on", timeout_keep_alive=keep_alive)
         self.http = httpx.Client(base_url=self.url)
 
-    @property
-    def cache(self) -> respcache.ResponseCache:
-        cache = self.app.services.responses
-        assert cache is not None
-        return cache
-
     def stop(self, timeout: float = 10) -> None:
         self.http.close()
         super().stop(timeout)
+        self.app.services.threads.close()
         self.app.services.store.close()
 
 

@@ -1,4 +1,4 @@
-"""The ASGI ``http.response.zerocopysend`` extension of ``DavHttpProtocol`` (server/h1.py,
+"""The ASGI ``http.response.zerocopysend`` extension of ``ZeroCopyProtocol`` (the uvicorn seam,
 server/zerocopy.py), against uvicorn + uvloop on a real socket, served from a thread.
 
 What must hold: the extension is offered on plain TCP; the bytes on the wire are exactly

@@ -1,4 +1,5 @@
-"""``davbind serve``: start the server under uvicorn (httptools + uvloop, ``server.h1``).
+"""``davbind serve``: start the server under uvicorn (httptools + uvloop, with the
+zero-copy seam of ``server.zerocopy``).
 
 Settings are built once here (flags > environment > TOML file) and handed to every
 worker as JSON in ``DAVBIND_SETTINGS_JSON``.  Before workers start, leftovers of
@@ -8,23 +9,23 @@ interrupted uploads are swept and interrupted blob reclamation is finished.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import click
 import uvicorn
 
-from davbind.server import respspool
-from davbind.server.h1 import DavHttpProtocol
 from davbind.server.settings import Settings, is_loopback, load_settings
+from davbind.server.zerocopy import ZeroCopyProtocol
 from davbind.storage.open import open_blobs, open_metadata
 
 
 def prepare(settings: Settings) -> None:
     """Before any worker starts: create the store (and its root), verify content a crash
     left unflushed (rolling back what it cut short), finish interrupted blob
-    reclamation, drop leftovers of interrupted uploads and answers kept by the workers of
-    an earlier run.  Storage only: with several workers this process never loads the
-    app."""
+    reclamation, drop leftovers of interrupted uploads (and the answer caches an older
+    release kept in the data directory).  Storage only: with several workers this
+    process never loads the app."""
     blobs = open_blobs(settings.blobs_url, durable=settings.durable)
     store = open_metadata(settings.metadata_url, blobs)
     try:
@@ -36,8 +37,8 @@ def prepare(settings: Settings) -> None:
             sweep_tmp()
     finally:
         store.close()
-    respspool.sweep(Path(settings.data_dir) / "cache")
-    respspool.sweep(Path(settings.data_dir) / "runs")  # rendered runs of listings
+    for gone in ("cache", "runs"):  # answer caches of earlier releases
+        shutil.rmtree(Path(settings.data_dir) / gone, ignore_errors=True)
 
 
 @click.command()
@@ -85,7 +86,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
-        http=DavHttpProtocol,
+        http=ZeroCopyProtocol,
         loop="uvloop",
         log_level="warning",
         timeout_graceful_shutdown=10,

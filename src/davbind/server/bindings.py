@@ -129,7 +129,8 @@ async def bind(services: Services, request: Request) -> Response:
     """RFC 5842 §4: 201 + Location for a new binding, 204 for a replaced one."""
     spec = parse_bind(await request.body(services.settings.max_xml_bytes))
     overwrite_header = request.header("overwrite")
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> Response:
         coll = _collection(txn, request, "bind-into-collection")
         source_segments = _href_segments(request, spec.href, "bind-source-exists")
         source = locate(txn, source_segments).resource
@@ -157,15 +158,18 @@ async def bind(services: Services, request: Request) -> Response:
             release_locks_through(txn, coll.key, segment)  # A-19
             txn.replace(coll.key, segment, source.key)
         _check_loops(services, txn, source)
-    if existing is None:
-        return Response(201, [("Location", _location(request, member, source.is_collection))])
-    return Response(204)
+        if existing is None:
+            return Response(201, [("Location", _location(request, member, source.is_collection))])
+        return Response(204)
+
+    return await services.threads.write(work)
 
 
 async def unbind(services: Services, request: Request) -> Response:
     """RFC 5842 §5: remove one binding; 204.  Reclaims only what became unreachable."""
     spec = parse_unbind(await request.body(services.settings.max_xml_bytes))
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> Response:
         coll = _collection(txn, request, "unbind-from-collection")
         try:
             segment = _segment(spec.segment)
@@ -179,14 +183,17 @@ async def unbind(services: Services, request: Request) -> Response:
         guard.check_if()
         release_locks_through(txn, coll.key, segment)
         txn.unbind(coll.key, segment)
-    return Response(204)
+        return Response(204)
+
+    return await services.threads.write(work)
 
 
 async def rebind(services: Services, request: Request) -> Response:
     """RFC 5842 §6: move one binding atomically; 201 new, 204 replaced (A-11)."""
     spec = parse_rebind(await request.body(services.settings.max_xml_bytes))
     overwrite_header = request.header("overwrite")
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> Response:
         coll = _collection(txn, request, "rebind-into-collection")
         source_segments = _href_segments(request, spec.href, "rebind-source-exists")
         src = locate(txn, source_segments)
@@ -211,6 +218,8 @@ async def rebind(services: Services, request: Request) -> Response:
         guard.check_if()
         moved = src.resource
         move_binding(services, txn, src, coll, segment, replacing=existing is not None)
-    if existing is None:
-        return Response(201, [("Location", _location(request, member, moved.is_collection))])
-    return Response(204)
+        if existing is None:
+            return Response(201, [("Location", _location(request, member, moved.is_collection))])
+        return Response(204)
+
+    return await services.threads.write(work)

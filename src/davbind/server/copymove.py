@@ -126,7 +126,8 @@ class _Copier:
 async def copy(services: Services, request: Request) -> Response:
     """RFC 4918 §9.8: 201 new, 204 overwritten, 412 Overwrite F, 409 no parent."""
     dest_segments = _destination(request)
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> Response:
         source, dest = _prepare(txn, request, dest_segments)
         assert source.resource is not None and dest.parent is not None
         infinite = True
@@ -142,13 +143,16 @@ async def copy(services: Services, request: Request) -> Response:
         guard.check_if()
         members = _snapshot(txn, source.resource, infinite)
         _Copier(txn, members).place(source.resource, dest.parent.key, dest.segment, dest.resource)
-    return _created_or_replaced(dest)
+        return _created_or_replaced(dest)
+
+    return await services.threads.write(work)
 
 
 async def move(services: Services, request: Request) -> Response:
     """RFC 4918 §9.9 as a rebind (RFC 5842 §2.5): one binding removed, one added."""
     dest_segments = _destination(request)
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> Response:
         source, dest = _prepare(txn, request, dest_segments)
         assert source.resource is not None and dest.parent is not None
         if source.parent is None:
@@ -167,7 +171,9 @@ async def move(services: Services, request: Request) -> Response:
         # it is the same thing here, the old resource is reclaimed if nothing else reaches it
         move_binding(services, txn, source, dest.parent, dest.segment,
                      replacing=dest.resource is not None)
-    return _created_or_replaced(dest)
+        return _created_or_replaced(dest)
+
+    return await services.threads.write(work)
 
 
 def _created_or_replaced(dest: Target) -> Response:

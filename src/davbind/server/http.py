@@ -17,7 +17,6 @@ from typing import Any
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import split_path
 from davbind.server.filebody import FileBody
-from davbind.server.respcache import Depends
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -120,13 +119,11 @@ Body = bytes | Iterator[bytes] | AsyncIterator[bytes] | FileBody
 
 @dataclass(slots=True)
 class Response:
-    """``depends``: what the answer depends on, when a handler can say it is less than
-    the whole store; it lets a kept answer outlive unrelated commits (``respcache``)."""
+    """A status, header fields and a body (bytes, chunks, or a ``FileBody``)."""
 
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: Body = b""
-    depends: Depends | None = None
 
     def header(self, name: str, value: str) -> Response:
         self.headers.append((name, value))
@@ -161,7 +158,7 @@ async def send_response(
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if head:
         await send({"type": "http.response.body", "body": b""})
-        _close(body)
+        await _aclose(body)
         return
     if isinstance(body, bytes):
         await send({"type": "http.response.body", "body": body})
@@ -174,7 +171,7 @@ async def send_response(
             async for chunk in body:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
     finally:
-        _close(body)
+        await _aclose(body)
     await send({"type": "http.response.body", "body": b""})
 
 
@@ -191,7 +188,12 @@ async def _send_file(send: Send, body: FileBody, *, zerocopy: bool, head: bool) 
     await send({"type": "http.response.body", "body": b""})
 
 
-def _close(body: Body) -> None:
+async def _aclose(body: Body) -> None:
+    """Close a streamed body however sending it ended (it may hold a read snapshot)."""
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
     close = getattr(body, "close", None)
-    if close is not None and not isinstance(body, AsyncIterator):
+    if close is not None:
         close()

@@ -5,15 +5,17 @@ Each live property renders itself from a ``PropContext`` to a serialised element
 registry also says which are returned by ``allprop`` (RFC 4918 §9.1: not resource-id,
 not parent-set, RFC 5842 §3) and which are protected (PROPPATCH gets 403 with
 ``cannot-modify-protected-property``, RFC 4918 §16).  Nothing here reads file content.
+
+The properties that depend on the resource row alone (``ROW_NAMES``) are also rendered
+all at once by ``row_fragments``, the hot path of a listing: a few microseconds per
+member, no context object, no dictionary.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import formatdate
+from dataclasses import dataclass, field
 
 from davbind.protocol.paths import encode_segment, href
 from davbind.protocol.xmlbody import escape_text
@@ -66,31 +68,55 @@ class LockView:
 
 @dataclass(slots=True)
 class PropContext:
-    """What a live property may look at: the resource, the URL it was reached by."""
+    """What a live property may look at: the resource, the URL it was reached by, and
+    what one request shares between its responses (the lock view, canonical paths)."""
 
     txn: Txn
     resource: Resource
     segments: tuple[str, ...]
     locks: LockView | None = None
+    paths: dict[int, tuple[str, ...] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class LiveProp:
-    """``cacheable``: the value depends on the resource row alone, so a rendering can be
-    kept until the resource changes (not lock or binding state)."""
+    """``row``: the value depends on the resource row alone (``row_fragments``), not on
+    lock or binding state."""
 
     render: Callable[[PropContext], str | None]
     allprop: bool = True
-    cacheable: bool = True
+    row: bool = True
 
 
 def _el(local: str, inner: str) -> str:
     return f"<D:{local}>{inner}</D:{local}>" if inner else f"<D:{local}/>"
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http_date(stamp: float) -> str:
+    """IMF-fixdate (RFC 9110 §5.6.7), as ``email.utils.formatdate(usegmt=True)`` gives
+    it, without its cost (a listing formats two dates per member)."""
+    t = time.gmtime(stamp)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
+
+
+def iso_date(stamp: float) -> str:
+    """RFC 3339 date-time in UTC, the format of ``creationdate`` (RFC 4918 §15.1)."""
+    t = time.gmtime(stamp)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
+    )
+
+
 def _creationdate(c: PropContext) -> str:
-    stamp = datetime.fromtimestamp(c.resource.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return _el("creationdate", stamp)
+    return _el("creationdate", iso_date(c.resource.created))
 
 
 def _length(c: PropContext) -> str | None:
@@ -110,7 +136,7 @@ def _etag(c: PropContext) -> str:
 
 
 def _lastmod(c: PropContext) -> str:
-    return _el("getlastmodified", formatdate(c.resource.modified, usegmt=True))
+    return _el("getlastmodified", http_date(c.resource.modified))
 
 
 def _resourcetype(c: PropContext) -> str:
@@ -179,11 +205,16 @@ def canonical_path(txn: Txn, key: int) -> tuple[str, ...] | None:
 
 def _parent_set(c: PropContext) -> str:
     """RFC 5842 §3.2: one ``parent`` per binding; each parent collection named once, by
-    its canonical href with a trailing slash (A-22); segments percent-encoded (A-7)."""
+    its canonical href with a trailing slash (A-22); segments percent-encoded (A-7).
+    Canonical paths are remembered for the whole request (``PropContext.paths``): the
+    members of one listing share their parent, so a listing costs one walk, not one per
+    member."""
     parts = []
-    paths: dict[int, tuple[str, ...] | None] = {}
+    paths = c.paths
     for parent, segment in c.txn.parents(c.resource.key):
         if parent not in paths:
+            if len(paths) >= 4096:
+                paths.clear()
             paths[parent] = canonical_path(c.txn, parent)
         path = paths[parent]
         if path is None:
@@ -203,10 +234,43 @@ REGISTRY: dict[str, LiveProp] = {
     DAV + "getlastmodified": LiveProp(_lastmod),
     DAV + "resourcetype": LiveProp(_resourcetype),
     DAV + "supportedlock": LiveProp(lambda c: SUPPORTEDLOCK),
-    DAV + "lockdiscovery": LiveProp(_lockdiscovery, cacheable=False),
+    DAV + "lockdiscovery": LiveProp(_lockdiscovery, row=False),
     DAV + "resource-id": LiveProp(_resource_id, allprop=False),
-    DAV + "parent-set": LiveProp(_parent_set, allprop=False, cacheable=False),
+    DAV + "parent-set": LiveProp(_parent_set, allprop=False, row=False),
 }
+
+ROW_NAMES = tuple(n for n, p in REGISTRY.items() if p.row)
+"""The properties ``row_fragments`` renders, in its order; ``allprop`` ones first."""
+ROW_ALLPROP = sum(1 for n in ROW_NAMES if REGISTRY[n].allprop)
+assert all(REGISTRY[n].allprop for n in ROW_NAMES[:ROW_ALLPROP])
+
+_COLLECTION = "<D:resourcetype><D:collection/></D:resourcetype>"
+
+
+def row_fragments(r: Resource) -> tuple[str, ...]:
+    """The elements of ``ROW_NAMES`` for ``r`` ("" where undefined): the same text the
+    registry's renderers give, in one call (a listing's hot path; a test compares the
+    two for every property)."""
+    created = iso_date(r.created)
+    rid = escape_text(r.rid)
+    etag = escape_text(r.etag)
+    modified = http_date(r.modified)
+    if r.is_collection:
+        return (
+            f"<D:creationdate>{created}</D:creationdate>", "", "",
+            f"<D:getetag>{etag}</D:getetag>",
+            f"<D:getlastmodified>{modified}</D:getlastmodified>", _COLLECTION,
+            SUPPORTEDLOCK, f"<D:resource-id><D:href>{rid}</D:href></D:resource-id>",
+        )
+    ctype = escape_text(r.content_type or "application/octet-stream")
+    return (
+        f"<D:creationdate>{created}</D:creationdate>",
+        f"<D:getcontentlength>{r.size}</D:getcontentlength>",
+        f"<D:getcontenttype>{ctype}</D:getcontenttype>",
+        f"<D:getetag>{etag}</D:getetag>",
+        f"<D:getlastmodified>{modified}</D:getlastmodified>", "<D:resourcetype/>",
+        SUPPORTEDLOCK, f"<D:resource-id><D:href>{rid}</D:href></D:resource-id>",
+    )
 
 def is_protected(name: str) -> bool:
     """Live properties cannot be set or removed by PROPPATCH (``displayname`` is dead)."""

@@ -15,12 +15,13 @@ from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth, parse_lock_token_header, parse_timeout
 from davbind.protocol.multistatus import END, START, status_response
 from davbind.protocol.paths import lock_path
-from davbind.protocol.xmlbody import parse_lockinfo
+from davbind.protocol.xmlbody import LockInfo, parse_lockinfo
 from davbind.server.guard import Guard, covering_locks, lock_href
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import activelock
 from davbind.server.services import Services
 from davbind.server.target import locate
+from davbind.storage.interface import Txn
 from davbind.storage.model import Lock
 
 XML = 'application/xml; charset="utf-8"'
@@ -44,62 +45,65 @@ async def lock(services: Services, request: Request) -> Response:
     body = await request.body(services.settings.max_xml_bytes)
     info = parse_lockinfo(body)
     timeout = _timeout(services, request)
-    with services.store.write() as txn:
-        target = locate(txn, request.segments)
-        guard = Guard(request, txn)
-        if info is None:  # refresh, §9.10.2
-            if target.resource is None:
-                raise DAVError(404, "not found")
-            held = {lk.token: lk for lk in covering_locks(txn, target.resource.key)}
-            tokens = [t for t in guard.tokens if t in held]
-            if not tokens:
-                raise DAVError(
-                    412, "no lock token in If matches a lock on this resource",
-                    ("lock-token-matches-request-uri",),
-                )
-            refreshed = txn.refresh_lock(tokens[0], timeout)
-            return Response(200, [("Content-Type", XML)], _body(refreshed))
-        depth = parse_depth(request.header("depth"), default=Depth.INFINITY,
-                            allowed=frozenset({Depth.ZERO, Depth.INFINITY}))
-        exclusive = info.scope == "exclusive"
-        created = False
+    return await services.threads.write(lambda txn: _lock(txn, request, info, timeout))
+
+
+def _lock(txn: Txn, request: Request, info: LockInfo | None, timeout: int) -> Response:
+    target = locate(txn, request.segments)
+    guard = Guard(request, txn)
+    if info is None:  # refresh, §9.10.2
         if target.resource is None:
-            if target.parent is None:
-                raise DAVError(409, "the parent collection does not exist")
-            guard.modify(target.parent)
-            guard.check_if()
-            resource = txn.create(target.parent.key, target.segment, collection=False,
-                                  content_type="application/octet-stream")
-            created = True
-        else:
-            resource = target.resource
-            guard.check_if()
-        infinite = depth is Depth.INFINITY and resource.is_collection
-        conflicts = [
-            lk for lk in covering_locks(txn, resource.key) if lk.exclusive or exclusive
-        ]
-        if conflicts:
+            raise DAVError(404, "not found")
+        held = {lk.token: lk for lk in covering_locks(txn, target.resource.key)}
+        tokens = [t for t in guard.tokens if t in held]
+        if not tokens:
             raise DAVError(
-                423, "a conflicting lock exists", ("no-conflicting-lock",),
-                tuple(sorted({lock_href(lk.root) for lk in conflicts})),
+                412, "no lock token in If matches a lock on this resource",
+                ("lock-token-matches-request-uri",),
             )
-        if infinite:
-            below = txn.descendants(resource.key)
-            blockers = [lk for lk in txn.locks_on(below) if lk.exclusive or exclusive]
-            if blockers:
-                return _blocked(target.href, blockers)
-        new = Lock(
-            token=f"urn:uuid:{uuid.uuid4()}",
-            resource=resource.key,
-            root=lock_path(request.segments) + ("/" if resource.is_collection else ""),
-            infinite=infinite,
-            exclusive=exclusive,
-            owner_xml=info.owner_xml,
-            principal=request.principal,
-            timeout=timeout,
-            expires=time.time() + timeout,
+        refreshed = txn.refresh_lock(tokens[0], timeout)
+        return Response(200, [("Content-Type", XML)], _body(refreshed))
+    depth = parse_depth(request.header("depth"), default=Depth.INFINITY,
+                        allowed=frozenset({Depth.ZERO, Depth.INFINITY}))
+    exclusive = info.scope == "exclusive"
+    created = False
+    if target.resource is None:
+        if target.parent is None:
+            raise DAVError(409, "the parent collection does not exist")
+        guard.modify(target.parent)
+        guard.check_if()
+        resource = txn.create(target.parent.key, target.segment, collection=False,
+                              content_type="application/octet-stream")
+        created = True
+    else:
+        resource = target.resource
+        guard.check_if()
+    infinite = depth is Depth.INFINITY and resource.is_collection
+    conflicts = [
+        lk for lk in covering_locks(txn, resource.key) if lk.exclusive or exclusive
+    ]
+    if conflicts:
+        raise DAVError(
+            423, "a conflicting lock exists", ("no-conflicting-lock",),
+            tuple(sorted({lock_href(lk.root) for lk in conflicts})),
         )
-        txn.add_lock(new)
+    if infinite:
+        below = txn.descendants(resource.key)
+        blockers = [lk for lk in txn.locks_on(below) if lk.exclusive or exclusive]
+        if blockers:
+            return _blocked(target.href, blockers)
+    new = Lock(
+        token=f"urn:uuid:{uuid.uuid4()}",
+        resource=resource.key,
+        root=lock_path(request.segments) + ("/" if resource.is_collection else ""),
+        infinite=infinite,
+        exclusive=exclusive,
+        owner_xml=info.owner_xml,
+        principal=request.principal,
+        timeout=timeout,
+        expires=time.time() + timeout,
+    )
+    txn.add_lock(new)
     headers = [("Content-Type", XML), ("Lock-Token", f"<{new.token}>")]
     return Response(201 if created else 200, headers, _body(new))
 
@@ -121,7 +125,8 @@ async def unlock(services: Services, request: Request) -> Response:
     if request.has_body():
         raise DAVError(415, "UNLOCK does not take a request body")
     token = parse_lock_token_header(request.header("lock-token"))
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> None:
         target = locate(txn, request.segments)
         if target.resource is None:
             raise DAVError(404, "not found")
@@ -132,4 +137,6 @@ async def unlock(services: Services, request: Request) -> Response:
                 ("lock-token-matches-request-uri",),
             )
         txn.remove_lock(token)
+
+    await services.threads.write(work)
     return Response(204)

@@ -32,7 +32,8 @@ def apply_sets(txn: Txn, key: int, props: Sequence[PropSet]) -> None:
 async def proppatch(services: Services, request: Request) -> Response:
     body = await request.body(services.settings.max_xml_bytes)
     ops = parse_proppatch(body)
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> bytes:
         target = locate(txn, request.segments)
         if target.resource is None:
             raise DAVError(404, "not found")
@@ -58,5 +59,7 @@ async def proppatch(services: Services, request: Request) -> Response:
                     assert isinstance(op, PropRemove)
                     txn.remove_dead_prop(target.resource.key, op.name)
             stats = [propstat(200, [element_xml(n) for n in names])]
-    doc = START + response(target.href, stats) + END
-    return Response(207, [("Content-Type", CONTENT_TYPE)], doc.encode())
+        return (START + response(target.href, stats) + END).encode()
+
+    doc = await services.threads.write(work)
+    return Response(207, [("Content-Type", CONTENT_TYPE)], doc)

@@ -1,26 +1,26 @@
 """OPTIONS, GET and HEAD (RFC 4918 §9.4, §10.1; RFC 9110 §9.3.1, §14 byte ranges).
 
-A small body is read at once; a larger one is a ``FileBody`` over the blob, opened
-before the status line goes out (so a concurrent DELETE cannot cut it short) and sent
-with ``sendfile(2)`` when the server offers it (``filebody``, ``zerocopy``).  A
-collection gets a small HTML index.
+Storage work (finding the resource, reading a small body, opening a large one) runs in
+a reader thread.  A large body is a ``FileBody`` over the blob, opened before the status
+line goes out (so a concurrent DELETE cannot cut it short) and sent with ``sendfile(2)``
+when the server offers it (``filebody``, ``zerocopy``).  A collection gets a small HTML
+index.
 """
 
 from __future__ import annotations
 
-import asyncio
 import html
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from email.utils import formatdate
-from typing import BinaryIO
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import encode_segment
 from davbind.server import conditional
 from davbind.server.filebody import FileBody
 from davbind.server.http import Request, Response
-from davbind.server.respcache import Depends
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import INLINE_MAX, BlobStore, Txn
@@ -45,8 +45,7 @@ def allow_for(resource: Resource | None) -> str:
 
 async def options(services: Services, request: Request) -> Response:
     """RFC 4918 §10.1: compliance classes on every resource; Allow per resource kind."""
-    with services.store.read() as txn:
-        resource = locate(txn, request.segments).resource
+    resource = await services.threads.read(lambda txn: locate(txn, request.segments).resource)
     headers = [*dav_headers(), ("Allow", allow_for(resource))]
     return Response(200, headers, b"")
 
@@ -88,68 +87,72 @@ def _range(value: str | None, size: int) -> tuple[int, int] | None:
 
 class SmallBlobCache:
     """Recently read small contents, by digest.  Content is addressed by its digest and
-    never changes, so an entry can never be stale; the total size is bounded (LRU)."""
+    never changes, so an entry can never be stale; the total size is bounded (LRU).
+    Reader threads share it, hence the lock."""
 
     def __init__(self, max_bytes: int = 32 * 1024 * 1024, max_item: int = INLINE_MAX) -> None:
         self.max_bytes = max_bytes
         self.max_item = max_item
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
+        self._lock = threading.Lock()
 
     def get(self, digest: str) -> bytes | None:
-        data = self._items.get(digest)
-        if data is not None:
-            self._items.move_to_end(digest)
-        return data
+        with self._lock:
+            data = self._items.get(digest)
+            if data is not None:
+                self._items.move_to_end(digest)
+            return data
 
     def add(self, digest: str, data: bytes) -> None:
-        if len(data) <= self.max_item and digest not in self._items:
+        with self._lock:
+            if len(data) > self.max_item or digest in self._items:
+                return
             self._items[digest] = data
             self._size += len(data)
             while self._size > self.max_bytes:
                 _, old = self._items.popitem(last=False)
                 self._size -= len(old)
 
-    def read(self, blobs: BlobStore, digest: str, size: int) -> bytes:
-        data = self.get(digest)
-        if data is None:
-            with blobs.open(digest) as fh:
-                data = fh.read(size)
-            self.add(digest, data)
-        return data
-
-
-def _inline(txn: Txn, resource: Resource) -> bytes | None:
-    """The content of a small file kept by the metadata store (``Txn.store_inline``)."""
-    digest = resource.digest
-    if digest is None or resource.size > INLINE_MAX:
-        return None
-    data = SMALL_BLOBS.get(digest)
-    if data is None:
-        data = txn.read_inline(digest)
-        if data is not None:
-            SMALL_BLOBS.add(digest, data)
-    return data
-
 
 SMALL_BLOBS = SmallBlobCache()
 
 
-def _read_small(blobs: BlobStore, digest: str, start: int, length: int, size: int) -> bytes:
-    """Small bodies are read in one go on the event loop: a thread hop costs more than
-    reading a few hundred KiB from the page cache."""
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """What the storage thread of a GET found: the resource, and the body unless the
+    request is answered without one (HEAD, 304, an empty file)."""
+
+    resource: Resource
+    fresh: bool  # False: the conditional headers ask for 304
+    body: bytes | FileBody | None = None
+
+
+def _content(txn: Txn, blobs: BlobStore, resource: Resource, start: int, length: int,
+             ) -> bytes | FileBody:  # fmt: skip
+    """The body bytes: inline content from the metadata store, a small file read whole
+    (both remembered by digest, ``SMALL_BLOBS``), or an open ``FileBody`` for the rest,
+    opened before the status line goes out (so a concurrent DELETE cannot cut it)."""
+    digest = resource.digest
+    assert digest is not None
+    size = resource.size
     if size <= SMALL_BLOBS.max_item:
-        return SMALL_BLOBS.read(blobs, digest, size)[start : start + length]
-    with blobs.open(digest) as fh:
-        fh.seek(start)
-        return fh.read(length)
-
-
-def _open_at(blobs: BlobStore, digest: str, start: int) -> BinaryIO:
+        data = SMALL_BLOBS.get(digest)
+        if data is None:
+            data = txn.read_inline(digest) if size <= INLINE_MAX else None
+            if data is None:
+                with blobs.open(digest) as fh:
+                    data = fh.read(size)
+            SMALL_BLOBS.add(digest, data)
+        return data[start : start + length]
+    if length <= SMALL:
+        with blobs.open(digest) as fh:
+            fh.seek(start)
+            return fh.read(length)
     fh = blobs.open(digest)
     if start:
         fh.seek(start)
-    return fh
+    return FileBody(fh, start, length)
 
 
 def _index(segments: tuple[str, ...], members: Iterator[tuple[str, Resource]]) -> Iterator[bytes]:
@@ -164,48 +167,56 @@ def _index(segments: tuple[str, ...], members: Iterator[tuple[str, Resource]]) -
     yield b"</ul></body></html>"
 
 
-async def get(services: Services, request: Request, *, retry: bool = True) -> Response:
-    """GET/HEAD: entity headers, conditionals (304/412), single byte ranges (206/416)."""
-    with services.store.read() as txn:
-        resource = locate(txn, request.segments).resource
-        if resource is None:
-            raise DAVError(404, "not found")
-        headers = entity_headers(resource)
-        if not conditional.check(request, resource, safe=True):
-            return Response(304, headers)
-        if resource.is_collection:
-            members = list(txn.children(resource.key))
-        inline = None if request.method == "HEAD" else _inline(txn, resource)
-    depends = Depends(request.segments)  # the resource (a collection: its bindings)
+async def get(services: Services, request: Request) -> Response:
+    """GET/HEAD: entity headers, conditionals (304/412), single byte ranges (206/416).
+
+    One reader-thread call finds the resource and, for a file, reads a small body or
+    opens a large one; the event loop only sends."""
+    try:
+        found = await services.threads.read(lambda txn: _find(txn, services.blobs, request))
+    except FileNotFoundError:
+        # the content was replaced or deleted by a commit after this snapshot began (its
+        # blob goes once no row refers to it): look again in a new snapshot; missing
+        # twice, the store lost content (a 500, logged by the app)
+        found = await services.threads.read(lambda txn: _find(txn, services.blobs, request))
+    resource = found.resource
+    headers = entity_headers(resource)
+    if not found.fresh:
+        return Response(304, headers)
     if resource.is_collection:
         headers.append(("Content-Type", "text/html; charset=utf-8"))
-        index = b"".join(_index(request.segments, iter(members)))
-        return Response(200, headers, index, depends)
+        assert isinstance(found.body, bytes)
+        return Response(200, headers, found.body)
     headers.append(("Content-Type", resource.content_type or "application/octet-stream"))
     headers.append(("Accept-Ranges", "bytes"))
-    size = resource.size
-    wanted = _range(request.header("range"), size)
+    status, start, length = _span(request, resource)
+    if status == 206:
+        headers.append(("Content-Range", f"bytes {start}-{start + length - 1}/{resource.size}"))
+    headers.append(("Content-Length", str(length)))
+    return Response(status, headers, found.body if found.body is not None else b"")
+
+
+def _span(request: Request, resource: Resource) -> tuple[int, int, int]:
+    """(status, first byte, length) of the answer to a GET (RFC 9110 §14.2)."""
+    wanted = _range(request.header("range"), resource.size)
     if_range = request.header("if-range")
     if wanted is not None and if_range is not None and if_range.strip() != resource.etag:
         wanted = None
-    status, start, length = 200, 0, size
-    if wanted is not None:
-        status, start, length = 206, wanted[0], wanted[1] - wanted[0] + 1
-        headers.append(("Content-Range", f"bytes {wanted[0]}-{wanted[1]}/{size}"))
-    headers.append(("Content-Length", str(length)))
+    if wanted is None:
+        return 200, 0, resource.size
+    return 206, wanted[0], wanted[1] - wanted[0] + 1
+
+
+def _find(txn: Txn, blobs: BlobStore, request: Request) -> _Found:
+    resource = locate(txn, request.segments).resource
+    if resource is None:
+        raise DAVError(404, "not found")
+    if not conditional.check(request, resource, safe=True):
+        return _Found(resource, False)
+    if resource.is_collection:
+        index = b"".join(_index(request.segments, txn.children(resource.key)))
+        return _Found(resource, True, index)
+    _, start, length = _span(request, resource)
     if resource.digest is None or length == 0 or request.method == "HEAD":
-        return Response(status, headers, b"", depends)
-    if inline is not None:
-        return Response(status, headers, inline[start : start + length], depends)
-    digest = resource.digest
-    if length <= SMALL:
-        body = _read_small(services.blobs, digest, start, length, size)
-        return Response(status, headers, body, depends)
-    try:
-        fh = await asyncio.to_thread(_open_at, services.blobs, digest, start)
-    except FileNotFoundError:
-        if not retry:  # missing twice: the store lost content (a 500, logged by the app)
-            raise
-        # replaced or deleted between the lookup and the open: look the path up again
-        return await get(services, request, retry=False)
-    return Response(status, headers, FileBody(fh, start, length), depends)
+        return _Found(resource, True)
+    return _Found(resource, True, _content(txn, blobs, resource, start, length))

@@ -1,12 +1,12 @@
-"""What every handler needs: settings and the two stores, built once per process."""
+"""What every handler needs: settings, the two stores and the storage threads, built
+once per process."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from davbind.server.respcache import ResponseCache
-from davbind.server.runcache import RunCache
 from davbind.server.settings import Settings
+from davbind.server.storage_threads import StorageThreads
 from davbind.storage.interface import BlobStore, MetadataStore
 
 
@@ -15,5 +15,5 @@ class Services:
     settings: Settings
     store: MetadataStore
     blobs: BlobStore
-    responses: ResponseCache | None = None
-    runs: RunCache | None = None  # rendered runs of listings (``runcache``)
+    threads: StorageThreads
+    """Every storage call of a request goes through these (never on the event loop)."""

@@ -34,9 +34,6 @@ class Settings:
     lock_timeout_max: int = 7 * 24 * 3600
     lock_timeout_default: int = 3600
     allow_loops: bool = True
-    response_cache_bytes: int = 32 * 1024 * 1024  # per worker; 0 turns it off
-    response_cache_item_bytes: int = 256 * 1024  # larger answers are kept on disk
-    response_cache_disk_bytes: int = 256 * 1024 * 1024  # per worker; 0: memory only
     allow_anonymous_write: bool | None = None
     durability: str = "standard"  # or "strict": see ``durable``
 

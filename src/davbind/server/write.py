@@ -23,10 +23,12 @@ from davbind.protocol.xmlbody import parse_mkcol
 from davbind.server import conditional
 from davbind.server.guard import Guard, release_locks_through
 from davbind.server.http import Request, Response
+from davbind.server.proppatch import apply_sets
 from davbind.server.read import entity_headers
 from davbind.server.services import Services
 from davbind.server.target import Target, locate
 from davbind.storage.interface import INLINE_MAX, BlobStore, Txn, Upload
+from davbind.storage.model import Resource
 
 WRITE_BATCH = 2 * 1024 * 1024
 """Received body pieces are handed to the upload's writer thread in batches this large."""
@@ -36,13 +38,11 @@ ride out a stall of the disk, few enough to bound a large upload's memory (~10 M
 
 
 class _UploadFeeder:
-    """Feeds one upload from the event loop; the upload is begun by the first write, so a
-    body kept inline (``put``) never touches the blob store.  Small bodies are written on
-    the loop (a thread hop costs more); once a body passes ``WRITE_BATCH`` it gets a
-    writer thread of its own: batches are queued to it in order and hashed and written
-    there while the loop keeps receiving, and ``finish`` (fsync) and ``abort`` run on it
-    after the last queued write, so a temporary file is never removed under a write in
-    progress."""
+    """Feeds one upload from the event loop.  Every operation on the upload (begin,
+    write, finish with its fsync, abort) runs in a writer thread of its own, in order:
+    batches are hashed and written there while the loop keeps receiving, and a temporary
+    file is never removed under a write in progress.  The upload is begun by the first
+    batch, so a body kept inline (``put``) never touches the blob store."""
 
     def __init__(self, blobs: BlobStore) -> None:
         self._blobs = blobs
@@ -52,8 +52,6 @@ class _UploadFeeder:
         self._stopped = False  # set on the first failure or abort: queued writes are skipped
 
     def _begin(self) -> Upload:
-        """The upload, begun on the event loop (``write``, ``finish``) before any job of
-        the writer thread can use it, so ``abort`` always sees what it must drop."""
         if self._begun is None:
             self._begun = self._blobs.begin()
         return self._begun
@@ -69,7 +67,8 @@ class _UploadFeeder:
     @property
     def upload(self) -> Upload:
         """The upload, once ``finish`` made it durable."""
-        return self._begin()
+        assert self._begun is not None
+        return self._begun
 
     def _job(self, chunks: Sequence[bytes] | None) -> None:
         """Runs in the writer thread: one batch, or ``finish`` for None."""
@@ -84,43 +83,41 @@ class _UploadFeeder:
             self._stopped = True
             raise
 
-    async def write(self, chunks: list[bytes]) -> None:
-        self._begin()
+    def _submit(self, chunks: Sequence[bytes] | None) -> asyncio.Future[None]:
         if self._thread is None:
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="davbind-put")
-        loop = asyncio.get_running_loop()
-        self._queued.append(loop.run_in_executor(self._thread, self._job, chunks))
+        return asyncio.get_running_loop().run_in_executor(self._thread, self._job, chunks)
+
+    async def write(self, chunks: list[bytes]) -> None:
+        self._queued.append(self._submit(chunks))
         while len(self._queued) > IN_FLIGHT or (self._queued and self._queued[0].done()):
             await self._queued.popleft()  # raises the writer's error, if any
 
     async def finish(self, tail: list[bytes]) -> None:
         """Write what is left, then flush and fsync: the content is durable on return."""
-        upload = self._begin()
-        if self._thread is None:
-            if tail:
-                self._write(tail)
-            await asyncio.to_thread(upload.finish)
-            return
         if tail:
-            await self.write(tail)
-        loop = asyncio.get_running_loop()
-        finished = loop.run_in_executor(self._thread, self._job, None)
+            self._queued.append(self._submit(tail))
+        finished = self._submit(None)
         while self._queued:
             await self._queued.popleft()
         await finished
+        assert self._thread is not None
         self._thread.shutdown(wait=False)
         self._thread = None
+
+    def _abort(self) -> None:
+        if self._begun is not None:
+            self._begun.abort()
 
     async def abort(self) -> None:
         """Drop the upload (temporary file included) once no write is in progress."""
         self._stopped = True
-        if self._begun is None:
-            return
-        if self._thread is None:
-            self._begun.abort()
+        if self._thread is None:  # nothing queued: nothing begun, or finished already
+            if self._begun is not None:
+                await asyncio.to_thread(self._abort)
             return
         loop = asyncio.get_running_loop()
-        aborted = loop.run_in_executor(self._thread, self._begun.abort)
+        aborted = loop.run_in_executor(self._thread, self._abort)
         self._thread.shutdown(wait=False)
         self._thread = None
         pending = [*self._queued, aborted]
@@ -163,8 +160,7 @@ async def put(services: Services, request: Request) -> Response:
     if declared is None or declared > INLINE_MAX:
         # refuse before receiving a large body; a small one is checked once, when it is
         # committed, like every body
-        with services.store.read() as txn:
-            _check_put(request, txn)
+        await services.threads.read(lambda txn: _check_put(request, txn))
     feeder = _UploadFeeder(services.blobs)
     try:
         pending: list[bytes] = []
@@ -179,7 +175,8 @@ async def put(services: Services, request: Request) -> Response:
         inline = None if streamed or size > INLINE_MAX else b"".join(pending)
         if inline is None:
             await feeder.finish(pending)
-        with services.store.write() as txn:
+
+        def commit(txn: Txn) -> tuple[int, Resource]:
             target = _check_put(request, txn)
             if inline is not None:  # committed with the metadata: no file, no fsync
                 digest, length = txn.store_inline(inline)
@@ -188,18 +185,11 @@ async def put(services: Services, request: Request) -> Response:
             ctype = _content_type(request, target.segment)
             if target.resource is None:
                 assert target.parent is not None
-                resource = txn.create(
-                    target.parent.key,
-                    target.segment,
-                    collection=False,
-                    digest=digest,
-                    size=length,
-                    content_type=ctype,
-                )
-                status = 201
-            else:
-                resource = txn.set_content(target.resource.key, digest, length, ctype)
-                status = 204
+                return 201, txn.create(target.parent.key, target.segment, collection=False,
+                                       digest=digest, size=length, content_type=ctype)  # fmt: skip
+            return 204, txn.set_content(target.resource.key, digest, length, ctype)
+
+        status, resource = await services.threads.write(commit)
     except BaseException:
         await feeder.abort()
         raise
@@ -210,7 +200,8 @@ async def delete(services: Services, request: Request) -> Response:
     """RFC 4918 §9.6 with RFC 5842 §2.4: remove one binding; 204."""
     if request.has_body():
         raise DAVError(415, "DELETE does not take a request body")
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> None:
         target = locate(txn, request.segments)
         if target.resource is None:
             raise DAVError(404, "not found")
@@ -226,6 +217,8 @@ async def delete(services: Services, request: Request) -> Response:
         conditional.check(request, target.resource, safe=False)
         release_locks_through(txn, target.parent.key, target.segment)
         txn.unbind(target.parent.key, target.segment)
+
+    await services.threads.write(work)
     return Response(204)
 
 
@@ -234,7 +227,8 @@ async def mkcol(services: Services, request: Request) -> Response:
     415 for a body we do not understand."""
     body = await request.body(services.settings.max_xml_bytes)
     spec = parse_mkcol(body, request.header("content-type")) if body.strip() else None
-    with services.store.write() as txn:
+
+    def work(txn: Txn) -> str:
         target = locate(txn, request.segments)
         if target.resource is not None:
             raise DAVError(405, "the URL is already mapped")
@@ -245,7 +239,8 @@ async def mkcol(services: Services, request: Request) -> Response:
         guard.check_if()
         created = txn.create(target.parent.key, target.segment, collection=True)
         if spec is not None:
-            from davbind.server.proppatch import apply_sets
-
             apply_sets(txn, created.key, spec.props)
-    return Response(201, [("Location", target.href + "/")])
+        return target.href
+
+    location = await services.threads.write(work)
+    return Response(201, [("Location", location + "/")])

@@ -1,5 +1,16 @@
-"""The ASGI ``http.response.zerocopysend`` extension for ``DavHttpProtocol``, over
-``sendfile(2)``.
+"""The uvicorn seam: uvicorn's httptools protocol with the ASGI
+``http.response.zerocopysend`` extension added, over ``sendfile(2)``.
+
+This is the only place davbind reaches into uvicorn.  ``ZeroCopyProtocol`` subclasses
+``HttpToolsProtocol`` and overrides two callbacks (``connection_made``,
+``on_headers_complete``), each calling uvicorn's own first; ``ZeroCopySend`` wraps one
+``RequestResponseCycle``'s ``send`` and uses these attributes of it: ``flow``
+(``write_paused``, ``drain``), ``disconnected``, ``response_started``,
+``response_complete``, ``chunked_encoding``, ``expected_content_length``, ``keep_alive``,
+``transport``, ``scope``, ``message_event`` and ``on_response``.  They are not a public
+API, so the uvicorn versions are bounded in ``pyproject.toml`` and the test command runs
+the zero-copy tests against the lowest and the highest version allowed.  Everything else
+(parsing, keep-alive, pipelining, flow control, timeouts, shutdown) is uvicorn's.
 
 ASGI HTTP spec, "Zero Copy Send": a scope that lists the extension accepts
 ``{"type": "http.response.zerocopysend", "file", "offset", "count", "more_body"}`` where
@@ -9,10 +20,10 @@ framing (RFC 9112 §6.2 Content-Length, §7.1 chunked) is uvicorn's, unchanged.
 Why not through the transport: uvloop has no ``loop.sendfile``, and a body read into
 Python bytes is copied twice more and costs a thread hop per chunk.  The rules kept:
 
-* offered on plain TCP only (``h1`` decides): TLS needs the bytes in user space;
-* bytes leave in order: the held header block (``h1._Corked``) is flushed and the
-  transport's buffer has drained before the first ``sendfile``; nothing else writes to
-  the connection meanwhile (the cycle is its only writer);
+* offered on plain TCP only: TLS needs the bytes in user space;
+* bytes leave in order: the transport's buffer (the header block) has drained before
+  the first ``sendfile``; nothing else writes to the connection meanwhile (the cycle is
+  its only writer);
 * the socket is used through a duplicate descriptor, because uvloop refuses
   ``add_writer`` on a descriptor its transport owns; the duplicate also stays valid if
   the transport closes under a running copy;
@@ -30,7 +41,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.utils import is_ssl
 
 from davbind.server.http import ZEROCOPY
 
@@ -98,12 +110,11 @@ class ZeroCopySend:
     """The ASGI ``send`` of one uvicorn request/response cycle, with the extension
     added; every other message goes to uvicorn's own ``send``."""
 
-    __slots__ = ("_cycle", "_flush", "_send")
+    __slots__ = ("_cycle", "_send")
 
-    def __init__(self, cycle: RequestResponseCycle, flush: Callable[[], None]) -> None:
+    def __init__(self, cycle: RequestResponseCycle) -> None:
         self._cycle = cycle
         self._send = cycle.send
-        self._flush = flush  # writes out a header block the connection still holds
 
     async def __call__(self, message: Any) -> None:
         if message["type"] != ZEROCOPY:
@@ -160,7 +171,6 @@ class ZeroCopySend:
         loop = asyncio.get_running_loop()
         out = os.dup(transport.get_extra_info("socket").fileno())
         try:
-            self._flush()
             while transport.get_write_buffer_size():  # what uvloop holds goes first
                 await _writable(loop, out)
                 if cycle.disconnected:
@@ -182,3 +192,33 @@ class ZeroCopySend:
         cycle.disconnected = True
         transport.close()
         return False
+
+
+WRITE_BUFFER_HIGH = 1024 * 1024
+"""A large streamed answer (a listing of thousands of members) leaves in fewer, larger
+writes with fewer pause/resume round trips; memory per connection stays bounded."""
+
+
+class ZeroCopyProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol; on plain TCP every request's scope offers the
+    zero-copy extension (module doc)."""
+
+    _zerocopy: bool
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        self._zerocopy = (
+            hasattr(os, "sendfile")
+            and not is_ssl(transport)
+            and transport.get_extra_info("socket") is not None
+        )
+
+    def on_headers_complete(self) -> None:
+        previous = self.cycle
+        super().on_headers_complete()
+        cycle = self.cycle
+        if self._zerocopy and cycle is not None and cycle is not previous:
+            # the task that runs the app has not started yet: it sees both changes
+            self.scope.setdefault("extensions", {})[ZEROCOPY] = {}
+            cycle.send = ZeroCopySend(cycle)  # type: ignore[method-assign]

@@ -1,9 +1,10 @@
-"""The storage interfaces: ``MetadataStore`` + ``Txn`` and ``BlobStore`` (DESIGN.md).
+"""The storage interfaces: ``MetadataStore`` + ``Txn`` and ``BlobStore`` (docs/architecture.md).
 
 Every backend implements these Protocols and passes tests/storage (the contract suite).
 A ``Txn`` is a snapshot for reads or an exclusive writer; it never sees half of another
-writer's change.  Garbage collection is by reachability from the root (RFC 5842 §5, A-27)
-and runs inside the transaction that removed the binding.
+writer's change.  Garbage collection is by reachability from the root (RFC 5842 §5;
+decision A-27 in docs/protocol-decisions.md) and runs inside the transaction that
+removed the binding.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from davbind.storage.model import DeadProp, Lock, MemberRow, Resource
+from davbind.storage.model import DeadProp, Lock, Resource
 
 INLINE_MAX = 64 * 1024
 """Content of at most this many bytes may be kept by the metadata store itself
@@ -44,23 +45,9 @@ class Txn(Protocol):
         """The bindings of ``parent`` sorted by segment (code points), lazily."""
         ...
 
-    def member_batches(self, parent: int) -> Iterator[list[tuple[str, MemberRow]]]:
-        """Like ``children`` but light and in batches: lists of (segment, ``MemberRow``),
-        in the same order (a listing renders a batch in one loop)."""
-        ...
-
-    def member_gens(self, parent: int) -> Iterator[list[int]]:
-        """The change counters (``cgen``) of the members of ``parent`` in the order of
-        ``member_batches``, in batches of the same sizes: what a listing needs to know
-        whether a run it rendered before is still exact (``server.runcache``)."""
-        ...
-
-    def member_slice(
-        self, parent: int, start: int, count: int, after: str | None = None
-    ) -> list[tuple[str, MemberRow]]:
-        """Members ``start`` to ``start + count`` (exclusive) of ``parent``, in the order
-        of ``member_batches``.  ``after``, when the caller knows it, is the segment of
-        member ``start - 1``, which spares skipping the members before ``start``."""
+    def members(self, parent: int) -> Iterator[list[tuple[str, Resource]]]:
+        """The bindings of ``parent`` in the order of ``children``, read in batches of a
+        few hundred (a listing renders a batch in one loop)."""
         ...
 
     def parents(self, key: int) -> list[tuple[int, str]]:
@@ -80,13 +67,6 @@ class Txn(Protocol):
     def edges_below(self, key: int) -> Iterator[tuple[int, int, bool]]:
         """(parent, child, child is a collection) for every binding whose parent is
         reachable from ``key`` (``key`` included); each binding once, so loops end."""
-        ...
-
-    def fingerprint(self, segments: Sequence[str], members: bool) -> tuple[int, ...] | None:
-        """A value that is the same at two snapshots only if ``segments`` resolve to the
-        same resource in the same state (its change counter) and, with ``members``, every
-        member of it is in the same state too; ``None`` if the path does not resolve.
-        Lock state is not part of it."""
         ...
 
     def has_locks(self) -> bool:
@@ -144,12 +124,13 @@ class Txn(Protocol):
         ...
 
 
-    def dead_props(self, key: int) -> list[DeadProp]: ...
+    def dead_props(self, key: int) -> list[DeadProp]:
+        """The dead properties of ``key``, by name."""
+        ...
 
-
-    def store_cache(self, entries: Iterable[tuple[int, int, str]]) -> None:
-        """Remember opaque texts as (key, cgen, text); one whose resource changed since
-        ``cgen`` is dropped, and any later change makes a stored one stale."""
+    def dead_props_of(self, keys: Sequence[int]) -> dict[int, list[DeadProp]]:
+        """The dead properties of each of ``keys`` that has any, in one query (a listing
+        asks once per batch of members, not once per member)."""
         ...
 
     def set_dead_prop(self, key: int, prop: DeadProp) -> None: ...

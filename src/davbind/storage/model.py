@@ -7,7 +7,7 @@ in the parent collection.  Errors are storage words, never HTTP statuses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 
@@ -35,22 +35,14 @@ class QuotaExceeded(StorageError):
     """Storage is full or a configured limit is reached."""
 
 
-class MemberRow(NamedTuple):
-    """What a listing needs of one member, without building a ``Resource``: its key,
-    whether it is a collection, its change counter (``Resource.cgen``; keys are never
-    reused, so (key, cgen) names one state of one resource) and its render cache if
-    still valid (else ``None``).  A named tuple, not a dataclass: listings make tens of
-    thousands of them and tuple construction is several times cheaper."""
+class Resource(NamedTuple):
+    """One resource, whatever the number of bindings to it.
 
-    key: int
-    is_collection: bool
-    cgen: int
-    cache: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """One resource, whatever the number of bindings to it."""
+    A named tuple rather than a frozen dataclass: a listing makes one per member, tens
+    of thousands per request, and building a named tuple is about ten times cheaper.
+    ``cgen`` counts every change a listing shows (content, dead properties, and for a
+    collection its membership); keys are never reused, so (key, cgen) names one state
+    of one resource."""
 
     key: int
     rid: str
@@ -62,13 +54,11 @@ class Resource:
     created: float
     modified: float
     cgen: int = 0
-    cache: str | None = field(default=None, compare=False, repr=False)
-    """``cgen`` counts every change (content, properties, membership); ``cache`` is an
-    opaque text a caller stored for this ``cgen`` (``None`` when absent or stale)."""
 
     @property
     def etag(self) -> str:
-        """Strong, globally unique entity tag (spec W-ETAG-1): key and content version."""
+        """Strong entity tag, unique across the store: key and content version
+        (RFC 9110 §8.8.3)."""
         return f'"{self.key:x}-{self.version:x}"'
 
 

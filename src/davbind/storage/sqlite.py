@@ -1,4 +1,4 @@
-"""SQLite metadata store (``sqlite:///path``), the embedded default (DESIGN.md).
+"""SQLite metadata store (``sqlite:///path``), the embedded default.
 
 Resources, bindings, dead properties, locks and blob references in one WAL-mode database,
 so several server processes can share it.  Readers get a snapshot; writers take the
@@ -40,8 +40,7 @@ CREATE TABLE IF NOT EXISTS resources(
   key INTEGER PRIMARY KEY AUTOINCREMENT, rid TEXT NOT NULL UNIQUE, coll INTEGER NOT NULL,
   digest TEXT, size INTEGER NOT NULL DEFAULT 0, ctype TEXT,
   version INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL, modified REAL NOT NULL,
-  cgen INTEGER NOT NULL DEFAULT 0, cache TEXT, cache_gen INTEGER NOT NULL DEFAULT -1,
-  mgen INTEGER NOT NULL DEFAULT 0);
+  cgen INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS resources_digest ON resources(digest) WHERE digest IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bindings(
   parent INTEGER NOT NULL, segment TEXT NOT NULL, child INTEGER NOT NULL,
@@ -67,14 +66,33 @@ CREATE TABLE IF NOT EXISTS fallback(
 CREATE INDEX IF NOT EXISTS fallback_digest ON fallback(digest) WHERE digest IS NOT NULL;
 """
 
-MGEN = """
-CREATE TRIGGER IF NOT EXISTS resources_mgen AFTER UPDATE OF cgen ON resources BEGIN
-  UPDATE resources SET mgen=mgen+1 WHERE key IN (SELECT parent FROM bindings WHERE child=NEW.key);
-END;
-"""
-"""``mgen`` counts the changes of a collection's members (each one's ``cgen``), so that
-a listing's fingerprint is one row, not a sum over every member.  Kept by SQLite itself,
-so no write path can forget it.  Membership changes bump the collection's own ``cgen``."""
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of the schema above.  1 (or 0: made before versions were
+recorded) had render-cache columns in ``resources`` and a trigger keeping them, which
+``_migrate`` drops; a database of a newer version is refused, never half-understood."""
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was made by a newer davbind."""
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an older database to ``SCHEMA_VERSION`` (under the write lock)."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"the database has schema version {version}; this davbind knows up to "
+            f"{SCHEMA_VERSION}: upgrade davbind"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    conn.execute("DROP TRIGGER IF EXISTS resources_mgen")
+    columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(resources)")}
+    for column in ("cache", "cache_gen", "mgen"):
+        if column in columns:
+            conn.execute(f"ALTER TABLE resources DROP COLUMN {column}")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
 
 class SqliteMetadataStore:
     """``MetadataStore`` over one SQLite file, with a small connection pool."""
@@ -93,15 +111,13 @@ class SqliteMetadataStore:
         conn = self._connect()
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(SCHEMA)
-        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(resources)")}
-        if "mgen" not in columns:  # a database made before mgen existed
-            try:
-                conn.execute("ALTER TABLE resources ADD COLUMN mgen INTEGER NOT NULL DEFAULT 0")
-            except sqlite3.OperationalError as exc:  # another process added it meanwhile
-                if "duplicate column" not in str(exc):
-                    raise
-        conn.executescript(MGEN)
         conn.execute("BEGIN IMMEDIATE")
+        try:
+            _migrate(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            conn.close()
+            raise
         row = conn.execute("SELECT v FROM meta WHERE k='root'").fetchone()
         if row is None:
             now = time.time()

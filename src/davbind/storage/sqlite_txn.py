@@ -1,12 +1,12 @@
 """The transaction of the SQLite metadata store: every read and write of resources,
-bindings, dead properties, locks and content references (``Txn``, DESIGN.md).
+bindings, dead properties, locks and content references (``Txn``).
 
 Reclamation is by reachability from the root (RFC 5842 §2.4, §5; spec A-27): removing a
 binding collects exactly the resources that no longer have a path from the root, cycles
 included, in the same transaction.  Content whose last reference went away is put in the
 trash, which the store empties after commit (``sqlite.SqliteMetadataStore``).  Every
-change a listing shows bumps the resource's change counter (``cgen``): render caches and
-``fingerprint`` rely on it.
+change a listing shows bumps the resource's change counter (``cgen``): caches above
+storage key renderings by (key, cgen).
 
 Content not yet known to be on disk (a blob store that is not ``durable``, see
 ``blobs_file``) is listed in ``unsynced`` by the transaction that first stores it.  A
@@ -31,7 +31,6 @@ from davbind.storage.model import (
     AlreadyExists,
     DeadProp,
     Lock,
-    MemberRow,
     NotACollection,
     NotFound,
     Resource,
@@ -39,26 +38,18 @@ from davbind.storage.model import (
 
 _COLS = (
     "r.key, r.rid, r.coll, r.digest, r.size, r.ctype, r.version, r.created, r.modified, "
-    "r.cgen, CASE WHEN r.cache_gen=r.cgen THEN r.cache END"
+    "r.cgen"
 )
 
-
 MEMBER_BATCH = 512
-"""Members per batch of ``member_batches`` and ``member_gens``."""
-
-
-_MEMBERS = "FROM bindings b JOIN resources r ON r.key=b.child"
-_MEMBER = f"r.key, r.coll, r.cgen, CASE WHEN r.cache_gen=r.cgen THEN r.cache END {_MEMBERS}"
-
-
-def _member_rows(rows: list[Any]) -> list[tuple[str, MemberRow]]:
-    make = MemberRow._make
-    return [(seg, make((key, coll == 1, gen, cache))) for seg, key, coll, gen, cache in rows]
+"""Members per batch of ``members``."""
 
 
 def _resource(row: Sequence[Any]) -> Resource:
-    # sqlite3 already returns int/str/float/None in the declared column types
-    return Resource(row[0], row[1], bool(row[2]), *row[3:])
+    """A row of ``_COLS`` as a ``Resource`` (sqlite3 returns the declared types already,
+    but ``coll`` as 0 or 1)."""
+    key, rid, coll, *rest = row
+    return Resource(key, rid, coll == 1, *rest)
 
 
 def _lock(row: Sequence[object]) -> Lock:
@@ -118,69 +109,19 @@ class SqliteTxn:
         return res
 
     def children(self, parent: int) -> Iterator[tuple[str, Resource]]:
+        for batch in self.members(parent):
+            yield from batch
+
+    def members(self, parent: int) -> Iterator[list[tuple[str, Resource]]]:
         cur = self._c.execute(
             f"SELECT b.segment, {_COLS} FROM bindings b JOIN resources r ON r.key=b.child "
             "WHERE b.parent=? ORDER BY b.segment",
             (parent,),
         )
-        while rows := cur.fetchmany(512):
-            for row in rows:
-                yield str(row[0]), _resource(row[1:])
-
-    def member_batches(self, parent: int) -> Iterator[list[tuple[str, MemberRow]]]:
-        cur = self._c.execute(
-            f"SELECT b.segment, {_MEMBER} WHERE b.parent=? ORDER BY b.segment",
-            (parent,),
-        )
+        make = Resource._make
         while rows := cur.fetchmany(MEMBER_BATCH):
-            yield _member_rows(rows)
-
-    def member_gens(self, parent: int) -> Iterator[list[int]]:
-        cur = self._c.execute(
-            f"SELECT r.cgen {_MEMBERS} WHERE b.parent=? ORDER BY b.segment",
-            (parent,),
-        )
-        while rows := cur.fetchmany(MEMBER_BATCH):
-            yield [gen for (gen,) in rows]
-
-    def member_slice(
-        self, parent: int, start: int, count: int, after: str | None = None
-    ) -> list[tuple[str, MemberRow]]:
-        # from a known segment on (keyset), never OFFSET over the join: skipped rows would
-        # be joined too, and a cold listing would pay for that once per run
-        c = self._c
-        bound, op = after, ">"
-        if bound is None and start:
-            first = c.execute(  # the index alone: ~40 ns per skipped member
-                "SELECT segment FROM bindings WHERE parent=? ORDER BY segment LIMIT 1 OFFSET ?",
-                (parent, start),
-            ).fetchone()
-            if first is None:
-                return []
-            bound, op = str(first[0]), ">="
-        where = "b.parent=?" if bound is None else f"b.parent=? AND b.segment {op} ?"
-        params = (parent,) if bound is None else (parent, bound)
-        rows = c.execute(
-            f"SELECT b.segment, {_MEMBER} WHERE {where} ORDER BY b.segment LIMIT ?",
-            (*params, count),
-        ).fetchall()
-        return _member_rows(rows)
-
-    def fingerprint(self, segments: Sequence[str], members: bool) -> tuple[int, ...] | None:
-        # change counters only grow, a change of membership bumps the collection's own
-        # and a change of a member its mgen (sqlite.MGEN): equal counters, no change
-        key = self._root_key
-        for seg in segments:
-            row = self._c.execute(
-                "SELECT child FROM bindings WHERE parent=? AND segment=?", (key, seg)
-            ).fetchone()
-            if row is None:
-                return None
-            key = int(row[0])
-        row = self._c.execute("SELECT cgen, mgen FROM resources WHERE key=?", (key,)).fetchone()
-        if row is None:
-            return None
-        return (key, int(row[0]), int(row[1])) if members else (key, int(row[0]))
+            # ``_resource`` inlined: a listing builds one per member
+            yield [(s, make((k, i, c == 1, *rest))) for s, k, i, c, *rest in rows]
 
     def parents(self, key: int) -> list[tuple[int, str]]:
         rows = self._c.execute(
@@ -226,8 +167,20 @@ class SqliteTxn:
         rows = self._c.execute(
             "SELECT name, xml FROM props WHERE key=? ORDER BY name", (key,)
         ).fetchall()
-        return [DeadProp(str(n), str(x)) for n, x in rows]
+        return [DeadProp(n, x) for n, x in rows]
 
+    def dead_props_of(self, keys: Sequence[int]) -> dict[int, list[DeadProp]]:
+        out: dict[int, list[DeadProp]] = {}
+        for i in range(0, len(keys), MEMBER_BATCH):
+            part = keys[i : i + MEMBER_BATCH]
+            marks = ",".join("?" * len(part))
+            rows = self._c.execute(
+                f"SELECT key, name, xml FROM props WHERE key IN ({marks}) ORDER BY key, name",
+                part,
+            )
+            for key, name, xml in rows:
+                out.setdefault(key, []).append(DeadProp(name, xml))
+        return out
 
     # -- writes --------------------------------------------------------------------------
 
@@ -381,12 +334,6 @@ class SqliteTxn:
 
     def _changed(self, key: int) -> None:
         self._c.execute("UPDATE resources SET cgen=cgen+1 WHERE key=?", (key,))
-
-    def store_cache(self, entries: Iterable[tuple[int, int, str]]) -> None:
-        self._c.executemany(
-            "UPDATE resources SET cache=?, cache_gen=? WHERE key=? AND cgen=?",
-            ((text, cgen, key, cgen) for key, cgen, text in entries),
-        )
 
     def set_dead_prop(self, key: int, prop: DeadProp) -> None:
         self._changed(key)
