@@ -27,6 +27,7 @@ from davbind.server.liveprops import (
     ROW_NAMES,
     LockView,
     PropContext,
+    allprop_text,
     row_fragments,
 )
 from davbind.storage.interface import Txn
@@ -181,9 +182,8 @@ class Renderer:
         head = f"<D:response><D:href>{base}"
         shared = self._no_locks
         for seg, res in members:
-            row = row_fragments(res)
             extra = dead.get(res.key)
-            props = "".join(row[:ROW_ALLPROP])
+            props = allprop_text(res)
             if extra:
                 props += "".join(d.xml for d in extra if d.name not in REGISTRY)
             lock = shared if shared is not None else self._lockdiscovery(res, ())

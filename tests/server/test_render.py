@@ -1,0 +1,105 @@
+"""The one PROPFIND renderer (server/render.py, server/liveprops.py): its fast paths
+give exactly the text of the general ones.
+
+``row_fragments`` and ``allprop_text`` render every row property at once; each must
+equal what the live-property registry renders one by one.  ``http_date`` and
+``iso_date`` must equal the standard library's formatting.  A plain allprop run of
+members must equal the per-member path (``Renderer.props`` + ``xml_response``)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from email.utils import formatdate
+from pathlib import Path
+
+import pytest
+
+from davbind.protocol.xmlbody import parse_propfind
+from davbind.server.liveprops import (
+    REGISTRY,
+    ROW_ALLPROP,
+    ROW_NAMES,
+    LockView,
+    PropContext,
+    allprop_text,
+    http_date,
+    iso_date,
+    row_fragments,
+)
+from davbind.server.render import Renderer, xml_response
+from davbind.storage.model import DeadProp, Resource
+from davbind.storage.open import open_blobs, open_metadata
+
+STAMPS = [0.0, 1.0, 59.999, 86399.5, 86400.0, 951782400.0, 1700000000.25, 4102444799.0]
+STAMPS += [random.Random(7).uniform(0, 4e9) for _ in range(300)]
+
+
+@pytest.mark.parametrize("stamp", STAMPS)
+def test_dates_match_the_standard_library(stamp: float) -> None:
+    assert http_date(stamp) == formatdate(stamp, usegmt=True)
+    assert iso_date(stamp) == datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _resource(coll: bool, ctype: str | None, stamp: float) -> Resource:
+    return Resource(
+        key=42, rid="urn:uuid:0b4a7c1e-0000-4000-8000-00000000002a", is_collection=coll,
+        digest=None if coll else "ab" * 32, size=0 if coll else 1234, content_type=ctype,
+        version=7, created=stamp, modified=stamp + 3600.5, cgen=3,
+    )
+
+
+RESOURCES = [
+    _resource(True, None, 1700000000.0),
+    _resource(False, "text/plain; charset=utf-8", 0.0),
+    _resource(False, None, 951782400.0),
+    _resource(False, 'application/x-odd; name="a&b<c>"', 4102444799.0),
+    _resource(False, "image/svg+xml", 86399.0),
+]
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_row_fragments_equal_the_registry(resource: Resource) -> None:
+    ctx = PropContext(None, resource, ())  # type: ignore[arg-type]  # row props need no txn
+    row = row_fragments(resource)
+    assert len(row) == len(ROW_NAMES)
+    for name, text in zip(ROW_NAMES, row, strict=True):
+        assert text == (REGISTRY[name].render(ctx) or ""), name
+    assert allprop_text(resource) == "".join(row[:ROW_ALLPROP])
+
+
+def _store_with_members(tmp: Path):  # type: ignore[no-untyped-def]
+    blobs = open_blobs(f"file://{tmp / 'blobs'}")
+    store = open_metadata(f"sqlite://{tmp / 'meta.sqlite3'}", blobs)
+    with store.write() as txn:
+        coll = txn.create(txn.root.key, "d", collection=True)
+        for i in range(40):
+            digest, size = txn.store_inline(b"%d" % i)
+            ctype = ["text/plain", None, "a/b; q=\"<&>\""][i % 3]
+            r = txn.create(coll.key, f"m {i:02d}é", collection=False, digest=digest, size=size,
+                           content_type=ctype)  # fmt: skip
+            if i % 7 == 0:
+                txn.set_dead_prop(r.key, DeadProp("{urn:x}n", f'<n xmlns="urn:x">{i}</n>'))
+        txn.create(coll.key, "sub", collection=True)
+    return store, coll
+
+
+@pytest.mark.parametrize("minimal", [False, True])
+def test_allprop_run_equals_the_per_member_path(tmp_path: Path, minimal: bool) -> None:
+    store, coll = _store_with_members(tmp_path)
+    spec = parse_propfind(b'<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>')
+    try:
+        with store.read() as txn:
+            members = [pair for batch in txn.members(coll.key) for pair in batch]
+            r = Renderer(txn, spec, locks=LockView(txn), minimal=minimal, as_json=False)
+            fast = r.run(("d",), members)
+            slow = [
+                xml_response(r.hrefs(("d", seg), res.is_collection),
+                             r.props(res, ("d", seg), None), 200, minimal)  # fmt: skip
+                for seg, res in members
+            ]
+    finally:
+        store.close()
+    assert fast == slow
+    assert sum('<n xmlns="urn:x">' in part for part in fast) == 6
+    assert any("&amp;" in part and "&lt;" in part for part in fast)
