@@ -79,5 +79,21 @@ log "ruff check src tests"
 "$python" -m ruff check src tests
 log "mypy"
 "$python" -m mypy
+log "lint-imports (the layer contracts in pyproject.toml)"
+"$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/lint-imports"
+
+# The uvicorn seam (server/zerocopy.py) uses uvicorn internals: its tests also run
+# against the lowest uvicorn pyproject.toml allows (the main run has the highest).
+low=$(sed -n 's/.*"uvicorn\[standard\]>=\([0-9.]*\),<.*/\1/p' pyproject.toml)
+lowenv=.venv-uvicorn-$low
+if [ ! -x "$lowenv/bin/python3" ]; then
+    log "creating $lowenv (uvicorn $low, the lowest supported)"
+    "$python" -m venv "$lowenv"
+fi
+"$lowenv/bin/python3" -m pip install -q -e '.[test]' "uvicorn[standard]==$low"
+log "pytest of the uvicorn seam against uvicorn $low"
+"$lowenv/bin/python3" -m pytest -q -p no:cacheprovider tests/server/test_zerocopy.py \
+    tests/server/test_storage_threads.py tests/server/test_seam_version.py
+
 log "pytest -q -ra $*"
 exec "$python" -m pytest -q -ra "$@"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from davbind.server.app import build_services
-from davbind.server.guard import covering_locks
 from davbind.server.liveprops import LockView
+from davbind.server.lock_rules import covering_locks
 from davbind.server.settings import Settings
 from davbind.storage.interface import Txn
 from davbind.storage.model import Lock

@@ -95,7 +95,7 @@ def test_allprop_run_equals_the_per_member_path(tmp_path: Path, minimal: bool) -
             fast = r.run(("d",), members)
             slow = [
                 xml_response(r.hrefs(("d", seg), res.is_collection),
-                             r.props(res, ("d", seg), None), 200, minimal)  # fmt: skip
+                             r.props(res, ("d", seg), None), 200, minimal)
                 for seg, res in members
             ]
     finally:

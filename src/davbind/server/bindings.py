@@ -17,8 +17,8 @@ from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import SimpleRef, parse_overwrite, parse_simple_ref
 from davbind.protocol.paths import check_segment, href, split_path
 from davbind.protocol.xmlbody import parse_bind, parse_rebind, parse_unbind
-from davbind.server.guard import Guard, release_locks_through
 from davbind.server.http import Request, Response
+from davbind.server.lock_rules import Guard, release_locks_through
 from davbind.server.services import Services
 from davbind.server.target import Target, locate
 from davbind.storage.interface import Txn

@@ -15,8 +15,8 @@ from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth, parse_destination, parse_overwrite
 from davbind.protocol.paths import split_path
 from davbind.server.bindings import move_binding, refuse_replacing_ancestor
-from davbind.server.guard import Guard, release_locks_through
 from davbind.server.http import Request, Response
+from davbind.server.lock_rules import Guard, release_locks_through
 from davbind.server.services import Services
 from davbind.server.target import Target, locate
 from davbind.storage.interface import Txn

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from davbind.protocol.paths import encode_segment, href
 from davbind.protocol.xmlbody import escape_text
-from davbind.server.guard import covering_locks, lock_href
+from davbind.server.lock_rules import covering_locks, lock_href
 from davbind.storage.interface import Txn
 from davbind.storage.model import Lock, Resource
 

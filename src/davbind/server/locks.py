@@ -16,9 +16,9 @@ from davbind.protocol.headers import Depth, parse_depth, parse_lock_token_header
 from davbind.protocol.multistatus import END, START, status_response
 from davbind.protocol.paths import lock_path
 from davbind.protocol.xmlbody import LockInfo, parse_lockinfo
-from davbind.server.guard import Guard, covering_locks, lock_href
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import activelock
+from davbind.server.lock_rules import Guard, covering_locks, lock_href
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import Txn

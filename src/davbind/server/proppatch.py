@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from davbind.protocol.errors import DAVError
 from davbind.protocol.multistatus import CONTENT_TYPE, END, START, propstat, response
 from davbind.protocol.xmlbody import PropRemove, PropSet, element_xml, parse_proppatch
-from davbind.server.guard import Guard
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import is_protected
+from davbind.server.lock_rules import Guard
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import Txn

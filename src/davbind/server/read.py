@@ -18,7 +18,7 @@ from email.utils import formatdate
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import encode_segment
-from davbind.server import conditional
+from davbind.server import http_conditions
 from davbind.server.filebody import FileBody
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
@@ -211,7 +211,7 @@ def _find(txn: Txn, blobs: BlobStore, request: Request) -> _Found:
     resource = locate(txn, request.segments).resource
     if resource is None:
         raise DAVError(404, "not found")
-    if not conditional.check(request, resource, safe=True):
+    if not http_conditions.check(request, resource, safe=True):
         return _Found(resource, False)
     if resource.is_collection:
         index = b"".join(_index(request.segments, txn.children(resource.key)))

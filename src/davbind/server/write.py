@@ -20,9 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth
 from davbind.protocol.xmlbody import parse_mkcol
-from davbind.server import conditional
-from davbind.server.guard import Guard, release_locks_through
+from davbind.server import http_conditions
 from davbind.server.http import Request, Response
+from davbind.server.lock_rules import Guard, release_locks_through
 from davbind.server.proppatch import apply_sets
 from davbind.server.read import entity_headers
 from davbind.server.services import Services
@@ -140,7 +140,7 @@ def _check_put(request: Request, txn: Txn) -> Target:
     guard = Guard(request, txn)
     guard.modify(target.resource if target.resource is not None else target.parent)
     guard.check_if()
-    conditional.check(request, target.resource, safe=False)
+    http_conditions.check(request, target.resource, safe=False)
     return target
 
 
@@ -214,7 +214,7 @@ async def delete(services: Services, request: Request) -> Response:
         guard.modify(target.parent)
         guard.unmap(target.parent.key, target.segment)
         guard.check_if()
-        conditional.check(request, target.resource, safe=False)
+        http_conditions.check(request, target.resource, safe=False)
         release_locks_through(txn, target.parent.key, target.segment)
         txn.unbind(target.parent.key, target.segment)
 
