@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from davbind.client.hrefs import (
     as_collection,
@@ -56,6 +56,9 @@ from davbind.client.reported import (
     response_facts,
 )
 
+if TYPE_CHECKING:
+    from davbind.client.placement import Placement
+
 DAV = "{DAV:}"
 PARENT_SET = DAV + "parent-set"
 
@@ -73,10 +76,35 @@ class Entry:
     status: int | None
     collection: bool
     props: Mapping[str, PropValue] = field(default_factory=dict)
+    #: set by ``Client.info``: every path of the resource and whether it is on a loop
+    placement: Placement | None = None
 
     @property
     def hrefs(self) -> tuple[str, ...]:
         return (self.href, *self.aliases)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every known path of the resource, sorted: through ``DAV:parent-set`` when
+        ``Client.info`` learnt it, else the hrefs of this listing."""
+        return self.placement.paths if self.placement is not None else tuple(sorted(self.hrefs))
+
+    @property
+    def other_paths(self) -> tuple[str, ...]:
+        """``paths`` but ``href``: where else the resource lives."""
+        return tuple(p for p in self.paths if href_key(p) != href_key(self.href))
+
+    @property
+    def loop_paths(self) -> tuple[str, ...]:
+        """The paths that lead through the resource back to itself (a binding loop)."""
+        if self.placement is not None:
+            return self.placement.loop_paths
+        return tuple(sorted(h for h in self.aliases if binding_kind(h, self) == "loop"))
+
+    @property
+    def on_loop(self) -> bool:
+        """Whether the resource is on a binding loop (it is its own ancestor)."""
+        return self.placement.loop if self.placement is not None else bool(self.loop_paths)
 
     @property
     def name(self) -> str:

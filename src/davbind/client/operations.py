@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
 
-from davbind.client import messages
+from davbind.client import messages, placement
 from davbind.client.errors import (
     MethodNotAllowed,
     NotFound,
     StatusError,
     TruncatedResponse,
 )
-from davbind.client.hrefs import normalize_path, path_url
-from davbind.client.listing import Entry, Folder, Listing
+from davbind.client.hrefs import normalize_path, parent_href, path_url
+from davbind.client.listing import PARENT_SET, Entry, Folder, Listing
 from davbind.client.messages import LIST_PROPS, LockToken, Request
 from davbind.client.multistatus import MultistatusParser, Response, lock_timeout
+from davbind.client.reported import RESOURCE_ID
 from davbind.client.transfer import (
     Meter,
     Progress,
@@ -210,12 +212,29 @@ def propfind(
 
 
 def info(url: str) -> Op[Entry]:
-    """All properties of one resource, resource-id and parent-set included."""
+    """All properties of one resource, and where it lives (``placement``): every path
+    through its ``DAV:parent-set`` (or, without one, its parent's listing), and whether
+    it is on a binding loop (also asking its ancestors' ``DAV:resource-id``)."""
     listing = yield from propfind(url, "0", None, messages.INFO_INCLUDE)
     entry = listing.root or (listing.entries[0] if listing.entries else None)
     if entry is None:
         raise NotFound(404, method="PROPFIND", url=url, message="empty answer")
-    return entry
+    if not entry.href.startswith("/"):  # answered for another origin: nothing to add
+        return entry
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    ids: list[str | None] = []
+    if entry.collection and entry.resource_id is not None:  # only a collection can loop
+        for above in placement.ancestors(entry.href):
+            with contextlib.suppress(StatusError):
+                found = yield from propfind(origin + above, "0", [RESOURCE_ID])
+                ids.append(found.root.resource_id if found.root is not None else None)
+    siblings = None
+    parent = parent_href(entry.href)
+    if PARENT_SET not in entry.props and parent is not None:
+        with contextlib.suppress(StatusError):
+            siblings = yield from propfind(origin + parent, "1")
+    return replace(entry, placement=placement.place(entry, url, ids, siblings))
 
 
 def exists(url: str) -> Op[bool]:
