@@ -102,7 +102,7 @@ CASES: dict[str, tuple[bytes, str | None, list[Row]]] = {
             resp("/c/s/", ps(OK, COLL, rid(R2))),
             resp("/c/t/", status=AR),
         ),
-        None,  # /c/t/ names nothing it can be tied to: no entry (test_fold_208)
+        None,  # /c/t/ names nothing it can be tied to: no entry (CASES_208)
         [("/c/", R1, (), 200, True), ("/c/s/", R2, (), 200, True)],
     ),
     "208-bare-without-trailing-slash-is-no-new-entry": (
