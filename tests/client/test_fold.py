@@ -7,6 +7,9 @@ verbatim (absolute hrefs, 208 inside the propstat, no trailing slash on /Coll/Ba
 
 from __future__ import annotations
 
+import re
+from importlib.resources import files
+
 import pytest
 
 from davbind.client import Listing, fold_multistatus
@@ -99,13 +102,13 @@ CASES: dict[str, tuple[bytes, str | None, list[Row]]] = {
             resp("/c/s/", ps(OK, COLL, rid(R2))),
             resp("/c/t/", status=AR),
         ),
-        None,
-        [("/c/", R1, (), 200, True), ("/c/s/", R2, (), 200, True), ("/c/t/", None, (), 208, True)],
+        None,  # /c/t/ names nothing it can be tied to: no entry (CASES_208)
+        [("/c/", R1, (), 200, True), ("/c/s/", R2, (), 200, True)],
     ),
-    "208-bare-without-trailing-slash-is-a-collection": (
+    "208-bare-without-trailing-slash-is-no-new-entry": (
         ms(resp("/c/", ps(OK, COLL)), resp("/c/loop", status=AR)),
         None,
-        [("/c/", None, (), 200, True), ("/c/loop/", None, (), 208, True)],
+        [("/c/", None, (), 200, True)],
     ),
     "208-propstat-form-with-resourcetype": (
         ms(
@@ -331,3 +334,157 @@ def test_entry_properties_and_lookup() -> None:
     assert "/d" in listing and "/nope" not in listing
     assert listing.root is not None and listing.root.href == "/d/"
     assert [e.href for e in listing.members()] == ["/d/x"]
+
+
+# --------------------------------------------------------------------------- 208 and 508
+# A 208 never names a new resource (RFC 5842 §7.1): it is one more href of a resource
+# reported in the same multistatus.  Each row: body, request URL, the entries, and the
+# hrefs left unresolved (a 208 whose resource cannot be told).  The reference is the
+# example of RFC 5842 §7.1.1, read from the mock scenario that ships it verbatim.
+
+C = R1  # RFC 5842 §7.1.1 collection
+R = R2  # RFC 5842 §7.1.1 resource
+X = R3
+LOOP = "HTTP/1.1 508 Loop Detected"
+BASE = "http://www.example.com/Coll/"
+
+RFC = (
+    (files("davbind.mock") / "scenarios" / "rfc5842-7.1.1.xml")
+    .read_text(encoding="utf-8")
+    .replace("${origin}", "http://www.example.com")
+)
+BAR_START = RFC.index("<D:href>http://www.example.com/Coll/Bar")
+assert RFC.count("208 Already Reported") == 1  # the file is the RFC's example
+RFC_BAR_WITHOUT_RID = RFC[:BAR_START] + re.sub(
+    r"<D:resource-id>.*?</D:resource-id>", "", RFC[BAR_START:], count=1, flags=re.S
+)
+RFC_BAR_BARE = (
+    RFC[: RFC.rindex("<D:response>", 0, BAR_START)]
+    + f"<D:response><D:href>http://www.example.com/Coll/Bar</D:href><D:status>{AR}</D:status>"
+    + RFC[RFC.index("</D:response>", BAR_START) :]
+)
+
+
+def etag(value: str) -> str:
+    return f'<D:getetag>"{value}"</D:getetag>'
+
+
+def size(value: int) -> str:
+    return f"<D:getcontentlength>{value}</D:getcontentlength>"
+
+
+RFC_ROWS: list[Row] = [("/Coll/", C, ("/Coll/Bar/",), 200, True), ("/Coll/Foo", R, (), 200, False)]
+REPORT = (FILE, etag("r1"), size(1200), "<D:displayname>report.txt</D:displayname>")
+
+CASES_208: dict[str, tuple[bytes, str | None, list[Row], tuple[str, ...]]] = {
+    # --- the reference: RFC 5842 §7.1.1, and the same answer with less said about Bar
+    "rfc-propstat-208-with-resource-id": (RFC.encode(), BASE, RFC_ROWS, ()),
+    "rfc-propstat-208-without-resource-id-matches-by-properties": (
+        RFC_BAR_WITHOUT_RID.encode(), BASE, RFC_ROWS, ()),
+    "rfc-response-level-208-bare-is-unresolved": (
+        RFC_BAR_BARE.encode(), BASE,
+        [("/Coll/", C, (), 200, True), ("/Coll/Foo", R, (), 200, False)], ("/Coll/Bar",)),
+    # --- a 208 for a file: an alias, without a trailing slash
+    "file-208-without-resource-id-matches-by-etag": (
+        ms(resp("/docs/", ps(OK, COLL)), resp("/docs/report.txt", ps(OK, *REPORT)),
+           resp("/docs/current-report", ps(AR, *REPORT))),
+        None,
+        [("/docs/", None, (), 200, True),
+         ("/docs/report.txt", None, ("/docs/current-report",), 200, False)], ()),
+    "file-208-with-resource-id": (
+        ms(resp("/d/", ps(OK, COLL)), resp("/d/a.txt", ps(OK, FILE, rid(X))),
+           resp("/d/b.txt", ps(AR, FILE, rid(X)))),
+        None,
+        [("/d/", None, (), 200, True), ("/d/a.txt", X, ("/d/b.txt",), 200, False)], ()),
+    "208-before-the-report-it-repeats": (
+        ms(resp("/r/", ps(OK, COLL)), resp("/r/a/", ps(AR, COLL, rid(X))),
+           resp("/r/b/", ps(OK, COLL, rid(X)))),
+        None,
+        [("/r/", None, (), 200, True), ("/r/b/", X, ("/r/a/",), 200, True)], ()),
+    "208-with-unknown-resource-id-is-unresolved": (
+        ms(resp("/u/", ps(OK, COLL, rid(C))), resp("/u/x", ps(AR, COLL, rid(X)))),
+        None, [("/u/", C, (), 200, True)], ("/u/x",)),
+    "208-resource-id-differs-from-same-etag": (
+        ms(resp("/u/", ps(OK, COLL)), resp("/u/a", ps(OK, FILE, etag("e"), rid(C))),
+           resp("/u/b", ps(AR, FILE, etag("e"), rid(X)))),
+        None, [("/u/", None, (), 200, True), ("/u/a", C, (), 200, False)], ("/u/b",)),
+    "208-ambiguous-properties-is-unresolved": (
+        ms(resp("/p/", ps(OK, COLL)), resp("/p/a", ps(OK, FILE, size(3))),
+           resp("/p/b", ps(OK, FILE, size(3))), resp("/p/c", ps(AR, FILE, size(3)))),
+        None,
+        [("/p/", None, (), 200, True), ("/p/a", None, (), 200, False),
+         ("/p/b", None, (), 200, False)], ("/p/c",)),
+    "208-resourcetype-alone-is-too-little": (
+        ms(resp("/p/", ps(OK, COLL)), resp("/p/s/", ps(OK, COLL)), resp("/p/t", ps(AR, COLL))),
+        None, [("/p/", None, (), 200, True), ("/p/s/", None, (), 200, True)], ("/p/t",)),
+    # --- response-level and propstat-level 208 on an href already reported
+    "response-level-208-duplicate-href": (
+        ms(resp("/c/", ps(OK, COLL)), resp("/c/s/", ps(OK, COLL)), resp("/c/s/", status=AR)),
+        None, [("/c/", None, (), 200, True), ("/c/s/", None, (), 200, True)], ()),
+    "propstat-level-208-duplicate-href-no-slash": (
+        ms(resp("/c/", ps(OK, COLL)), resp("/c/s/", ps(OK, COLL)), resp("/c/s", ps(AR, COLL))),
+        None, [("/c/", None, (), 200, True), ("/c/s/", None, (), 200, True)], ()),
+    "208-twice-for-one-href-is-one-alias": (
+        ms(resp("/c/", ps(OK, COLL, rid(C))), resp("/c/up", ps(AR, COLL, rid(C))),
+           resp("/c/up/", status=AR)),
+        None, [("/c/", C, ("/c/up/",), 200, True)], ()),
+    "208-bare-twice-is-one-unresolved": (
+        ms(resp("/c/", ps(OK, COLL)), resp("/c/up", status=AR), resp("/c/up", status=AR)),
+        None, [("/c/", None, (), 200, True)], ("/c/up",)),
+    # --- hrefs spelled differently
+    "208-absolute-href-repeats-relative-report": (
+        ms(resp("sub/", ps(OK, COLL, etag("s"))),
+           resp("http://WWW.example.com:80/Coll/sub", status=AR)),
+        BASE, [("/Coll/sub/", None, (), 200, True)], ()),
+    "208-relative-href-resolved-against-request-url": (
+        ms(resp("/Coll/", ps(OK, COLL, rid(C))), resp("again", ps(AR, COLL, rid(C)))),
+        BASE, [("/Coll/", C, ("/Coll/again/",), 200, True)], ()),
+    "208-percent-encoding-differs": (
+        ms(resp("/a%20b/", ps(OK, COLL)), resp("/a%20b/caf%c3%a9/", ps(OK, COLL)),
+           resp("/a b/caf%C3%A9", status=AR), resp("/%61%20b/", status=AR)),
+        None, [("/a%20b/", None, (), 200, True), ("/a%20b/caf%C3%A9/", None, (), 200, True)], ()),
+    "bare-208-unresolved-keeps-its-spelling-normalised": (
+        ms(resp("/e/", ps(OK, COLL)), resp("/e/x%7e%20y", status=AR)),
+        None, [("/e/", None, (), 200, True)], ("/e/x~%20y",)),
+    # --- 508: a loop the server did not follow; its own entry, never folded
+    "508-response-is-its-own-entry": (
+        ms(resp("/l/", ps(OK, COLL, rid(C))), resp("/l/up/", status=LOOP),
+           resp("/l/f", ps(OK, FILE, rid(R)))),
+        None,
+        [("/l/", C, (), 200, True), ("/l/up/", None, (), 508, True),
+         ("/l/f", R, (), 200, False)], ()),
+    "508-and-208-together": (
+        ms(resp("/l/", ps(OK, COLL, rid(C))), resp("/l/m/", ps(OK, COLL, rid(X))),
+           resp("/l/m/back", ps(AR, COLL, rid(C))), resp("/l/m/self", status=LOOP)),
+        None,
+        [("/l/", C, ("/l/m/back/",), 200, True), ("/l/m/", X, (), 200, True),
+         ("/l/m/self", None, (), 508, False)], ()),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "base", "expected", "unresolved"), CASES_208.values(), ids=CASES_208
+)
+def test_fold_208(
+    body: bytes, base: str | None, expected: list[Row], unresolved: tuple[str, ...]
+) -> None:
+    listing = fold_multistatus(body, base)
+    assert rows(listing) == expected
+    assert listing.unresolved == unresolved
+    for href in unresolved:  # an unresolved alias is no entry, and not an alias either
+        assert listing.get(href) is None
+        assert all(href not in e.hrefs for e in listing)
+
+
+def test_208_is_never_an_entry_of_its_own() -> None:
+    """Every row: no entry has a 208 as its canonical href."""
+    for body, base, _, _ in CASES_208.values():
+        assert all(e.status != 208 for e in fold_multistatus(body, base))
+
+
+def test_tree_of_a_resolved_file_alias() -> None:
+    body = CASES_208["file-208-without-resource-id-matches-by-etag"][0]
+    tree = fold_multistatus(body).tree()
+    assert [(n.href, n.kind) for n in tree.children] == [
+        ("/docs/current-report", "alias"), ("/docs/report.txt", "resource"),
+    ]  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -78,3 +79,31 @@ def test_put_get_mv_rm(fs_url: str, tmp_path: Path) -> None:
     assert not fs.exists(root + "/up")
     with pytest.raises(FileNotFoundError):
         fs.info(root + "/up")
+
+
+def test_walk_ends_on_a_binding_loop(fs_url: str, client: Client, space: str) -> None:
+    """a/loop is a binding of a/ inside itself: walk lists it once and does not enter
+    it (nor b/link, another binding of a/), as find does."""
+    fs, root = fsspec.core.url_to_fs(fs_url)
+    fs.makedirs(root + "/a", exist_ok=True)
+    fs.pipe_file(root + "/a/x.txt", b"xx")
+    fs.makedirs(root + "/b", exist_ok=True)
+    client.bind(space + "a/", space + "a/loop")
+    client.bind(space + "a/", space + "b/link")
+    steps = list(itertools.islice(fs.walk(root), 50))  # unbounded before the fix
+    assert steps == [
+        (root, ["a", "b"], []),
+        (root + "/a", ["loop"], ["x.txt"]),
+        (root + "/b", ["link"], []),
+    ]
+    bottom_up = list(itertools.islice(fs.walk(root, topdown=False), 50))
+    assert [s[0] for s in bottom_up] == [root + "/b", root + "/a", root]
+    assert [s[0] for s in fs.walk(root, maxdepth=1)] == [root]
+    detailed = next(iter(fs.walk(root + "/a", detail=True)))
+    assert detailed[2]["x.txt"]["size"] == 2
+    assert detailed[1]["loop"]["resource_id"] == fs.info(root + "/a")["resource_id"]
+    pruned = fs.walk(root)
+    top = next(pruned)
+    top[1].remove("a")  # topdown: the caller prunes
+    assert [s[0] for s in pruned] == [root + "/b"]
+    assert sorted(fs.find(root)) == [root + "/a/x.txt"]

@@ -3,9 +3,12 @@
 ``Client`` / ``AsyncClient`` speak RFC 4918 and RFC 5842 over httpx;
 ``fold_multistatus`` turns any server's multistatus into a :class:`Listing` of
 :class:`Entry` values (one per resource, ``aliases`` for its other hrefs, 208 in both
-forms, grouped by ``DAV:resource-id``).  Errors are :class:`DAVClientError` subclasses
-carrying the status, the precondition element and the server's message.  The client
-depends on ``davbind.protocol`` only (DESIGN.md layers).
+forms, grouped by ``DAV:resource-id``; a 208 that cannot be tied to a resource is in
+``Listing.unresolved``).  ``Client.info`` adds ``Entry.placement``: every path of the
+resource (``DAV:parent-set``) and whether it is on a binding loop.  Errors are
+:class:`DAVClientError` subclasses carrying the status, the precondition element and
+the server's message.  The client depends on ``davbind.protocol`` only, never on the
+server or storage.
 """
 
 from __future__ import annotations

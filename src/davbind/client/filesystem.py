@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
@@ -25,7 +26,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem  # type: ignore
 
 from davbind.client.errors import MethodNotAllowed, NotFound
 from davbind.client.hrefs import href_key
-from davbind.client.listing import PARENT_SET, Entry, Listing
+from davbind.client.listing import PARENT_SET, Entry, Listing, TreeNode
 from davbind.client.messages import LIST_PROPS
 from davbind.client.sync_client import Client
 
@@ -163,6 +164,62 @@ class DavbindFileSystem(AbstractFileSystem):  # type: ignore[misc]
             found[path] = self._info(listing.root, listing.target)
         names = sorted(found)
         return {n: found[n] for n in names} if detail else names
+
+    def walk(
+        self,
+        path: str,
+        maxdepth: int | None = None,
+        topdown: bool = True,
+        on_error: Any = "omit",
+        **kwargs: Any,
+    ) -> Iterator[tuple[str, Any, Any]]:
+        """``os.walk`` over one ``Client.walk`` listing: each collection once.
+
+        Another binding of a collection (an alias, or a loop back up) is listed among
+        its parent's directories but not entered, like a symbolic link by ``os.walk``
+        without ``followlinks``: its members are those of the binding that is walked
+        (RFC 5842 §7.1), so a binding loop ends.  With ``topdown`` the caller may prune
+        the directory list; ``detail=True`` gives info dicts instead of names."""
+        if maxdepth is not None and maxdepth < 1:
+            raise ValueError("maxdepth must be at least 1")
+        path = self._strip_protocol(path)
+        detail = bool(kwargs.pop("detail", False))
+        try:
+            root = self._walk_listing(path).tree()
+        except (FileNotFoundError, OSError) as exc:
+            if on_error == "raise":
+                raise
+            if callable(on_error):
+                on_error(exc)
+            return
+        if not root.entry.collection:
+            files = {"": self._info(root.entry, root.href)}
+            yield path, {} if detail else [], files if detail else [""]
+            return
+        order: list[tuple[str, Any, Any]] = []
+        stack: list[tuple[TreeNode, int]] = [(root, 1)]
+        while stack:
+            node, depth = stack.pop()
+            dirs: dict[str, dict[str, Any]] = {}
+            files = {}
+            for child in node.children:
+                info = self._info(child.entry, child.href)
+                (dirs if child.entry.collection else files)[child.name] = info
+            step = (path if node is root else self._name(node.href),
+                    dirs if detail else list(dirs), files if detail else list(files))  # fmt: skip
+            if topdown:
+                yield step
+            else:
+                order.append(step)
+            if maxdepth is not None and depth >= maxdepth:
+                continue
+            kept = set(step[1])  # topdown: what the caller left in the list
+            stack.extend(
+                (child, depth + 1)
+                for child in reversed(node.children)
+                if child.kind == "resource" and child.entry.collection and child.name in kept
+            )
+        yield from reversed(order)
 
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any

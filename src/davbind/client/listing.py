@@ -3,7 +3,7 @@
 What it holds: :func:`fold_multistatus` / :class:`Folder`, which turn the responses of a
 PROPFIND into a :class:`Listing` of :class:`Entry` values, and the tree view over it.
 
-The rules it keeps (spec §1.8, A-2, A-13, A-22):
+The rules it keeps:
 
 - One entry per resource.  Hrefs are grouped by ``DAV:resource-id`` when the server
   reports it (RFC 5842 §3.1), so two bindings of one file in a Depth-1 listing fold too;
@@ -11,10 +11,13 @@ The rules it keeps (spec §1.8, A-2, A-13, A-22):
   count).  A duplicate href joins the entry of its first occurrence (never "last wins").
 - 208 Already Reported is understood in both forms: in ``propstat/status`` next to the
   property values (RFC 5842 §7.1.1, what davbind sends) and as a bare
-  ``response/status`` with no propstat.  A 208 names a collection already reported.
+  ``response/status`` with no propstat.  A 208 never makes an entry: it becomes an
+  alias of the resource it repeats (``reported.resolve``: by resource-id, href, ETag
+  or properties), or, when that cannot be told, one of ``Listing.unresolved``.
 - The canonical href of an entry is the first one in document order reported with a
   2xx status other than 208 — for a collection, the binding that was enumerated; the
-  other hrefs are ``aliases``, sorted.  Collections' hrefs end in "/".
+  other hrefs are ``aliases``, sorted.  A collection's hrefs end in "/", a file's are
+  kept as written.
 - Responses without propstat, without any status, or with unknown statuses are kept
   (their status is ``None`` or the number sent); properties come only from 2xx propstats.
 - Nothing here follows hrefs, so a cycle cannot make it loop; in the tree view an alias
@@ -27,7 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from davbind.client.hrefs import (
     as_collection,
@@ -45,11 +48,22 @@ from davbind.client.multistatus import (
     parse_parent_set,
     slices,
 )
+from davbind.client.reported import (
+    ALREADY_REPORTED,
+    Facts,
+    Reported,
+    resolve,
+    response_facts,
+)
+
+if TYPE_CHECKING:
+    from davbind.client.placement import Placement
 
 DAV = "{DAV:}"
-RESOURCE_ID = DAV + "resource-id"
-RESOURCETYPE = DAV + "resourcetype"
 PARENT_SET = DAV + "parent-set"
+
+__all__ = ["Entry", "Facts", "Folder", "Listing", "TreeNode", "fold_multistatus",
+           "fold_responses", "response_facts"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +76,35 @@ class Entry:
     status: int | None
     collection: bool
     props: Mapping[str, PropValue] = field(default_factory=dict)
+    #: set by ``Client.info``: every path of the resource and whether it is on a loop
+    placement: Placement | None = None
 
     @property
     def hrefs(self) -> tuple[str, ...]:
         return (self.href, *self.aliases)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every known path of the resource, sorted: through ``DAV:parent-set`` when
+        ``Client.info`` learnt it, else the hrefs of this listing."""
+        return self.placement.paths if self.placement is not None else tuple(sorted(self.hrefs))
+
+    @property
+    def other_paths(self) -> tuple[str, ...]:
+        """``paths`` but ``href``: where else the resource lives."""
+        return tuple(p for p in self.paths if href_key(p) != href_key(self.href))
+
+    @property
+    def loop_paths(self) -> tuple[str, ...]:
+        """The paths that lead through the resource back to itself (a binding loop)."""
+        if self.placement is not None:
+            return self.placement.loop_paths
+        return tuple(sorted(h for h in self.aliases if binding_kind(h, self) == "loop"))
+
+    @property
+    def on_loop(self) -> bool:
+        """Whether the resource is on a binding loop (it is its own ancestor)."""
+        return self.placement.loop if self.placement is not None else bool(self.loop_paths)
 
     @property
     def name(self) -> str:
@@ -144,6 +183,9 @@ class Listing:
     target: str | None = None  # normalised href of the first response (the Request-URI)
     description: str = ""
     note: str = ""  # how the listing was obtained when not in one request (walk fallback)
+    #: hrefs answered 208 whose resource could not be told (``reported.resolve``):
+    #: another binding of something listed, but of which entry is unknown
+    unresolved: tuple[str, ...] = ()
     _index: dict[str, Entry] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -222,47 +264,8 @@ def _build_tree(listing: Listing) -> tuple[TreeNode, ...]:
 # --------------------------------------------------------------------------- folding
 
 
-def _resource_id(value: PropValue | None) -> str | None:
-    if value is None:
-        return None
-    rid = value.hrefs[0] if value.hrefs else value.text.strip()
-    if not rid:
-        return None
-    return rid.lower() if rid.lower().startswith("urn:uuid:") else rid
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What one response says about its resource, before any grouping."""
-
-    status: int | None  # response status, else 208 / 200 from the propstats
-    resource_id: str | None
-    collection: bool | None  # None: no DAV:resourcetype reported
-    props: Mapping[str, PropValue]
-
-
-def response_facts(response: Response) -> Facts:
-    """Status, resource-id, kind and properties (from 2xx propstats) of ``response``."""
-    props: dict[str, PropValue] = {}
-    for ps in response.propstats:
-        if ps.status is not None and 200 <= ps.status < 300:
-            for name, value in ps.props.items():
-                props.setdefault(name, value)
-    if response.status is not None:
-        status: int | None = response.status
-    elif not response.propstats:
-        status = None
-    elif any(ps.status == 208 for ps in response.propstats):
-        status = 208
-    else:
-        status = 200  # a propstat answer means the resource exists (RFC 4918 §9.1)
-    rtype = props.get(RESOURCETYPE)
-    collection = None if rtype is None else DAV + "collection" in rtype.children
-    return Facts(status, _resource_id(props.get(RESOURCE_ID)), collection, props)
-
-
 def _ok(status: int | None) -> bool:
-    return status is not None and 200 <= status < 300 and status != 208
+    return status is not None and 200 <= status < 300 and status != ALREADY_REPORTED
 
 
 @dataclass(slots=True)
@@ -283,7 +286,8 @@ class _Group:
             return Entry(as_collection(href) if coll else href, self.rid, (), status, coll,
                          self.props)  # fmt: skip
         ranked = sorted(self.hrefs.values())
-        canonical = next((h for h in ranked if _ok(h[2])), ranked[0])
+        own = [h for h in ranked if h[2] != ALREADY_REPORTED] or ranked
+        canonical = next((h for h in own if _ok(h[2])), own[0])
         fix = as_collection if coll else (lambda h: h)
         aliases = sorted(fix(h[1]) for h in ranked if h is not canonical)
         return Entry(fix(canonical[1]), self.rid, tuple(aliases), canonical[2], coll, self.props)
@@ -298,6 +302,8 @@ class Folder:
         self._by_href: dict[str, _Group] = {}
         self._by_rid: dict[str, _Group] = {}
         self._target: str | None = None
+        self._reported: list[Reported] = []
+        self._unresolved: dict[str, str] = {}
         self.description = ""
 
     def add(self, response: Response, base_url: str | None = None) -> None:
@@ -308,6 +314,10 @@ class Folder:
             href = normalize_href(raw, base_url or self.base_url)
             if self._target is None:
                 self._target = href
+            if facts.status == ALREADY_REPORTED:  # tied to its resource in listing()
+                self._reported.append(Reported(self._seq, href, facts))
+                self._seq += 1
+                continue
             group = self._group_for(href, facts.resource_id)
             key = href_key(href)
             if key not in group.hrefs:
@@ -318,8 +328,24 @@ class Folder:
                 group.props.setdefault(name, value)
             if facts.collection is not None:
                 group.collection = bool(group.collection) or facts.collection
-            elif facts.status == 208 or href.endswith("/"):
+            elif href.endswith("/"):
                 group.guess_collection = True
+
+    def _resolve_reported(self) -> None:
+        """Tie every 208 to the resource it names, as one more of its hrefs."""
+        for item in self._reported:
+            key = href_key(item.href)
+            group = resolve(item, self._by_rid, self._by_href)
+            if group is None:
+                self._unresolved.setdefault(key, item.href)
+                continue
+            self._unresolved.pop(key, None)
+            if key not in group.hrefs:
+                group.hrefs[key] = (item.seq, item.href, ALREADY_REPORTED)
+                self._by_href[key] = group
+            if group.collection is None and item.facts.collection is not None:
+                group.collection = item.facts.collection
+        self._reported.clear()
 
     def _group_for(self, href: str, rid: str | None) -> _Group:
         group = self._by_href.get(href_key(href))
@@ -352,6 +378,7 @@ class Folder:
         return into
 
     def listing(self, note: str = "") -> Listing:
+        self._resolve_reported()
         groups = {id(g): g for g in self._by_href.values()}
         ordered = sorted(groups.values(), key=lambda g: g.first)
         entries = tuple(g.freeze() for g in ordered)
@@ -360,7 +387,8 @@ class Folder:
             found = next((e for e in entries if href_key(target) in map(href_key, e.hrefs)), None)
             if found is not None and found.collection:
                 target = as_collection(target)
-        return Listing(entries, target, self.description, note)
+        unresolved = tuple(h for k, h in self._unresolved.items() if k not in self._by_href)
+        return Listing(entries, target, self.description, note, unresolved)
 
 
 def fold_responses(

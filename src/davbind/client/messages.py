@@ -7,8 +7,8 @@ this module, once, without I/O.
 
 RFC 4918 §9.1 (PROPFIND), §9.2 (PROPPATCH), §9.3 (MKCOL), §9.6 (DELETE), §9.7 (PUT),
 §9.8/§9.9 (COPY/MOVE), §9.10/§9.11 (LOCK/UNLOCK), §10 (headers), §16 (errors);
-RFC 5842 §4–§6 (BIND/UNBIND/REBIND bodies, segments percent-encoded as spec A-7 says),
-§8.2 (``DAV: bind`` request header, A-23).
+RFC 5842 §4–§6 (BIND/UNBIND/REBIND bodies, each segment percent-encoded),
+§8.2 (``DAV: bind`` request header).
 """
 
 from __future__ import annotations
@@ -310,7 +310,7 @@ def may_fall_back(error: StatusError) -> bool:
 
 def cut_short(response: Response) -> bool:
     """A response that says the Depth-infinity answer is incomplete: 507 (truncated,
-    RFC 4918 §11.5 as RFC 6578 uses it) or 508 met mid-stream (RFC 5842 §7.2, spec A-20)."""
+    RFC 4918 §11.5 as RFC 6578 uses it) or 508 met mid-stream (RFC 5842 §7.2)."""
     return response.status in (507, 508)
 
 
