@@ -134,7 +134,9 @@ def test_cli_exit_codes_and_output_file(faulty: Any, tmp_path: Path) -> None:
 
 
 def test_unexpected_client_errors_are_failures_not_crashes(faulty: Any) -> None:
-    """A set-up request the server refuses fails that check, with evidence."""
+    """A set-up request the server refuses skips that check as "setup failed", with the
+    request as evidence (the check of MKCOL itself reports the refusal); a checker bug
+    fails its check without crashing the run."""
     registry: dict[str, CheckSpec] = {}
 
     @check(id="t.setup", rfc="4918 §9.3", level="MUST", registry=registry)
@@ -149,7 +151,30 @@ def test_unexpected_client_errors_are_failures_not_crashes(faulty: Any) -> None:
 
     report = run(faulty.url, checks=list(registry.values()))
     first, second = report.results
-    assert first.result == "fail" and "409" in first.detail
+    assert first.result == "skip"
+    assert first.detail.endswith("missing/c/: expected 2xx, got 409")
+    assert first.detail.startswith("setup failed: MKCOL /davbind-check-")
     assert first.evidence and first.evidence[0].method == "MKCOL"
+    assert first.evidence[0].status == 409
+    assert "| MKCOL " in render_text(report)
     assert second.result == "fail" and "disk on fire" in second.detail
     assert not report.cleanup_error
+
+
+def test_text_groups_skips_of_an_unannounced_class() -> None:
+    """Against a server without bindings, the bind checks are one text line, while JSON
+    and JUnit keep one record per check."""
+    why = "bindings unsupported: the server does not announce 'bind' in its DAV header"
+    skipped = tuple(
+        CheckResult(f"{topic}.c{i}", "5842 §4", "MUST", "t", (topic,), "skip", why, missing="bind")
+        for i, topic in enumerate(("bind", "bind", "identity"))
+    )
+    other = CheckResult("depth.x", "4918 §9.1", "SHOULD", "t", ("depth",), "skip", "not here")
+    report = RunReport("http://h/", ("1", "2"), (REPORT.results[0], *skipped, other))
+    text = render_text(report)
+    assert f"SKIP  bind: 3 checks skipped: {why}" in text
+    assert "topics bind, identity" in text
+    assert not any(r.id in text for r in skipped)
+    assert "depth.x" in text and "not here" in text
+    assert len(json.loads(render_json(report))["checks"]) == 5
+    assert len(ET.fromstring(render_junit(report)).findall("testcase")) == 5

@@ -11,8 +11,11 @@ The rules kept here:
 - A run *fails* when a MUST-level check failed, or when set-up or clean-up went wrong
   (the checker could not do its job or left data behind); SHOULD/MAY failures are
   reported but do not fail the run.
-- Text output is plain (one line per check, evidence indented under failures);
-  :func:`render_rich` colours the same lines for a terminal.
+- Text output is plain (one line per check, evidence indented under failures and
+  failed set-ups); :func:`render_rich` colours the same lines for a terminal.  Checks
+  skipped because the server does not announce a compliance class (``bind``, ``2``)
+  are one line per class, not one each: against a server without bindings they would
+  otherwise bury the rest.  JSON and JUnit keep one record per check.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class CheckResult:
     detail: str = ""
     evidence: tuple[Exchange, ...] = ()
     seconds: float = 0.0
+    #: For a skip because the server does not announce a compliance class: that class.
+    missing: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -124,15 +129,22 @@ def text_lines(report: RunReport) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = [("head", f"davbind check {report.url} (DAV: {classes})")]
     if report.setup_error:
         out.append(("fail", f"set-up failed: {report.setup_error}"))
-    width = max((len(r.id) for r in report.results), default=10)
-    for r in report.results:
+    shown = [r for r in report.results if not r.missing]
+    width = max((len(r.id) for r in shown), default=10)
+    for r in shown:
         line = f"{_MARK[r.result]}  {r.level:<6}  {r.id:<{width}}  RFC {r.rfc}"
         out.append((r.result, line))
         if r.result != "pass" or r.detail:
             style = "note" if r.result != "fail" else "fail"
             out.extend((style, "      " + part) for part in _wrap(r.detail or r.title))
-        for ev in r.evidence if r.result == "fail" else ():
+        for ev in r.evidence if r.result != "pass" else ():
             out.extend(("note", "      | " + part) for part in ev.render().splitlines())
+    for missing, group in _by_missing_class(report.results).items():
+        count = f"{len(group)} check{'s' if len(group) != 1 else ''}"
+        out.append(("skip", f"SKIP  {missing}: {count} skipped: {group[0].detail}"))
+        topics = ", ".join(dict.fromkeys(r.id.split(".", 1)[0] for r in group))
+        out.extend(("note", "      " + part) for part in
+                   _wrap(f"(topics {topics}; --format json lists each check)"))  # fmt: skip
     if report.cleanup_error:
         out.append(("fail", f"clean-up failed, data may be left behind: {report.cleanup_error}"))
     s = report.summary()
@@ -141,6 +153,14 @@ def text_lines(report: RunReport) -> list[tuple[str, str]]:
                         f"({s['must_failed']} MUST), {s['skipped']} skipped "
                         f"in {report.seconds:.1f}s"))  # fmt: skip
     return out
+
+
+def _by_missing_class(results: Sequence[CheckResult]) -> dict[str, list[CheckResult]]:
+    groups: dict[str, list[CheckResult]] = {}
+    for r in results:
+        if r.missing:
+            groups.setdefault(r.missing, []).append(r)
+    return groups
 
 
 def _wrap(text: str, width: int = 100) -> list[str]:
