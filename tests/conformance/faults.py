@@ -114,7 +114,9 @@ async def _proppatch_noop(s: FaultyServer, req: Req) -> Reply:
 # rclone serve webdav: a PUT that replaces a file answers 201 (RFC 9110 §9.3.4: 200/204).
 fault("put-replace-201")(status_map({"PUT"}, 204, 201))
 # A server that refuses every LOCK although it announces class 2.
-fault("lock-refused")(reply_rewrite(lambda req, r: Reply(403) if req.method == "LOCK" else r))
+@fault("lock-refused")
+async def _lock_refused(s: FaultyServer, req: Req) -> Reply:
+    return Reply(403) if req.method == "LOCK" else await s.call(req)
 
 # ====================================================================== depth
 
@@ -507,7 +509,7 @@ FAULTS["no-parent-set"] = body_rewrite({"PROPFIND"}, lambda req, b: re.sub(
 
 @fault("loop-508-midstream")
 async def _loop_508_midstream(s: FaultyServer, req: Req) -> Reply:
-    """A loop found while streaming: 207 whose last response is 508 (spec A-20)."""
+    """A loop found while streaming: 207 whose last response is 508 (how davbind reports it)."""
     reply = await s.call(req)
     if req.method != "PROPFIND" or reply.status != 508:
         return reply

@@ -48,6 +48,7 @@ def test_quirk_reported_once(faulty: Any, quirk: str) -> None:
         faulty.set_fault(None)
     got = {r.id: r.result for r in report.results}
     assert got == expected, {r.id: r.detail for r in report.results}
+    assert not report.cleanup_error and not report.setup_error
     for r in report.results:
         if r.result == "skip":
             assert r.detail.startswith("setup failed: LOCK "), r.detail

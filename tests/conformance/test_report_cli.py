@@ -166,7 +166,7 @@ def test_text_groups_skips_of_an_unannounced_class() -> None:
     and JUnit keep one record per check."""
     why = "bindings unsupported: the server does not announce 'bind' in its DAV header"
     skipped = tuple(
-        CheckResult(f"{topic}.c{i}", "5842 §4", "MUST", "t", (topic,), "skip", why, missing="bind")
+        CheckResult(f"{topic}.c{i}", "5842 §4", "MUST", "t", (topic,), "skip", why, group="bind")
         for i, topic in enumerate(("bind", "bind", "identity"))
     )
     other = CheckResult("depth.x", "4918 §9.1", "SHOULD", "t", ("depth",), "skip", "not here")
@@ -178,3 +178,35 @@ def test_text_groups_skips_of_an_unannounced_class() -> None:
     assert "depth.x" in text and "not here" in text
     assert len(json.loads(render_json(report))["checks"]) == 5
     assert len(ET.fromstring(render_junit(report)).findall("testcase")) == 5
+
+
+def test_no_scratch_collection_is_one_line_with_the_reason(faulty: Any) -> None:
+    """A URL that is not a collection: MKCOL of the scratch collection gets 409, which the
+    report explains once instead of repeating it under every check."""
+    report = run(faulty.url.rstrip("/") + "/no-such-collection/", only=("class1",))
+    assert report.setup_error.endswith("answered 409: the URL under test is not an existing "
+                                       "collection")  # fmt: skip
+    assert {r.result for r in report.results} == {"skip"}
+    lines = render_text(report).splitlines()
+    grouped = [line for line in lines if line.startswith("SKIP")]
+    assert len(grouped) == 1
+    assert grouped[0].startswith(f"SKIP  set-up: {len(report.results)} checks skipped: no "
+                                 f"scratch collection: MKCOL ")  # fmt: skip
+    assert not any(r.id in "\n".join(lines) for r in report.results)
+
+
+def test_help_says_the_checks_write_in_a_scratch_collection() -> None:
+    result = CliRunner().invoke(check_command, ["--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "scratch collection davbind-check-<random>/" in text
+    assert "3 server unreachable" in text
+
+
+def test_rfc_strings_cite_only_rfcs() -> None:
+    """What a user reads after 'RFC' names RFC sections, not labels of a document the
+    user does not have (such as 'A-25' or 'E17')."""
+    import re
+
+    for spec in all_checks():
+        assert not re.search(r"\b(?:[AB]-\d|E\d+\b)", spec.rfc), (spec.id, spec.rfc)

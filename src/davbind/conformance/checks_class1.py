@@ -163,7 +163,8 @@ def copy_depth0(ctx: Context) -> None:
     ctx.expect(listing.root is not None and listing.root.collection,
                "COPY Depth 0 did not create a collection", reply, found)  # fmt: skip
     extra = [e.href for e in listing.members()]
-    ctx.expect(not extra, f"COPY Depth 0 copied members: {', '.join(extra)}", reply, found)
+    ctx.expect(not extra, f"COPY Depth 0 of a collection: expected a copy without members, "
+                          f"got {', '.join(extra)}", reply, found)  # fmt: skip
 
 
 @check(id="class1.move", rfc="4918 §9.9.3, §9.9.4, §10.6", level="MUST", tags=("class1",))

@@ -1,4 +1,4 @@
-"""Locks across bindings (RFC 5842 §9, example §9.1 = E17; RFC 4918 §9.11).
+"""Locks across bindings (RFC 5842 §9, and its example §9.1; RFC 4918 §9.11).
 
 ``X/test`` and ``Y/test`` are two bindings of one resource R, locked (depth 0) through
 ``X/test``.  The locked *state* belongs to R: a PUT through either URL needs the token,
@@ -20,7 +20,7 @@ CONTENT = b"locked through X/test\n"
 
 
 def e17(ctx: Context) -> tuple[str, str, LockToken]:
-    """The E17 state: R at X/test and Y/test, locked through X/test."""
+    """The state of RFC 5842 §9.1's example: R at X/test and Y/test, locked through X/test."""
     x, y = ctx.path("X/test"), ctx.path("Y/test")
     ctx.mkcol(ctx.path("X/"))
     ctx.mkcol(ctx.path("Y/"))
@@ -29,7 +29,7 @@ def e17(ctx: Context) -> tuple[str, str, LockToken]:
     return x, y, ctx.lock(x)
 
 
-@check(id="lockbind.state-via-other-binding", rfc="5842 §9, §9.1 (E17)", level="MUST",
+@check(id="lockbind.state-via-other-binding", rfc="5842 §9, §9.1", level="MUST",
        needs=NEEDS, tags=("locks", "bindings"), after=AFTER)  # fmt: skip
 def state_via_other_binding(ctx: Context) -> None:
     """A PUT through another binding of a locked resource needs the token (423)"""
@@ -41,7 +41,7 @@ def state_via_other_binding(ctx: Context) -> None:
     ctx.expect(ctx.content(x) == CONTENT, "the locked resource changed")
 
 
-@check(id="lockbind.token-via-other-binding", rfc="5842 §9, §9.1 (E17); 4918 §10.4.4",
+@check(id="lockbind.token-via-other-binding", rfc="5842 §9, §9.1; 4918 §10.4.4",
        level="MUST", needs=NEEDS, tags=("locks", "bindings"), after=AFTER)  # fmt: skip
 def token_via_other_binding(ctx: Context) -> None:
     """With the token, a PUT through the other binding succeeds"""
@@ -62,7 +62,7 @@ def unlock_via_other_binding(ctx: Context) -> None:
                     "after UNLOCK via Y/test, a PUT via X/test without a token")  # fmt: skip
 
 
-@check(id="lockbind.lockroot-protected", rfc="5842 §9, §9.1 (E17)", level="MUST", needs=NEEDS,
+@check(id="lockbind.lockroot-protected", rfc="5842 §9, §9.1", level="MUST", needs=NEEDS,
        tags=("locks", "bindings"), after=AFTER)  # fmt: skip
 def lockroot_protected(ctx: Context) -> None:
     """The lock-root URL cannot be unmapped (UNBIND, DELETE) without the token"""
@@ -76,7 +76,7 @@ def lockroot_protected(ctx: Context) -> None:
     ctx.expect(ctx.content(x) == CONTENT, "the lock-root URL was unmapped")
 
 
-@check(id="lockbind.other-url-unprotected", rfc="5842 §9, §9.1 (E17)", level="SHOULD",
+@check(id="lockbind.other-url-unprotected", rfc="5842 §9, §9.1", level="SHOULD",
        needs=NEEDS, tags=("locks", "bindings"), after=AFTER)  # fmt: skip
 def other_url_unprotected(ctx: Context) -> None:
     """Another binding of a locked resource can be deleted without the token"""

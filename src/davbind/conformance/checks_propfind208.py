@@ -4,16 +4,18 @@ The rules checked, for a server announcing ``bind``:
 
 - 208 only in a ``Depth: infinity`` answer (§7.1), only to a client that sent
   ``DAV: bind`` (§7.1 SHOULD NOT, §8.2); a loop met by a client without it gives 508
-  (§7.1, §7.2) — top level, or mid-stream (spec A-20), or the whole Depth infinity is
+  (§7.1, §7.2) — top level, or mid-stream (davbind's reading: reported where the stream
+  meets the loop), or the whole Depth infinity is
   refused with 403 ``propfind-finite-depth`` (RFC 4918 §9.1).
 - For a collection with several bindings in scope exactly one binding is reported with
   200 and enumerated; every other gets 208 with no responses below it (§7.1).  A loop
   ends with a 208 (§2.1.1).
 - Placement: a 208 is either ``propstat/status`` (the RFC example §7.1.1) or a bare
-  ``response/status`` (the prose) — both are accepted (spec A-2); a response mixing 208
+  ``response/status`` (the prose) — both are accepted; a response mixing 208
   with 200 is not.  When DAV:resource-id was asked for, the 208 carries it (§7.1).
-- Leaves reached twice are reported with 200 at each URL (spec A-13); the answer
-  depends on the DAV request header, so it says ``Vary: DAV`` (spec A-23).
+- Leaves reached twice are reported with 200 at each URL (davbind's reading: 208 is
+  for collections); the answer depends on the DAV request header, so it says
+  ``Vary: DAV``.
 
 Trees used: a DAG ``a/`` (collection S with ``g.txt``), ``b`` → S, ``f.txt``,
 ``f2`` → ``f.txt``; a loop ``l/`` with ``x.txt`` and ``l/back`` → ``l/``.
@@ -46,7 +48,7 @@ class Row:
 
 
 def placement(response: Response) -> str:
-    """Where a 208 sits in ``response`` (RFC 5842 §7.1, spec A-2)."""
+    """Where a 208 sits in ``response`` (RFC 5842 §7.1: either form is accepted)."""
     in_propstat = any(ps.status == 208 for ps in response.propstats)
     if response.status == 208:
         return "bare" if not response.propstats else "mixed"
@@ -153,7 +155,7 @@ def no_descendants(ctx: Context) -> None:
     ctx.expect(bool(members), "the binding reported with 200 is not enumerated", reply)
 
 
-@check(id="p208.placement", rfc="5842 §7.1, §7.1.1 (A-2); 4918 §14.24", level="MUST",
+@check(id="p208.placement", rfc="5842 §7.1, §7.1.1 (davbind's reading); 4918 §14.24", level="MUST",
        needs=BIND, tags=("propfind",))  # fmt: skip
 def placement_check(ctx: Context) -> str | None:
     """A 208 sits in propstat/status or in a bare response/status, never mixed with 200"""
@@ -186,7 +188,7 @@ def resource_id_on_208(ctx: Context) -> None:
                                               f"enumerated binding", reply)  # fmt: skip
 
 
-@check(id="p208.leaves-200", rfc="5842 §7.1 (A-13)", level="SHOULD", needs=BIND,
+@check(id="p208.leaves-200", rfc="5842 §7.1 (davbind's reading)", level="SHOULD", needs=BIND,
        tags=("propfind",))  # fmt: skip
 def leaves_200(ctx: Context) -> None:
     """A file reached through two bindings is reported with 200 at both URLs"""
@@ -229,7 +231,7 @@ def loop_508(ctx: Context) -> str:
     if reply.status == 207 and not reply.truncated:
         mid = [r.href for r in rows(ctx, reply) if r.status == 508]
         if mid:
-            return f"508 in the multistatus at {mid[0]} (spec A-20)"
+            return f"508 in the multistatus at {mid[0]} (a loop found while streaming)"
         ctx.fail("a 207 without any 508 for a looping tree to a client without DAV: bind",
                  reply)
     ctx.expect_status(reply, {508}, "PROPFIND Depth infinity over a loop without DAV: bind")
@@ -246,8 +248,8 @@ def no_208_without_bind(ctx: Context) -> None:
     ctx.expect(not bad, f"208 sent to a client without DAV: bind for {', '.join(bad)}", reply)
 
 
-@check(id="p208.vary", rfc="4918 §10.1 (A-23); 9110 §12.5.5", level="SHOULD", needs=BIND,
-       tags=("propfind",))  # fmt: skip
+@check(id="p208.vary", rfc="4918 §10.1 (davbind's reading); 9110 §12.5.5", level="SHOULD",
+       needs=BIND, tags=("propfind",))  # fmt: skip
 def vary(ctx: Context) -> None:
     """A Depth-infinity answer that depends on the DAV request header says Vary: DAV"""
     dag(ctx)

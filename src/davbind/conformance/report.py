@@ -13,9 +13,10 @@ The rules kept here:
   reported but do not fail the run.
 - Text output is plain (one line per check, evidence indented under failures and
   failed set-ups); :func:`render_rich` colours the same lines for a terminal.  Checks
-  skipped because the server does not announce a compliance class (``bind``, ``2``)
-  are one line per class, not one each: against a server without bindings they would
-  otherwise bury the rest.  JSON and JUnit keep one record per check.
+  skipped for one shared cause (a compliance class such as ``bind`` not announced, no
+  scratch collection) are one line per cause, not one each: against a server without
+  bindings they would otherwise bury the rest.  JSON and JUnit keep one record per
+  check.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ class CheckResult:
     detail: str = ""
     evidence: tuple[Exchange, ...] = ()
     seconds: float = 0.0
-    #: For a skip because the server does not announce a compliance class: that class.
-    missing: str = ""
+    #: For a skip with one cause shared by many checks (a compliance class the server
+    #: does not announce, e.g. ``bind``; ``set-up`` when there is no scratch collection),
+    #: that cause's label: the text report shows such skips once per label.
+    group: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -129,7 +132,7 @@ def text_lines(report: RunReport) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = [("head", f"davbind check {report.url} (DAV: {classes})")]
     if report.setup_error:
         out.append(("fail", f"set-up failed: {report.setup_error}"))
-    shown = [r for r in report.results if not r.missing]
+    shown = [r for r in report.results if not r.group]
     width = max((len(r.id) for r in shown), default=10)
     for r in shown:
         line = f"{_MARK[r.result]}  {r.level:<6}  {r.id:<{width}}  RFC {r.rfc}"
@@ -139,9 +142,9 @@ def text_lines(report: RunReport) -> list[tuple[str, str]]:
             out.extend((style, "      " + part) for part in _wrap(r.detail or r.title))
         for ev in r.evidence if r.result != "pass" else ():
             out.extend(("note", "      | " + part) for part in ev.render().splitlines())
-    for missing, group in _by_missing_class(report.results).items():
+    for label, group in _by_group(report.results).items():
         count = f"{len(group)} check{'s' if len(group) != 1 else ''}"
-        out.append(("skip", f"SKIP  {missing}: {count} skipped: {group[0].detail}"))
+        out.append(("skip", f"SKIP  {label}: {count} skipped: {group[0].detail}"))
         topics = ", ".join(dict.fromkeys(r.id.split(".", 1)[0] for r in group))
         out.extend(("note", "      " + part) for part in
                    _wrap(f"(topics {topics}; --format json lists each check)"))  # fmt: skip
@@ -155,11 +158,11 @@ def text_lines(report: RunReport) -> list[tuple[str, str]]:
     return out
 
 
-def _by_missing_class(results: Sequence[CheckResult]) -> dict[str, list[CheckResult]]:
+def _by_group(results: Sequence[CheckResult]) -> dict[str, list[CheckResult]]:
     groups: dict[str, list[CheckResult]] = {}
     for r in results:
-        if r.missing:
-            groups.setdefault(r.missing, []).append(r)
+        if r.group:
+            groups.setdefault(r.group, []).append(r)
     return groups
 
 

@@ -128,6 +128,17 @@ def _class_order(name: str) -> tuple[int, str]:
     return (0, name) if name.isdigit() else (1, name)
 
 
+#: Why the scratch collection could not be made, by MKCOL's status (RFC 4918 §9.3.1).
+MKCOL_HINTS = {
+    401: "authentication required (give --user and --password)",
+    403: "the server does not let these credentials create collections there",
+    404: "the URL under test is not an existing collection",
+    405: "the server does not allow MKCOL there (is the URL a WebDAV collection?)",
+    409: "the URL under test is not an existing collection",
+    507: "the server has no room for the checks' files",
+}
+
+
 def _make_scratch(ctx: Context, scratch: str) -> tuple[bool, str]:
     try:
         reply = ctx.send_request(msg.mkcol(ctx.url(scratch)))
@@ -135,14 +146,21 @@ def _make_scratch(ctx: Context, scratch: str) -> tuple[bool, str]:
         return False, exc.detail
     if reply.ok:
         return True, ""
-    hint = ("authentication required (give --user and --password)" if reply.status == 401
-            else "the checks need a URL where they may create collections")  # fmt: skip
+    hint = MKCOL_HINTS.get(reply.status, "the checks need a URL where they may create "
+                                         "collections")  # fmt: skip
     return False, f"MKCOL {reply.url} answered {reply.status}: {hint}"
 
 
 def _missing_class(ctx: Context, spec: CheckSpec) -> str:
     """The first compliance class ``spec`` needs that the server does not announce."""
     return next((need for need in spec.needs if need not in ctx.classes), "")
+
+
+def _skip_group(ctx: Context, spec: CheckSpec, made: bool) -> str:
+    """The shared cause of a skip, as a label (see ``CheckResult.group``)."""
+    if need := _missing_class(ctx, spec):
+        return need
+    return "set-up" if spec.scratch and not made else ""
 
 
 def _skip_reason(
@@ -168,15 +186,15 @@ def _run_one(
     done: list[CheckResult],
 ) -> CheckResult:
     def result(kind: Result, detail: str = "", evidence: tuple[Evidence, ...] = (),
-               missing: str = "") -> CheckResult:  # fmt: skip
+               group: str = "") -> CheckResult:  # fmt: skip
         return CheckResult(spec.id, spec.rfc, spec.level, spec.title, spec.tags, kind, detail,
                            ctx.evidence(evidence), time.monotonic() - started,
-                           missing)  # fmt: skip
+                           group)  # fmt: skip
 
     started = time.monotonic()
     reason = _skip_reason(ctx, spec, made, setup_error, done)
     if reason is not None:
-        return result("skip", reason, missing=_missing_class(ctx, spec))
+        return result("skip", reason, group=_skip_group(ctx, spec, made))
     ctx.home = ctx.scratch
     if spec.scratch:
         home = f"{ctx.scratch}{index:02d}-{spec.id.replace('.', '-')}/"
