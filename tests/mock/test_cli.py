@@ -136,6 +136,8 @@ def test_start_lists_every_expected_request_with_its_url() -> None:
     assert lines[1].startswith(f"  #1 PROPFIND {url}/Coll/ [depth: infinity, dav: ")
     assert lines[1].endswith(" (once)")
     assert lines[2] == f"  #2 OPTIONS {url} + path re:^/ (any number of times, optional)"
+    assert lines[3] == ("the mock stops when every expectation is met, or on Ctrl-C and "
+                        "prints its report")
 
 
 def test_a_second_client_run_is_served_by_default() -> None:

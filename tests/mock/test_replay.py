@@ -93,3 +93,11 @@ def test_request_lines_name_the_full_url(scenario_from: Make) -> None:
         "OPTIONS http://127.0.0.1:9 + path re:^/ (any number of times, optional)",
         "PUT http://127.0.0.1:9/f body with 'x' (2 times)",
     ]
+
+
+def test_a_pattern_in_a_mismatch_reads_as_written(scenario_from: Make) -> None:
+    """repr() would show re:(?i)\\bbind\\b; the reason shows the scenario's text."""
+    s = scenario_from(expect("PROPFIND", "/c/", "headers = { DAV = 're:(?i)\\bbind\\b' }"))
+    found = Ledger(s).take(req("PROPFIND", "/c/"))
+    assert not isinstance(found, Expectation)
+    assert found.reason.endswith("header dav: absent, expected re:(?i)\\bbind\\b")

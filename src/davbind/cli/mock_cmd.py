@@ -75,6 +75,8 @@ def mock(script: str | None, host: str, port: int, list_only: bool,
     click.echo(f"expected requests ({order}{again}):")
     for e in scenario.expectations:
         click.echo(f"  #{e.index} {e.request_line(origin)}")
+    stop = "when every expectation is met, or on Ctrl-C" if exit_when_done else "on Ctrl-C"
+    click.echo(f"the mock stops {stop} and prints its report")
     sys.stdout.flush()
     _serve(server, sock)
     report = app.ledger.report()

@@ -123,12 +123,12 @@ def mismatch(e: Expectation, request: MockRequest) -> str | None:
         value = request.header(name)
         if not matcher.matches(value):
             got = "absent" if value is None else repr(value)
-            return f"header {name}: {got}, expected {matcher.show()!r}"
+            return f"header {name}: {got}, expected {matcher.quoted()}"
     if e.body_contains:
         text = request.body.decode("utf-8", errors="replace")
         for matcher in e.body_contains:
             if not matcher.found_in(text):
-                return f"body does not contain {matcher.show()!r}"
+                return f"body does not contain {matcher.quoted()}"
     return None
 
 

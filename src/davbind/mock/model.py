@@ -74,6 +74,13 @@ class Matcher:
             return "<present>" if self.source else "<absent>"
         return self.source
 
+    def quoted(self) -> str:
+        """For messages: exact text in quotes, a ``re:`` pattern as written in the
+        scenario (``repr`` would double its backslashes), presence as ``<present>``."""
+        if isinstance(self.source, bool) or self.pattern is not None:
+            return self.show()
+        return repr(self.source)
+
 
 @dataclass(frozen=True, slots=True)
 class Generate:
@@ -150,7 +157,7 @@ class Expectation:
         if self.headers:
             text += " [" + ", ".join(f"{k}: {m.show()}" for k, m in self.headers) + "]"
         if self.body_contains:
-            text += " body with " + ", ".join(repr(m.show()) for m in self.body_contains)
+            text += " body with " + ", ".join(m.quoted() for m in self.body_contains)
         return f"{text} ({_times(self.times)})"
 
     @property
