@@ -83,6 +83,14 @@ async def _put_replaces(s: FaultyServer, req: Req) -> Reply:
     return await s.call(req)
 
 
+@fault("put-replace-lost")
+async def _put_replace_lost(s: FaultyServer, req: Req) -> Reply:
+    """A PUT over an existing file answers 204 and keeps the old content."""
+    if req.method == "PUT" and (await s.call(req.to("GET", req.path))).status == 200:
+        return Reply(204)
+    return await s.call(req)
+
+
 @fault("delete-noop")
 async def _delete_noop(s: FaultyServer, req: Req) -> Reply:
     return Reply(204) if req.method == "DELETE" else await s.call(req)
@@ -99,6 +107,16 @@ async def _proppatch_noop(s: FaultyServer, req: Req) -> Reply:
             f"<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response></D:multistatus>")
     return Reply(207, (("content-type", "application/xml"),), body.encode())
 
+
+# Quirks of real servers: one rule broken, which the check of that rule reports and the
+# checks that only build on it do not (test_quirks.py).
+
+# rclone serve webdav: a PUT that replaces a file answers 201 (RFC 9110 §9.3.4: 200/204).
+fault("put-replace-201")(status_map({"PUT"}, 204, 201))
+# A server that refuses every LOCK although it announces class 2.
+@fault("lock-refused")
+async def _lock_refused(s: FaultyServer, req: Req) -> Reply:
+    return Reply(403) if req.method == "LOCK" else await s.call(req)
 
 # ====================================================================== depth
 
@@ -491,7 +509,7 @@ FAULTS["no-parent-set"] = body_rewrite({"PROPFIND"}, lambda req, b: re.sub(
 
 @fault("loop-508-midstream")
 async def _loop_508_midstream(s: FaultyServer, req: Req) -> Reply:
-    """A loop found while streaming: 207 whose last response is 508 (spec A-20)."""
+    """A loop found while streaming: 207 whose last response is 508 (how davbind reports it)."""
     reply = await s.call(req)
     if req.method != "PROPFIND" or reply.status != 508:
         return reply

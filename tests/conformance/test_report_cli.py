@@ -134,7 +134,9 @@ def test_cli_exit_codes_and_output_file(faulty: Any, tmp_path: Path) -> None:
 
 
 def test_unexpected_client_errors_are_failures_not_crashes(faulty: Any) -> None:
-    """A set-up request the server refuses fails that check, with evidence."""
+    """A set-up request the server refuses skips that check as "setup failed", with the
+    request as evidence (the check of MKCOL itself reports the refusal); a checker bug
+    fails its check without crashing the run."""
     registry: dict[str, CheckSpec] = {}
 
     @check(id="t.setup", rfc="4918 §9.3", level="MUST", registry=registry)
@@ -149,7 +151,62 @@ def test_unexpected_client_errors_are_failures_not_crashes(faulty: Any) -> None:
 
     report = run(faulty.url, checks=list(registry.values()))
     first, second = report.results
-    assert first.result == "fail" and "409" in first.detail
+    assert first.result == "skip"
+    assert first.detail.endswith("missing/c/: expected 2xx, got 409")
+    assert first.detail.startswith("setup failed: MKCOL /davbind-check-")
     assert first.evidence and first.evidence[0].method == "MKCOL"
+    assert first.evidence[0].status == 409
+    assert "| MKCOL " in render_text(report)
     assert second.result == "fail" and "disk on fire" in second.detail
     assert not report.cleanup_error
+
+
+def test_text_groups_skips_of_an_unannounced_class() -> None:
+    """Against a server without bindings, the bind checks are one text line, while JSON
+    and JUnit keep one record per check."""
+    why = "bindings unsupported: the server does not announce 'bind' in its DAV header"
+    skipped = tuple(
+        CheckResult(f"{topic}.c{i}", "5842 §4", "MUST", "t", (topic,), "skip", why, group="bind")
+        for i, topic in enumerate(("bind", "bind", "identity"))
+    )
+    other = CheckResult("depth.x", "4918 §9.1", "SHOULD", "t", ("depth",), "skip", "not here")
+    report = RunReport("http://h/", ("1", "2"), (REPORT.results[0], *skipped, other))
+    text = render_text(report)
+    assert f"SKIP  bind: 3 checks skipped: {why}" in text
+    assert "topics bind, identity" in text
+    assert not any(r.id in text for r in skipped)
+    assert "depth.x" in text and "not here" in text
+    assert len(json.loads(render_json(report))["checks"]) == 5
+    assert len(ET.fromstring(render_junit(report)).findall("testcase")) == 5
+
+
+def test_no_scratch_collection_is_one_line_with_the_reason(faulty: Any) -> None:
+    """A URL that is not a collection: MKCOL of the scratch collection gets 409, which the
+    report explains once instead of repeating it under every check."""
+    report = run(faulty.url.rstrip("/") + "/no-such-collection/", only=("class1",))
+    assert report.setup_error.endswith("answered 409: the URL under test is not an existing "
+                                       "collection")  # fmt: skip
+    assert {r.result for r in report.results} == {"skip"}
+    lines = render_text(report).splitlines()
+    grouped = [line for line in lines if line.startswith("SKIP")]
+    assert len(grouped) == 1
+    assert grouped[0].startswith(f"SKIP  set-up: {len(report.results)} checks skipped: no "
+                                 f"scratch collection: MKCOL ")  # fmt: skip
+    assert not any(r.id in "\n".join(lines) for r in report.results)
+
+
+def test_help_says_the_checks_write_in_a_scratch_collection() -> None:
+    result = CliRunner().invoke(check_command, ["--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "scratch collection davbind-check-<random>/" in text
+    assert "3 server unreachable" in text
+
+
+def test_rfc_strings_cite_only_rfcs() -> None:
+    """What a user reads after 'RFC' names RFC sections, not labels of a document the
+    user does not have (such as 'A-25' or 'E17')."""
+    import re
+
+    for spec in all_checks():
+        assert not re.search(r"\b(?:[AB]-\d|E\d+\b)", spec.rfc), (spec.id, spec.rfc)

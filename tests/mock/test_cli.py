@@ -123,3 +123,34 @@ def test_strict_unexpected_request_fails_the_run_and_is_logged() -> None:
     assert code == 1
     assert "davbind mock: unexpected request GET /elsewhere" in err
     assert "unexpected requests:\n  GET /elsewhere: " in out
+
+
+def test_start_lists_every_expected_request_with_its_url() -> None:
+    with running("propstat-208", "--exit-when-done") as (proc, url):
+        httpx.request("PROPFIND", url + "/Coll/", headers={"Depth": "infinity", "DAV": "bind"})
+        code, out, _ = finish(proc)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "expected requests (in any order; the client may run again once all " \
+                       "are met):"
+    assert lines[1].startswith(f"  #1 PROPFIND {url}/Coll/ [depth: infinity, dav: ")
+    assert lines[1].endswith(" (once)")
+    assert lines[2] == f"  #2 OPTIONS {url} + path re:^/ (any number of times, optional)"
+    assert lines[3] == ("the mock stops when every expectation is met, or on Ctrl-C and "
+                        "prints its report")
+
+
+def test_a_second_client_run_is_served_by_default() -> None:
+    bind = {"Depth": "infinity", "DAV": "bind"}
+    with running("propstat-208") as (proc, url):
+        for _ in range(2):
+            assert httpx.request("PROPFIND", url + "/Coll/", headers=bind).status_code == 207
+        code, out, _ = finish(proc, signal.SIGTERM)
+    assert code == 0, out
+    assert "2 request(s) served in 2 runs of the scenario" in out and "result: OK" in out
+    with running("propstat-208", "--no-replay") as (proc, url):
+        statuses = [httpx.request("PROPFIND", url + "/Coll/", headers=bind).status_code
+                    for _ in range(2)]
+        code, out, _ = finish(proc, signal.SIGTERM)
+    assert statuses == [207, 500] and code == 1
+    assert "already met 1 time(s)" in out

@@ -56,7 +56,13 @@ def check(
     list_only: bool,
     verbose: bool,
 ) -> None:
-    """Check the WebDAV server at URL against RFC 4918 and RFC 5842 (bindings)."""
+    """Check the WebDAV server at URL against RFC 4918 and RFC 5842 (bindings).
+
+    URL must be a collection the checks may write in: they work inside a scratch
+    collection davbind-check-<random>/ below it, removed at the end (also on Ctrl-C).
+    Exit status: 0 no MUST failed, 1 a MUST failed or set-up/clean-up went wrong,
+    2 usage error, 3 server unreachable, 130 interrupted.
+    """
     chosen = select(all_checks(), only, skip)
     if list_only:
         for spec in chosen:

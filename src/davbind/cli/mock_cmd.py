@@ -4,7 +4,11 @@ The rule kept here: the exit status is the verdict, for CI.  0 when every expect
 was met (and, in strict mode, nothing unexpected arrived), 1 otherwise, 2 for a scenario
 that cannot be loaded or a port that cannot be bound.  SIGINT and SIGTERM stop the mock
 gracefully and still print the report; ``--exit-when-done`` stops it as soon as
-nothing is unmet.  Unexpected requests are logged to stderr as they arrive.
+nothing is unmet.  Unexpected requests are logged to stderr as they arrive.  At start
+it prints the URL, then every request the scenario expects with its full URL, so the
+user knows what to point the client at.  A completed scenario may be played again by
+the next client run (``--replay``, the default); ``--no-replay`` makes any request after
+the first complete run unexpected.
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ from davbind.mock.runner import base_url, listen_socket, uvicorn_server
 @click.option("--list", "list_only", is_flag=True, help="List the shipped scenarios and exit.")
 @click.option("--exit-when-done", "--once", "exit_when_done", is_flag=True,
               help="Stop as soon as every expectation is met.")
+@click.option("--replay/--no-replay", default=True, show_default=True,
+              help="Let the client play the scenario again once it is complete (each "
+                   "complete run starts afresh); --no-replay: only one run.")
 def mock(script: str | None, host: str, port: int, list_only: bool,
-         exit_when_done: bool) -> None:
+         exit_when_done: bool, replay: bool) -> None:
     """Serve the mock scenario SCRIPT (a TOML file or a shipped scenario's name)."""
     if list_only:
         for item in shipped():
@@ -55,13 +62,21 @@ def mock(script: str | None, host: str, port: int, list_only: bool,
     def done() -> None:
         server.should_exit = True
 
-    app = MockApp(scenario, on_done=done if exit_when_done else None, log=log)
+    app = MockApp(scenario, on_done=done if exit_when_done else None, log=log, replay=replay)
     server = uvicorn_server(app)
     mode = "strict" if scenario.strict else "lenient"
+    origin = base_url(sock)
     click.echo(
         f"davbind mock: scenario {scenario.name!r} ({len(scenario.expectations)} "
-        f"expectation(s), {scenario.mode}, {mode}) on {base_url(sock)}/"
+        f"expectation(s), {scenario.mode}, {mode}) on {origin}/"
     )
+    order = "in this order" if scenario.mode == "ordered" else "in any order"
+    again = "; the client may run again once all are met" if replay else ""
+    click.echo(f"expected requests ({order}{again}):")
+    for e in scenario.expectations:
+        click.echo(f"  #{e.index} {e.request_line(origin)}")
+    stop = "when every expectation is met, or on Ctrl-C" if exit_when_done else "on Ctrl-C"
+    click.echo(f"the mock stops {stop} and prints its report")
     sys.stdout.flush()
     _serve(server, sock)
     report = app.ledger.report()

@@ -7,7 +7,7 @@ SHOULD, MAY) and a result (pass, fail, or skip when the server does not announce
 feature); failures carry the request line, status and body excerpt as evidence.
 Modules: ``registry`` (``@check``), ``context`` (what a check gets, evidence capture),
 ``runner``, ``report`` (text / JSON / JUnit), and ``checks_*`` by topic.  Depends on
-``davbind.client`` and ``davbind.protocol`` only (DESIGN.md layers).
+``davbind.client`` and ``davbind.protocol`` only, never on the server or storage.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@
 RFC 5842 §4 (BIND: 201 new, 200/204 replaced, ``Overwrite: F`` → 412 per RFC 4918
 §10.6/§12.1, atomic), §5 (UNBIND: 200/204, the URL is gone, the resource lives on
 through its other bindings), §6 (REBIND: an atomic MOVE of one binding; 201, or 200 as
-the RFC's own example §6.1 answers — spec A-11 — and 200/204 when replacing).
+the RFC's own example §6.1 answers — and 200/204 when replacing).
 
 The RFC names preconditions but gives them no status codes; where a server announces
-``bind`` the checker expects davbind's decisions (spec A-1, A-8): 409 for a missing
+``bind`` the checker expects davbind's decisions: 409 for a missing
 source, 403 or 409 for a non-collection Request-URI, 403 for ``name-allowed`` and
 ``cross-server-binding``, each with its ``<D:error>`` element (RFC 4918 §16).  Those
 checks are SHOULD; that a refused request is refused and changes nothing is MUST.
@@ -86,8 +86,8 @@ def create(ctx: Context) -> None:
                "BIND made a copy, not a binding")  # fmt: skip
 
 
-@check(id="bind.location", rfc="5842 §4.1 (A-25); 9110 §15.3.2", level="SHOULD", needs=BIND,
-       tags=("bindings",), after=("bind.create",))  # fmt: skip
+@check(id="bind.location", rfc="5842 §4.1 (davbind's reading); 9110 §15.3.2",
+       level="SHOULD", needs=BIND, tags=("bindings",), after=("bind.create",))  # fmt: skip
 def location(ctx: Context) -> None:
     """A 201 to BIND names the new binding's URL in Location"""
     _, f, _, y = layout(ctx)
@@ -145,8 +145,8 @@ def preconditions_refused(ctx: Context) -> None:
     ctx.expect(_state(ctx, x, y) == before, "a refused BIND changed the bindings")
 
 
-@check(id="bind.source-exists", rfc="5842 §4 (A-1); 4918 §16", level="SHOULD", needs=BIND,
-       tags=("bindings", "preconditions"))  # fmt: skip
+@check(id="bind.source-exists", rfc="5842 §4 (davbind's reading); 4918 §16",
+       level="SHOULD", needs=BIND, tags=("bindings", "preconditions"))  # fmt: skip
 def source_exists(ctx: Context) -> None:
     """BIND to a missing resource: 409 with <D:bind-source-exists/>"""
     x, _, _, y = layout(ctx)
@@ -154,7 +154,7 @@ def source_exists(ctx: Context) -> None:
     ctx.expect_condition(reply, {409}, "bind-source-exists", "BIND with a missing DAV:href")
 
 
-@check(id="bind.into-collection", rfc="5842 §4 (A-1, A-8); 4918 §16", level="SHOULD",
+@check(id="bind.into-collection", rfc="5842 §4 (davbind's reading); 4918 §16", level="SHOULD",
        needs=BIND, tags=("bindings", "preconditions"))  # fmt: skip
 def into_collection(ctx: Context) -> None:
     """BIND into a file: 403 or 409 with <D:bind-into-collection/>"""
@@ -164,8 +164,8 @@ def into_collection(ctx: Context) -> None:
                          "BIND whose Request-URI is a file")  # fmt: skip
 
 
-@check(id="bind.name-allowed", rfc="5842 §4 (A-1, A-7); 4918 §16", level="SHOULD", needs=BIND,
-       tags=("bindings", "preconditions"))  # fmt: skip
+@check(id="bind.name-allowed", rfc="5842 §4 (davbind's reading); 4918 §16",
+       level="SHOULD", needs=BIND, tags=("bindings", "preconditions"))  # fmt: skip
 def name_allowed(ctx: Context) -> None:
     """BIND with an unusable segment ('..', 'a/b'): 403 with <D:name-allowed/>"""
     _, f, _, y = layout(ctx)
@@ -174,7 +174,7 @@ def name_allowed(ctx: Context) -> None:
         ctx.expect_condition(reply, {403}, "name-allowed", f"BIND with segment {segment!r}")
 
 
-@check(id="bind.cross-server", rfc="5842 §4 (A-1, B-4-X1); 4918 §16", level="SHOULD",
+@check(id="bind.cross-server", rfc="5842 §4 (davbind's reading); 4918 §16", level="SHOULD",
        needs=BIND, tags=("bindings", "preconditions"))  # fmt: skip
 def cross_server(ctx: Context) -> None:
     """BIND to a resource on another server: 403 with <D:cross-server-binding/>"""
@@ -195,7 +195,7 @@ def unbind_removes(ctx: Context) -> None:
     ctx.expect(ctx.content(f) == R1, "UNBIND destroyed the resource's other binding")
 
 
-@check(id="unbind.source-exists", rfc="5842 §5 (A-1, A-8); 4918 §16", level="SHOULD",
+@check(id="unbind.source-exists", rfc="5842 §5 (davbind's reading); 4918 §16", level="SHOULD",
        needs=BIND, tags=("bindings", "preconditions"))  # fmt: skip
 def unbind_source_exists(ctx: Context) -> None:
     """UNBIND of a missing segment: 409 with <D:unbind-source-exists/>"""
@@ -204,7 +204,7 @@ def unbind_source_exists(ctx: Context) -> None:
     ctx.expect_condition(reply, {409}, "unbind-source-exists", "UNBIND of a missing segment")
 
 
-@check(id="rebind.moves", rfc="5842 §6, §6.1 (A-11)", level="MUST", needs=BIND,
+@check(id="rebind.moves", rfc="5842 §6, §6.1 (davbind's reading)", level="MUST", needs=BIND,
        tags=("bindings",))  # fmt: skip
 def rebind_moves(ctx: Context) -> None:
     """REBIND to a new segment answers 201 (or 200) and moves the binding"""
@@ -238,8 +238,8 @@ def rebind_can_overwrite(ctx: Context) -> None:
                "REBIND with Overwrite: F changed the bindings")  # fmt: skip
 
 
-@check(id="rebind.source-exists", rfc="5842 §6 (A-1); 4918 §16", level="SHOULD", needs=BIND,
-       tags=("bindings", "preconditions"))  # fmt: skip
+@check(id="rebind.source-exists", rfc="5842 §6 (davbind's reading); 4918 §16",
+       level="SHOULD", needs=BIND, tags=("bindings", "preconditions"))  # fmt: skip
 def rebind_source_exists(ctx: Context) -> None:
     """REBIND of a missing binding: 409 with <D:rebind-source-exists/>"""
     x, _, _, y = layout(ctx)

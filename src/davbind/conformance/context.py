@@ -46,6 +46,8 @@ SHOWN_HEADERS = ("depth", "overwrite", "dav", "if", "destination", "lock-token",
 _LOCKTOKEN = re.compile(rb"locktoken>\s*<(?:[\w.-]+:)?href>([^<]+)<", re.IGNORECASE)
 #: Namespace of the dead properties the checks write.
 CHECK_NS = "urn:davbind:check"
+#: Every success status: where any 2xx means "done", the exact code is not judged.
+OK = frozenset(range(200, 300))
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,17 @@ class CheckSkipped(Exception):
         self.reason = reason
 
 
+class SetupFailed(Exception):
+    """A request that only prepares the check's scene was refused, so the rule the check
+    tests could not be judged: reported as a skip with this detail, never as a failure
+    of the check (the check that tests that request reports it)."""
+
+    def __init__(self, detail: str, evidence: tuple[Exchange, ...] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.evidence = evidence
+
+
 class Context:
     """Everything a check function gets; one per run, ``home`` set per check."""
 
@@ -316,26 +329,38 @@ class Context:
         return reply.body
 
     # ------------------------------------------------------------------ set-up helpers
+    # A refusal here raises SetupFailed: these requests build the scene, they are not
+    # what the running check judges.
 
     def mkcol(self, path: str) -> None:
-        self.client.mkcol(path)
+        self.setup_status(self.send_request(msg.mkcol(self.url(path))), OK, f"MKCOL {path}")
 
     def put(self, path: str, data: bytes) -> None:
-        self.client.put(path, data)
+        reply = self.send_request(msg.put(self.url(path)), body=data)
+        self.setup_status(reply, OK, f"PUT {path}")
 
-    def bind(self, existing: str, new_path: str) -> int:
-        return self.client.bind(existing, new_path)
+    def delete(self, path: str) -> None:
+        self.setup_status(self.send("DELETE", path), OK, f"DELETE {path}")
 
     def lock(self, path: str, *, depth: str = "0") -> LockToken:
-        """LOCK ``path`` (exclusive write, RFC 4918 §9.10); anything but a granted lock
-        with a token fails the check.  The lock is released after the check."""
+        """LOCK ``path`` (exclusive write, RFC 4918 §9.10); the lock is released after
+        the check.  A refusal, or a grant without a token, is a failed set-up."""
         request = msg.lock(self.url(path), depth=depth, timeout=600, owner="davbind check")
         reply = self.send_request(request)
-        self.expect_status(reply, {200, 201}, f"LOCK {path}")
+        self.setup_status(reply, OK, f"LOCK {path}")
         token = self.adopt(reply)
         if token is None:
-            self.fail(f"LOCK {path} granted no lock token", reply)
+            raise SetupFailed(f"LOCK {path} answered {reply.status} without a lock token "
+                              f"(no Lock-Token header, none in DAV:lockdiscovery)",
+                              (reply.exchange,))  # fmt: skip
         return LockToken(token, reply.url)
+
+    def setup_status(self, reply: Reply, allowed: Collection[int], what: str) -> None:
+        """Raise :class:`SetupFailed` unless ``reply.status`` is one of ``allowed``."""
+        if reply.status not in allowed:
+            cond = f" [{', '.join(reply.conditions)}]" if reply.conditions else ""
+            raise SetupFailed(f"{what}: expected {_statuses(allowed)}, got {reply.status}{cond}",
+                              (reply.exchange,))  # fmt: skip
 
     def adopt(self, reply: Reply) -> str | None:
         """Remember the lock a LOCK answer granted (``Lock-Token`` header, else the
@@ -386,9 +411,8 @@ class Context:
     def expect_status(self, reply: Reply, allowed: Collection[int], what: str) -> None:
         """Fail unless ``reply.status`` is one of ``allowed``."""
         if reply.status not in allowed:
-            want = " or ".join(str(s) for s in sorted(allowed))
             cond = f" [{', '.join(reply.conditions)}]" if reply.conditions else ""
-            self.fail(f"{what}: expected {want}, got {reply.status}{cond}", reply)
+            self.fail(f"{what}: expected {_statuses(allowed)}, got {reply.status}{cond}", reply)
 
     def expect_condition(
         self, reply: Reply, allowed: Collection[int], condition: str, what: str
@@ -399,3 +423,10 @@ class Context:
         if condition not in reply.conditions:
             found = ", ".join(reply.conditions) or "no <D:error> element"
             self.fail(f"{what}: {reply.status} without <D:{condition}/> ({found})", reply)
+
+
+def _statuses(allowed: Collection[int]) -> str:
+    """``201``, ``200 or 204``, ``2xx`` (a whole success range is not spelled out)."""
+    if set(allowed) >= OK:
+        return "2xx"
+    return " or ".join(str(s) for s in sorted(allowed))

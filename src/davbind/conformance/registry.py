@@ -11,8 +11,8 @@ The rules kept here:
 - An id is unique (``topic.name``, lowercase); registering one twice is an error.
 - ``level`` is the RFC 2119 keyword of the rule the check tests (RFC 4918 §2, RFC 5842
   §1): ``MUST`` (REQUIRED and MUST NOT included), ``SHOULD`` (SHOULD NOT included) or
-  ``MAY``.  Where the RFC gives no status code and davbind's spec decides one (spec §6,
-  A-1 …), the check says so in its RFC string and is a ``SHOULD``.
+  ``MAY``.  Where the RFC gives no status code and davbind decides one, the check
+  says so in its RFC string ("davbind's reading") and is a ``SHOULD``.
 - ``needs`` names compliance classes of the ``DAV`` response header (RFC 4918 §10.1,
   RFC 5842 §8.1): a check needing ``"bind"`` is skipped on a server that does not
   announce bindings.  ``after`` names checks whose failure makes this one meaningless.

@@ -11,8 +11,12 @@ The rules kept here:
 - A run *fails* when a MUST-level check failed, or when set-up or clean-up went wrong
   (the checker could not do its job or left data behind); SHOULD/MAY failures are
   reported but do not fail the run.
-- Text output is plain (one line per check, evidence indented under failures);
-  :func:`render_rich` colours the same lines for a terminal.
+- Text output is plain (one line per check, evidence indented under failures and
+  failed set-ups); :func:`render_rich` colours the same lines for a terminal.  Checks
+  skipped for one shared cause (a compliance class such as ``bind`` not announced, no
+  scratch collection) are one line per cause, not one each: against a server without
+  bindings they would otherwise bury the rest.  JSON and JUnit keep one record per
+  check.
 """
 
 from __future__ import annotations
@@ -42,6 +46,10 @@ class CheckResult:
     detail: str = ""
     evidence: tuple[Exchange, ...] = ()
     seconds: float = 0.0
+    #: For a skip with one cause shared by many checks (a compliance class the server
+    #: does not announce, e.g. ``bind``; ``set-up`` when there is no scratch collection),
+    #: that cause's label: the text report shows such skips once per label.
+    group: str = ""
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -124,15 +132,22 @@ def text_lines(report: RunReport) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = [("head", f"davbind check {report.url} (DAV: {classes})")]
     if report.setup_error:
         out.append(("fail", f"set-up failed: {report.setup_error}"))
-    width = max((len(r.id) for r in report.results), default=10)
-    for r in report.results:
+    shown = [r for r in report.results if not r.group]
+    width = max((len(r.id) for r in shown), default=10)
+    for r in shown:
         line = f"{_MARK[r.result]}  {r.level:<6}  {r.id:<{width}}  RFC {r.rfc}"
         out.append((r.result, line))
         if r.result != "pass" or r.detail:
             style = "note" if r.result != "fail" else "fail"
             out.extend((style, "      " + part) for part in _wrap(r.detail or r.title))
-        for ev in r.evidence if r.result == "fail" else ():
+        for ev in r.evidence if r.result != "pass" else ():
             out.extend(("note", "      | " + part) for part in ev.render().splitlines())
+    for label, group in _by_group(report.results).items():
+        count = f"{len(group)} check{'s' if len(group) != 1 else ''}"
+        out.append(("skip", f"SKIP  {label}: {count} skipped: {group[0].detail}"))
+        topics = ", ".join(dict.fromkeys(r.id.split(".", 1)[0] for r in group))
+        out.extend(("note", "      " + part) for part in
+                   _wrap(f"(topics {topics}; --format json lists each check)"))  # fmt: skip
     if report.cleanup_error:
         out.append(("fail", f"clean-up failed, data may be left behind: {report.cleanup_error}"))
     s = report.summary()
@@ -141,6 +156,14 @@ def text_lines(report: RunReport) -> list[tuple[str, str]]:
                         f"({s['must_failed']} MUST), {s['skipped']} skipped "
                         f"in {report.seconds:.1f}s"))  # fmt: skip
     return out
+
+
+def _by_group(results: Sequence[CheckResult]) -> dict[str, list[CheckResult]]:
+    groups: dict[str, list[CheckResult]] = {}
+    for r in results:
+        if r.group:
+            groups.setdefault(r.group, []).append(r)
+    return groups
 
 
 def _wrap(text: str, width: int = 100) -> list[str]:

@@ -14,8 +14,12 @@ The rules kept here:
   unexpected exception and Ctrl-C (``KeyboardInterrupt``) alike — an interrupt that
   arrives during the clean-up does not stop it.  Locks taken by a check are released
   after it.  A clean-up that fails is part of the report.
-- A check's unexpected client error (``StatusError`` from a set-up request, a malformed
-  answer) is a failure with the last exchange as evidence, never a crash of the run.
+- A check judges only the rule it tests.  When a request that merely builds its scene
+  (its sub-collection, a PUT of a file, a LOCK to test a locked state) is refused, the
+  check is skipped with ``setup failed: …`` and that request as evidence: the check
+  that tests that request reports the fault once, as its own failure.
+- A check's unexpected client error (a malformed answer) is a failure with the last
+  exchange as evidence, never a crash of the run.
 """
 
 from __future__ import annotations
@@ -30,11 +34,21 @@ import httpx
 from davbind.client import Client
 from davbind.client import messages as msg
 from davbind.client.errors import DAVClientError, StatusError
-from davbind.conformance.context import CheckFailed, CheckSkipped, Context, Evidence, Recorder
+from davbind.conformance.context import (
+    OK,
+    CheckFailed,
+    CheckSkipped,
+    Context,
+    Evidence,
+    Recorder,
+    SetupFailed,
+)
 from davbind.conformance.registry import CheckSpec, all_checks, select
 from davbind.conformance.report import CheckResult, Result, RunReport
 
 SCRATCH_PREFIX = "davbind-check-"
+#: How a skip caused by a refused set-up request begins (see the module docstring).
+SETUP_FAILED = "setup failed: "
 
 #: What a missing compliance class means, for the skip detail.
 MISSING = {
@@ -114,6 +128,17 @@ def _class_order(name: str) -> tuple[int, str]:
     return (0, name) if name.isdigit() else (1, name)
 
 
+#: Why the scratch collection could not be made, by MKCOL's status (RFC 4918 §9.3.1).
+MKCOL_HINTS = {
+    401: "authentication required (give --user and --password)",
+    403: "the server does not let these credentials create collections there",
+    404: "the URL under test is not an existing collection",
+    405: "the server does not allow MKCOL there (is the URL a WebDAV collection?)",
+    409: "the URL under test is not an existing collection",
+    507: "the server has no room for the checks' files",
+}
+
+
 def _make_scratch(ctx: Context, scratch: str) -> tuple[bool, str]:
     try:
         reply = ctx.send_request(msg.mkcol(ctx.url(scratch)))
@@ -121,17 +146,28 @@ def _make_scratch(ctx: Context, scratch: str) -> tuple[bool, str]:
         return False, exc.detail
     if reply.ok:
         return True, ""
-    hint = ("authentication required (give --user and --password)" if reply.status == 401
-            else "the checks need a URL where they may create collections")  # fmt: skip
+    hint = MKCOL_HINTS.get(reply.status, "the checks need a URL where they may create "
+                                         "collections")  # fmt: skip
     return False, f"MKCOL {reply.url} answered {reply.status}: {hint}"
+
+
+def _missing_class(ctx: Context, spec: CheckSpec) -> str:
+    """The first compliance class ``spec`` needs that the server does not announce."""
+    return next((need for need in spec.needs if need not in ctx.classes), "")
+
+
+def _skip_group(ctx: Context, spec: CheckSpec, made: bool) -> str:
+    """The shared cause of a skip, as a label (see ``CheckResult.group``)."""
+    if need := _missing_class(ctx, spec):
+        return need
+    return "set-up" if spec.scratch and not made else ""
 
 
 def _skip_reason(
     ctx: Context, spec: CheckSpec, made: bool, setup_error: str, done: list[CheckResult]
 ) -> str | None:
-    for need in spec.needs:
-        if need not in ctx.classes:
-            return MISSING.get(need, f"the server does not announce DAV class {need!r}")
+    if need := _missing_class(ctx, spec):
+        return MISSING.get(need, f"the server does not announce DAV class {need!r}")
     failed = {r.id for r in done if r.result == "fail"}
     for prerequisite in spec.after:
         if prerequisite in failed:
@@ -149,21 +185,23 @@ def _run_one(
     setup_error: str,
     done: list[CheckResult],
 ) -> CheckResult:
-    def result(kind: Result, detail: str = "", evidence: tuple[Evidence, ...] = ()) -> CheckResult:
+    def result(kind: Result, detail: str = "", evidence: tuple[Evidence, ...] = (),
+               group: str = "") -> CheckResult:  # fmt: skip
         return CheckResult(spec.id, spec.rfc, spec.level, spec.title, spec.tags, kind, detail,
-                           ctx.evidence(evidence), time.monotonic() - started)  # fmt: skip
+                           ctx.evidence(evidence), time.monotonic() - started,
+                           group)  # fmt: skip
 
     started = time.monotonic()
     reason = _skip_reason(ctx, spec, made, setup_error, done)
     if reason is not None:
-        return result("skip", reason)
+        return result("skip", reason, group=_skip_group(ctx, spec, made))
     ctx.home = ctx.scratch
     if spec.scratch:
         home = f"{ctx.scratch}{index:02d}-{spec.id.replace('.', '-')}/"
         reply = ctx.send_request(msg.mkcol(ctx.url(home)))
-        if reply.status != 201:
-            return result("fail", f"could not create the check's collection: MKCOL answered "
-                                  f"{reply.status}", (reply,))  # fmt: skip
+        if reply.status not in OK:
+            return result("skip", f"{SETUP_FAILED}the check's own collection: MKCOL {home} "
+                                  f"expected 201, got {reply.status}", (reply,))  # fmt: skip
         ctx.home = home
     ctx.since = ctx.recorder.count
     try:
@@ -171,6 +209,8 @@ def _run_one(
         return result("pass", note or "")
     except CheckFailed as exc:
         return result("fail", exc.detail, exc.evidence)
+    except SetupFailed as exc:
+        return result("skip", SETUP_FAILED + exc.detail, exc.evidence)
     except CheckSkipped as exc:
         return result("skip", exc.reason)
     except StatusError as exc:

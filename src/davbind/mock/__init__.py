@@ -2,8 +2,8 @@
 
 A *scenario* (a TOML file) lists expected requests and the canned response to each.
 ``davbind mock SCRIPT`` serves one; :class:`MockServer` does the same inside a test.
-The mock depends on nothing but the standard library and uvicorn (DESIGN.md: ``mock``
-sits beside ``conformance``, outside ``server``).  Modules: ``model`` (values),
+The mock depends on nothing but the standard library and uvicorn (it sits beside
+``conformance``, outside ``server``).  Modules: ``model`` (values),
 ``loader`` (TOML → values, validated), ``ledger`` (what was met, what was unexpected),
 ``bodies`` (lazy reply bodies), ``app`` (raw ASGI), ``runner`` (uvicorn, ``MockServer``),
 ``library`` (the shipped scenarios in ``scenarios/``).
@@ -24,7 +24,9 @@ Scenario schema (also in ``scenarios/README.md``)::
                                      # names case-insensitive; "text" exact, "re:…" searched
                                      # (absent header = ""), true = present, false = absent
     body_contains = ["resource-id"]  # substrings (or "re:…") of the request body
-    times = 1                        # default 1; 0 = any number of times, none required
+    times = 1                        # default 1 (per run of the scenario; the CLI lets
+                                     # a client run it again once complete, --no-replay
+                                     # not); 0 = any number of times, none required
 
     [expect.response]
     status = 207                     # 200..599

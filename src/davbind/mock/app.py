@@ -13,6 +13,7 @@ The rules kept here:
   read and dropped, so a large PUT does not fill memory.
 - ``on_done`` is called after a reply has been sent that left nothing unmet (the CLI's
   ``--exit-when-done``).
+- ``replay`` lets a client play a completed scenario again (see the ledger).
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ class MockApp:
         *,
         on_done: Callable[[], None] | None = None,
         log: Callable[[str], None] | None = None,
+        replay: bool = False,
     ) -> None:
         self.scenario = scenario
-        self.ledger = Ledger(scenario)
+        self.ledger = Ledger(scenario, replay=replay)
         self._on_done = on_done
         self._log = log
 

@@ -15,6 +15,12 @@ The rules kept here:
   unexpected and does not move the order on.
 - An expectation is unmet while it has been met fewer than ``times`` times.  The mock
   is done when nothing is unmet and at least one request was served.
+- Replay (``replay=True``, the CLI's default): once a run of the scenario is complete
+  (nothing unmet), a request that only the start of a new run would take — one that
+  would otherwise be "already met" — starts that new run: every count goes back to
+  zero and the request is taken again.  A request that fits no expectation stays
+  unexpected, and a started run left incomplete is unmet, so a client that repeats a
+  single request, or stops half-way, still fails a strict scenario.
 - It is thread-safe: the mock's event loop writes, tests and the CLI read.
 """
 
@@ -80,19 +86,22 @@ class Report:
     served: int
     unmet: tuple[Unmet, ...]
     unexpected: tuple[Unexpected, ...]
+    runs: int = 1  # the run of the scenario in progress (1 unless replayed)
 
     @property
     def ok(self) -> bool:
         return not self.unmet and not (self.strict and self.unexpected)
 
     def render(self) -> str:
+        replayed = f" in {self.runs} runs of the scenario" if self.runs > 1 else ""
         lines = [
-            f"davbind mock: scenario {self.scenario!r}: {self.served} request(s) served, "
-            f"{len(self.unmet)} expectation(s) unmet, "
+            f"davbind mock: scenario {self.scenario!r}: {self.served} request(s) "
+            f"served{replayed}, {len(self.unmet)} expectation(s) unmet, "
             f"{len(self.unexpected)} unexpected request(s)"
         ]
         if self.unmet:
-            lines.append("unmet expectations:")
+            where = f" (in run {self.runs}, not finished)" if self.runs > 1 else ""
+            lines.append(f"unmet expectations{where}:")
             lines.extend(f"  {u}" for u in self.unmet)
         if self.unexpected:
             note = "" if self.strict else " (not strict: answered 404, not a failure)"
@@ -114,39 +123,56 @@ def mismatch(e: Expectation, request: MockRequest) -> str | None:
         value = request.header(name)
         if not matcher.matches(value):
             got = "absent" if value is None else repr(value)
-            return f"header {name}: {got}, expected {matcher.show()!r}"
+            return f"header {name}: {got}, expected {matcher.quoted()}"
     if e.body_contains:
         text = request.body.decode("utf-8", errors="replace")
         for matcher in e.body_contains:
             if not matcher.found_in(text):
-                return f"body does not contain {matcher.show()!r}"
+                return f"body does not contain {matcher.quoted()}"
     return None
 
 
 class Ledger:
     """Hits per expectation, the ordered-mode cursor and the unexpected requests."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, *, replay: bool = False) -> None:
         self.scenario = scenario
+        self.replay = replay
         self._lock = threading.Lock()
         self._hits = [0] * len(scenario.expectations)
         self._cursor = 0
         self._served = 0
+        self._runs = 1
         self._unexpected: list[Unexpected] = []
 
     def take(self, request: MockRequest) -> Expectation | Unexpected:
         """The expectation that answers ``request``, or the recorded :class:`Unexpected`."""
         with self._lock:
-            if self.scenario.mode == "ordered":
-                found = self._take_ordered(request)
-            else:
-                found = self._take_keyed(request)
+            found = self._take(request)
+            if isinstance(found, Unexpected) and self.replay and not self._unmet():
+                found = self._take_in_new_run(request) or found
             if isinstance(found, Expectation):
                 self._hits[found.index - 1] += 1
                 self._served += 1
             else:
                 self._unexpected.append(found)
             return found
+
+    def _take(self, request: MockRequest) -> Expectation | Unexpected:
+        if self.scenario.mode == "ordered":
+            return self._take_ordered(request)
+        return self._take_keyed(request)
+
+    def _take_in_new_run(self, request: MockRequest) -> Expectation | None:
+        """Start the next run of a completed scenario if ``request`` fits its start."""
+        hits, cursor = self._hits, self._cursor
+        self._hits, self._cursor = [0] * len(hits), 0
+        found = self._take(request)
+        if isinstance(found, Expectation):
+            self._runs += 1
+            return found
+        self._hits, self._cursor = hits, cursor
+        return None
 
     def _room(self, e: Expectation) -> bool:
         return e.times == 0 or self._hits[e.index - 1] < e.times
@@ -218,4 +244,4 @@ class Ledger:
     def report(self) -> Report:
         with self._lock:
             return Report(self.scenario.name, self.scenario.strict, self._served,
-                          self._unmet(), tuple(self._unexpected))
+                          self._unmet(), tuple(self._unexpected), self._runs)

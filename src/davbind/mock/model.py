@@ -74,6 +74,13 @@ class Matcher:
             return "<present>" if self.source else "<absent>"
         return self.source
 
+    def quoted(self) -> str:
+        """For messages: exact text in quotes, a ``re:`` pattern as written in the
+        scenario (``repr`` would double its backslashes), presence as ``<present>``."""
+        if isinstance(self.source, bool) or self.pattern is not None:
+            return self.show()
+        return repr(self.source)
+
 
 @dataclass(frozen=True, slots=True)
 class Generate:
@@ -141,6 +148,18 @@ class Expectation:
     body_contains: tuple[Matcher, ...] = ()
     times: int = 1
 
+    def request_line(self, origin: str) -> str:
+        """What a client must send, with the full URL: ``PROPFIND http://h:p/Coll/
+        [depth: infinity] (once)``; a ``re:`` path is shown as the pattern."""
+        path = self.path.show()
+        target = f"{origin}{path}" if self.path.pattern is None else f"{origin} + path {path}"
+        text = f"{self.method} {target}"
+        if self.headers:
+            text += " [" + ", ".join(f"{k}: {m.show()}" for k, m in self.headers) + "]"
+        if self.body_contains:
+            text += " body with " + ", ".join(m.quoted() for m in self.body_contains)
+        return f"{text} ({_times(self.times)})"
+
     @property
     def label(self) -> str:
         """``#2 PROPFIND /Coll/ [depth: infinity, dav: re:\\bbind\\b]``"""
@@ -148,6 +167,12 @@ class Expectation:
         if self.headers:
             text += " [" + ", ".join(f"{k}: {m.show()}" for k, m in self.headers) + "]"
         return text
+
+
+def _times(times: int) -> str:
+    if times == 0:
+        return "any number of times, optional"
+    return "once" if times == 1 else f"{times} times"
 
 
 @dataclass(frozen=True, slots=True)

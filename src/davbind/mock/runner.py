@@ -70,9 +70,10 @@ class MockServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log: Callable[[str], None] | None = None,
+        replay: bool = False,
     ) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else find_scenario(scenario)
-        self.app = MockApp(self.scenario, log=log)
+        self.app = MockApp(self.scenario, log=log, replay=replay)
         self._host = host
         self._port = port
         self._url = ""
