@@ -32,6 +32,7 @@ from davbind.cli.client_cmds import Options, Target
 from davbind.client import Client, DAVClientError
 from davbind.client.auth import credentials_from_netrc
 from davbind.client.errors import TransportError
+from davbind.client.transfer import Source
 
 T = TypeVar("T")
 
@@ -69,8 +70,8 @@ class Worker:
     client: Client
     transport: MtimeTransport
 
-    def put(self, path: str, source: str, mtime: float) -> bool:
-        """PUT the file ``source`` to ``path`` asking for ``mtime``; True when kept."""
+    def put(self, path: str, source: Source, mtime: float) -> bool:
+        """PUT ``source`` to ``path`` asking for ``mtime``; True when kept."""
         self.transport.mtime = mtime
         self.transport.accepted = False
         try:
