@@ -102,7 +102,7 @@ def test_import_resumes_sending_only_what_is_missing_or_changed(
     assert result.exit_code == 0, result.output
     assert "imported 4 files" in result.stdout
     assert "26 already there" in result.stdout
-    result = run("import", "--all", str(src), space)
+    result = run("import", "--all", "--progress", str(src), space)
     assert "imported 30 files" in result.stdout
     out = tmp_path / "out"
     assert run("export", space, str(out)).exit_code == 0
