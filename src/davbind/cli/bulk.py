@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import click
 import httpx
 
 from davbind.cli.client_cmds import Options, Target
@@ -111,6 +112,19 @@ class Tally:
     def fail(self, what: str, why: object) -> None:
         with self.lock:
             self.failures.append(f"{what}: {why}")
+
+    def finish(self, line: str) -> None:
+        """Failures on stderr (the first 20), the summary ``line`` on stdout; exit 1
+        when anything failed."""
+        for failure in self.failures[:20]:
+            click.echo(f"davbind: failed {failure}", err=True)
+        if len(self.failures) > 20:
+            click.echo(f"davbind: ... and {len(self.failures) - 20} more failures", err=True)
+        if self.failures:
+            line += f"; {len(self.failures)} FAILED (rerun to retry)"
+        click.echo(line)
+        if self.failures:
+            raise click.exceptions.Exit(1)
 
 
 class Pool:

@@ -209,10 +209,6 @@ def export_cmd(opts: Options, url: str, dest: Path, jobs: int, progress: bool | 
 
 def report(tally: Tally, layout: Plan, links: Links, url: str, dest: Path, seconds: float) -> None:
     """The summary line on stdout, failures on stderr; exit 1 when anything failed."""
-    for failure in tally.failures[:20]:
-        click.echo(f"davbind: failed {failure}", err=True)
-    if len(tally.failures) > 20:
-        click.echo(f"davbind: ... and {len(tally.failures) - 20} more failures", err=True)
     loops = sum(1 for note in layout.notes if "binding loop" in note)
     dirs = sum(1 for where, _ in layout.dirs if where != dest)
     line = (
@@ -222,8 +218,4 @@ def report(tally: Tally, layout: Plan, links: Links, url: str, dest: Path, secon
     )
     if loops:
         line += f", {loops} binding loops skipped"
-    if tally.failures:
-        line += f"; {len(tally.failures)} FAILED (rerun to retry)"
-    click.echo(line)
-    if tally.failures:
-        raise click.exceptions.Exit(1)
+    tally.finish(line)

@@ -214,16 +214,8 @@ def import_cmd(
 
 def report(tally: Tally, made: int, url: str, seconds: float, times: str) -> None:
     """The summary line on stdout, failures on stderr; exit 1 when anything failed."""
-    for failure in tally.failures[:20]:
-        click.echo(f"davbind: failed {failure}", err=True)
-    if len(tally.failures) > 20:
-        click.echo(f"davbind: ... and {len(tally.failures) - 20} more failures", err=True)
     line = (
         f"imported {tally.files} files ({human_bytes(tally.bytes)}) and {made} directories "
         f"into {url} in {seconds:.1f} s; {tally.skipped} already there{times}"
     )
-    if tally.failures:
-        line += f"; {len(tally.failures)} FAILED (rerun to retry)"
-    click.echo(line)
-    if tally.failures:
-        raise click.exceptions.Exit(1)
+    tally.finish(line)
