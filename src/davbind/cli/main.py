@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("davbind.cli.serve", "serve"),
     "mock": ("davbind.cli.mock_cmd", "mock"),
     "check": ("davbind.cli.check_cmd", "check"),
+    "import": ("davbind.cli.import_cmd", "import_cmd"),
+    "export": ("davbind.cli.export_cmd", "export_cmd"),
     **{name: (CLIENT, f"{name}_cmd") for name in (
         "ls", "tree", "info", "get", "put", "mkdir", "rm", "mv", "cp", "bind", "unbind",
         "rebind",

@@ -19,6 +19,29 @@ from davbind.server.settings import Settings, is_loopback, load_settings
 from davbind.server.zerocopy import ZeroCopyProtocol
 from davbind.storage.open import open_blobs, open_metadata
 
+#: What davbind itself keeps in a data directory (the database may live elsewhere when
+#: ``metadata_url`` is set, so its folders alone also mark a store).
+STORE_ENTRIES = frozenset({"blobs", "cache", "runs"})
+
+
+def foreign_data_dir(data_dir: Path) -> str | None:
+    """Why ``data_dir`` must not be served, or None.  A davbind store is recognised by its
+    metadata database (or holds nothing but davbind's own folders); a missing or empty
+    folder becomes a new store.  Anything else is somebody's files, which the server
+    would neither show nor keep safe."""
+    if not data_dir.exists():
+        return None
+    if not data_dir.is_dir():
+        return f"{data_dir} is not a directory"
+    if (data_dir / "meta.sqlite3").exists():
+        return None
+    if {p.name for p in data_dir.iterdir()} <= STORE_ENTRIES:
+        return None
+    return (
+        f"{data_dir} holds files but is not a davbind store (no meta.sqlite3); serve an "
+        f"empty folder and copy them in with `davbind import {data_dir} URL`"
+    )
+
 
 def prepare(settings: Settings) -> None:
     """Before any worker starts: create the store (and its root), verify content a crash
@@ -74,6 +97,10 @@ def serve(
             "durability": durability,
         },
     )
+    refused = foreign_data_dir(Path(settings.data_dir))
+    if refused is not None:
+        click.echo(f"davbind: {refused}", err=True)
+        raise click.exceptions.Exit(2)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     prepare(settings)
     if not is_loopback(settings.host) and not settings.anonymous_write:
