@@ -109,11 +109,14 @@ def test_import_resumes_sending_only_what_is_missing_or_changed(
     assert snapshot(out) == snapshot(src)
 
 
-def test_import_reports_that_this_server_keeps_no_times(space: str, tmp_path: Path) -> None:
+def test_davbind_keeps_the_imported_times(space: str, tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a.txt").write_text("a")
+    os.utime(tmp_path / "src" / "a.txt", (1_000_000_000, 1_000_000_000))
     result = run("import", str(tmp_path / "src"), space)
-    assert "modification times NOT kept (the server ignored X-OC-Mtime)" in result.stdout
+    assert "; modification times kept" in result.stdout, result.stdout
+    assert run("export", space, str(tmp_path / "out")).exit_code == 0
+    assert (tmp_path / "out" / "a.txt").stat().st_mtime == 1_000_000_000
 
 
 def test_mtime_header_is_sent_and_the_answer_read() -> None:

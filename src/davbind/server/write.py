@@ -144,6 +144,24 @@ def _check_put(request: Request, txn: Txn) -> Target:
     return target
 
 
+MTIME = "x-oc-mtime"
+
+
+def _client_mtime(request: Request) -> float | None:
+    """The modification time a sync client sends with its upload (``X-OC-Mtime``, Unix
+    seconds: the convention of Nextcloud's WebDAV, which rclone and the Nextcloud
+    clients use) so a copied file keeps its time; a value that is not a plausible time
+    is ignored, as Nextcloud does."""
+    value = request.header(MTIME)
+    if value is None:
+        return None
+    try:
+        stamp = float(value.strip())
+    except ValueError:
+        return None
+    return stamp if 0 <= stamp < 1e11 and stamp == stamp else None
+
+
 def _content_type(request: Request, segment: str) -> str:
     given = request.header("content-type")
     if given:
@@ -161,6 +179,7 @@ async def put(services: Services, request: Request) -> Response:
         # refuse before receiving a large body; a small one is checked once, when it is
         # committed, like every body
         await services.threads.read(lambda txn: _check_put(request, txn))
+    mtime = _client_mtime(request)
     feeder = _UploadFeeder(services.blobs)
     try:
         pending: list[bytes] = []
@@ -186,14 +205,18 @@ async def put(services: Services, request: Request) -> Response:
             if target.resource is None:
                 assert target.parent is not None
                 return 201, txn.create(target.parent.key, target.segment, collection=False,
-                                       digest=digest, size=length, content_type=ctype)  # fmt: skip
-            return 204, txn.set_content(target.resource.key, digest, length, ctype)
+                                       digest=digest, size=length, content_type=ctype,
+                                       modified=mtime)  # fmt: skip
+            return 204, txn.set_content(target.resource.key, digest, length, ctype, mtime)
 
         status, resource = await services.threads.write(commit)
     except BaseException:
         await feeder.abort()
         raise
-    return Response(status, entity_headers(resource))
+    headers = entity_headers(resource)
+    if mtime is not None:
+        headers.append(("X-OC-MTime", "accepted"))
+    return Response(status, headers)
 
 
 async def delete(services: Services, request: Request) -> Response:

@@ -82,8 +82,10 @@ class Txn(Protocol):
         digest: str | None = None,
         size: int = 0,
         content_type: str | None = None,
+        modified: float | None = None,
     ) -> Resource:
-        """Make a new resource with a new rid and bind it; ``AlreadyExists`` if taken."""
+        """Make a new resource with a new rid and bind it; ``AlreadyExists`` if taken.
+        ``modified``: its last-modified time, when the client says (else now)."""
         ...
 
     def bind(self, parent: int, segment: str, child: int) -> None:
@@ -118,9 +120,11 @@ class Txn(Protocol):
         ...
 
     def set_content(
-        self, key: int, digest: str | None, size: int, content_type: str | None
+        self, key: int, digest: str | None, size: int, content_type: str | None,
+        modified: float | None = None,
     ) -> Resource:
-        """Replace a non-collection's content (new version, new etag)."""
+        """Replace a non-collection's content (new version, new etag); ``modified`` as
+        for ``create``."""
         ...
 
 

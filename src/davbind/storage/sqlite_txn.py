@@ -193,6 +193,7 @@ class SqliteTxn:
         digest: str | None = None,
         size: int = 0,
         content_type: str | None = None,
+        modified: float | None = None,
     ) -> Resource:
         self._require_collection(parent)
         if self.lookup(parent, segment) is not None:
@@ -201,7 +202,8 @@ class SqliteTxn:
         cur = self._c.execute(
             "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified) "
             "VALUES (?,?,?,?,?,?,?)",
-            (f"urn:uuid:{uuid.uuid4()}", int(collection), digest, size, content_type, now, now),
+            (f"urn:uuid:{uuid.uuid4()}", int(collection), digest, size, content_type, now,
+             now if modified is None else modified),
         )
         key = int(cur.lastrowid or 0)
         if digest is not None:
@@ -292,7 +294,8 @@ class SqliteTxn:
         return None if row is None else bytes(row[0])
 
     def set_content(
-        self, key: int, digest: str | None, size: int, content_type: str | None
+        self, key: int, digest: str | None, size: int, content_type: str | None,
+        modified: float | None = None,
     ) -> Resource:
         old = self.get(key)
         if old.is_collection:
@@ -301,7 +304,7 @@ class SqliteTxn:
             "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, cgen=cgen+1, "
             "modified=? "
             "WHERE key=?",
-            (digest, size, content_type, time.time(), key),
+            (digest, size, content_type, time.time() if modified is None else modified, key),
         )
         if digest is not None:
             self._retain(digest, size)
