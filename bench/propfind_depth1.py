@@ -7,7 +7,7 @@ latency, median time to first byte, response size, number of ``<D:response>`` el
 and the server's peak RSS during the timed runs (the server process plus its children,
 sampled every 10 ms with psutil).
 
-DESIGN.md promises a PROPFIND that streams ``<D:response>`` elements as they are produced:
+davbind promises a PROPFIND that streams ``<D:response>`` elements as they are produced:
 "flat memory, first byte early". Peak RSS against N and TTFB against total time are the
 numbers that show whether it does.
 

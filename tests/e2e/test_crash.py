@@ -1,6 +1,7 @@
 """kill -9 in the middle of a PUT: a crash never leaves a half-written file visible.
 
-DESIGN.md: "Uploads stream to a temporary object while hashing, then are committed
+The model (docs/architecture.md): "Uploads stream to a temporary object while hashing,
+then are committed
 atomically; a crash never leaves a half-written file visible or a binding pointing at
 missing content." These tests SIGKILL the server's whole process group while a large
 PUT is half sent, restart on the same data directory and look at what clients see.

@@ -561,7 +561,7 @@ def test_empty_segment_is_left_to_name_allowed(
     parser: Callable[[bytes], object], body: str, expected: object
 ) -> None:
     """A present but empty segment parses; the server answers it with 403
-    ``DAV:name-allowed`` (spec B-4-P5), a missing one is a 400 (B-4-6)."""
+    ``DAV:name-allowed`` (B-4-P5), a missing one is a 400 (B-4-6)."""
     assert parser(body.encode()) == expected
 
 

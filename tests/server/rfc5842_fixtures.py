@@ -5,7 +5,7 @@ with ``Host: www.example.com`` (the host of the RFC examples), one ``asyncio.run
 request, and builds its state with MKCOL / PUT / BIND over HTTP, never through storage.
 Multistatus bodies are parsed with ``xml.etree`` into small values (``Resp``) so a test
 can look at response-level and propstat-level statuses separately (RFC 5842 §7.1 allows
-both forms of 208; davbind emits the propstat form, spec A-2).
+both forms of 208; davbind emits the propstat form, decision A-2).
 
 This module is imported by the test modules (not a ``conftest``: another person owns
 ``tests/server/conftest.py``).  Under ``--import-mode=importlib`` test directories are

@@ -3,7 +3,7 @@
 Every test here starts from the same small tree, sends one bad request and then checks
 that the whole stored tree (every URL's properties and every file's content) is exactly
 what it was, and that no upload left a temporary file behind.
-RFC 4918 §8.2, §8.4, §10, §16, §20.6; RFC 3986 §3.3; spec §3 (W-XML-*, W-H-*).
+RFC 4918 §8.2, §8.4, §10, §16, §20.6; RFC 3986 §3.3; docs/protocol-decisions.md §6 (W-XML-*, W-H-*).
 """
 
 from __future__ import annotations

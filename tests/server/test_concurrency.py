@@ -1,6 +1,7 @@
 """Concurrent requests in one event loop, content-addressed storage and reclamation.
 
-DESIGN.md: identical content is stored once, whoever uploads it and under whatever name;
+The model (docs/architecture.md): identical content is stored once, whoever uploads it
+and under whatever name;
 storage is reclaimed when nothing references it; an upload is committed atomically, so
 no half-written or orphaned blob is left behind.
 """

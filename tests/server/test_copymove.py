@@ -1,4 +1,4 @@
-"""COPY and MOVE (RFC 4918 §9.8, §9.9; RFC 5842 §2.3, §2.5, §3.1; spec A-3, A-15)."""
+"""COPY and MOVE (RFC 4918 §9.8, §9.9; RFC 5842 §2.3, §2.5, §3.1; decision A-3, A-15)."""
 
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def test_copy_move_refused(dav, method, source, headers, status):
 @pytest.mark.parametrize(
     ("destination", "status", "conditions"),
     [
-        ("/src/sub/inside", 403, ["cycle-allowed"]),  # spec A-12
+        ("/src/sub/inside", 403, ["cycle-allowed"]),  # decision A-12
         ("/src/sub/", 403, ["cycle-allowed"]),
         ("/", 403, []),
     ],

@@ -4,7 +4,7 @@ are read one chunk ahead (server/write.py, server/filebody.py).
 What must hold whatever the pipelining: the stored content is exactly the bytes sent
 (content-addressed by SHA-256); a body over ``max_body_bytes`` gets 413 and a client
 that goes away mid-body leaves the old content and no temporary file (RFC 4918 §9.7,
-DESIGN.md "Blobs are content-addressed"); byte ranges across chunk edges are exact
+docs/architecture.md, "the model"); byte ranges across chunk edges are exact
 (RFC 9110 §14).
 """
 

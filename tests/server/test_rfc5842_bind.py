@@ -1,8 +1,9 @@
 """BIND (RFC 5842 §4): behaviour, marshalling and every precondition with its status.
 
 Spec rows: B-4-1 … B-4-8, B-4-P1 … B-4-P9, B-4-X1, B-12-5 and the checking order of
-spec §1.5 (1 body, 2 Request-URI, 3 cross-server, 4 source, 5 name, 6 binding-allowed,
-8 can-overwrite, 9 cycle-allowed, 10 locks).  Status codes per spec A-1, A-8, A-9.
+docs/protocol-decisions.md §4.5 (1 body, 2 Request-URI, 3 cross-server, 4 source, 5 name,
+6 binding-allowed,
+8 can-overwrite, 9 cycle-allowed, 10 locks).  Status codes per decision A-1, A-8, A-9.
 """
 
 from __future__ import annotations
@@ -293,7 +294,7 @@ def test_B_4_P7_cycle_allowed_403_when_loops_disabled(make_srv, coll, href):
     assert r.status_code == 403
     assert fx.error_names(r) == ["cycle-allowed"]
     assert fx.state(refusing) == before
-    # The default configuration supports loops (spec B-4-P7).
+    # The default configuration supports loops (B-4-P7).
     assert allowing.bind(coll, "loop", href).status_code == 201
     # A non-looping binding of a collection is fine either way.
     assert refusing.bind("/x/", "a", "/a/").status_code == 201

@@ -1,4 +1,4 @@
-"""COPY, DELETE and MOVE over bindings (RFC 5842 §2.3–§2.5; spec A-3, A-4, A-6, A-12,
+"""COPY, DELETE and MOVE over bindings (RFC 5842 §2.3–§2.5; decision A-3, A-4, A-6, A-12,
 A-15, A-24).
 
 Spec rows: B-2.3-1 … B-2.3-7, B-2.4-1 … B-2.4-3, B-2.5-1 … B-2.5-4.

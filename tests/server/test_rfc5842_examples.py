@@ -1,8 +1,8 @@
-"""Every example of RFC 5842 (spec §2, E1–E17), reproduced request by request.
+"""Every example of RFC 5842 (docs/protocol-decisions.md §5, E1–E17), reproduced request by request.
 
 Hosts are ``www.example.com`` as in the RFC; resource-ids and lock tokens are the
 server's own (the RFC's values are examples), compared by equality where the RFC shows
-two equal values.  E18 (versioning) is out of scope (spec B-11-1).
+two equal values.  E18 (versioning) is out of scope (B-11-1).
 """
 
 from __future__ import annotations

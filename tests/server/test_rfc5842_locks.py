@@ -1,4 +1,4 @@
-"""Locks and bindings (RFC 5842 §9; spec §1.9, A-9, A-10, A-19).
+"""Locks and bindings (RFC 5842 §9; docs/protocol-decisions.md §4.9, A-9, A-10, A-19).
 
 Spec rows: B-9-1 … B-9-8.  The lock-root is a URL: the locked *state* belongs to the
 resource (every URL of it needs the token), but only the lock-root URL is protected

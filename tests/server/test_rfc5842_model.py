@@ -1,6 +1,6 @@
 """RFC 5842 §2–§3, §8, §10–§13: the binding model, resource identity, properties, discovery.
 
-Spec rows (docs spec/rfc5842-and-webdav.md §1): B-2-*, B-2.1-1, B-2.1.1-2, B-2.2-1, B-2.6-1,
+Spec rows (docs/protocol-decisions.md §4): B-2-*, B-2.1-1, B-2.1.1-2, B-2.2-1, B-2.6-1,
 B-2.7-*, B-2.8-1, B-3-1, B-3.1-*, B-3.2-*, B-8.1-*, B-8-2, B-10-*, B-11-1, B-12-1,
 B-12-3, B-12-4, B-13-1.  Each test name carries the row it checks.
 

@@ -1,7 +1,7 @@
 """PROPFIND over bindings (RFC 5842 §7, §8.2, §12.2, §14): 208, 508, Vary, the response cap.
 
 Spec rows: B-7.1-1 … B-7.1-8, B-7.2-1, B-7.2-2, B-8.2-1, B-12-2, B-14-1, decisions A-2,
-A-13, A-14, A-20, A-23 and the Depth-infinity algorithm of spec §1.8.
+A-13, A-14, A-20, A-23 and the Depth-infinity algorithm of docs/protocol-decisions.md §4.8.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fixtures of the storage contract suite: one ``store`` per metadata backend (DESIGN.md).
+"""Fixtures of the storage contract suite: one ``store`` per metadata backend.
 
 Every test in tests/storage that asks for ``store`` runs once per entry of ``BACKENDS``.
 A backend is a function from a fresh temporary directory to the pair (metadata URL, blob

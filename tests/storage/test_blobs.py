@@ -1,4 +1,4 @@
-"""Content addressing (DESIGN.md "Blobs are content-addressed"): SHA-256, stored once.
+"""Content addressing (docs/architecture.md, "the model"): SHA-256, stored once.
 
 Identical content shares one blob whoever uploads it; a blob goes when the last resource
 using it goes (after commit); uploads stream to a temporary object that is dropped when

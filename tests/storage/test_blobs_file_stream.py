@@ -1,7 +1,7 @@
 """The file blob store's large-file paths (storage/blobs_file.py): batched ``writev``
 writes, early writeback of completed windows, and deletion whose freeing happens in a
 background thread.  Whatever the path, the bytes stored are the bytes written and the
-digest is their SHA-256 (DESIGN.md "Blobs are content-addressed"); a deleted or aborted
+digest is their SHA-256 (docs/architecture.md, "the model"); a deleted or aborted
 file's name is gone when the call returns.
 """
 

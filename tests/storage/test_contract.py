@@ -1,4 +1,5 @@
-"""The storage contract: what every ``MetadataStore`` backend must do (DESIGN.md "The model").
+"""The storage contract: what every ``MetadataStore`` backend must do (the model of
+docs/architecture.md).
 
 Resources and ids (RFC 5842 §2.7, §3.1), bindings and paths (§1.1, §2, §3.2), transactions,
 dead properties (§2.6), locks (RFC 4918 §6, RFC 5842 §9) and concurrency.  Reclamation is

@@ -1,4 +1,4 @@
-"""Reclamation by reachability from the root (RFC 5842 §2.4, §5; spec A-27, B-2.4-2).
+"""Reclamation by reachability from the root (RFC 5842 §2.4, §5; decision A-27, B-2.4-2).
 
 A resource lives while some path from the root reaches it; removing a binding reclaims,
 in the same transaction, exactly what no longer has one: cycles cut off from the root

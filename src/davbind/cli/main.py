@@ -1,4 +1,4 @@
-"""``davbind`` command group (DESIGN.md cli layer).
+"""``davbind`` command group (the cli layer, docs/architecture.md).
 
 Subcommands are imported when they run, not when the group is built: ``davbind serve``
 then loads the server and not the client, checker and mock (and the worker processes

@@ -1,4 +1,4 @@
 """Pure, synchronous WebDAV protocol code: headers, request bodies, multistatus, walks.
 
-Nothing here touches sockets, asyncio or storage (see ../../shared/DESIGN.md).
+Nothing here touches sockets, asyncio or storage (docs/architecture.md).
 """

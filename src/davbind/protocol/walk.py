@@ -1,7 +1,8 @@
 """The PROPFIND tree walk over bindings: which URL gets 200, 208 or 508 (RFC 5842 §7).
 
 Pure: the caller supplies ``children(node)`` (sorted by segment) and, for the pre-scan,
-the edges reachable from the request target.  Rules (spec §1.8, A-13, A-14, A-20):
+the edges reachable from the request target.  Rules (docs/protocol-decisions.md §4.8,
+A-13, A-14, A-20):
 
 - Depth 0 / 1 never carry 208.
 - Depth infinity, client sent ``DAV: bind``: depth-first pre-order, segments in code-point
@@ -77,7 +78,7 @@ class Scan:
 
 
 def scan(root: int, root_is_collection: bool, edges: Iterable[tuple[int, int, bool]]) -> Scan:
-    """Pre-scan the reachable graph: loops and response counts (spec A-20).
+    """Pre-scan the reachable graph: loops and response counts (decision A-20).
 
     ``edges`` are (parent key, child key, child is a collection) for every binding whose
     parent is reachable from ``root``; each binding appears once.

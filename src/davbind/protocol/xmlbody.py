@@ -12,7 +12,7 @@ The rules it keeps:
   expanded, as 403 with ``DAV:no-external-entities`` (RFC 4918 §16, §20.6).
 - Not well-formed XML (including namespace errors such as ``xmlns:p=""``, which XML
   Namespaces 1.0 forbids), a wrong root element or a missing required child is 400
-  (RFC 4918 §8.2; we use 400 rather than 422 for well-formed but wrong bodies, spec B-4-6).
+  (RFC 4918 §8.2; we use 400 rather than 422 for well-formed but wrong bodies, B-4-6).
 - Unknown elements and attributes are ignored and order does not matter unless the RFC
   says so (RFC 4918 §17).
 - Property names are Clark names ``"{namespace}local"``; a name in no namespace is
@@ -384,7 +384,7 @@ def _text_of(parent: Element[str], name: str) -> str:
 
 def _segment_of(parent: Element[str]) -> str:
     """A present but empty ``<D:segment/>`` is returned as "": refusing it is the
-    ``DAV:name-allowed`` precondition's job (403, spec B-4-P5), not a parse error."""
+    ``DAV:name-allowed`` precondition's job (403, B-4-P5), not a parse error."""
     return "".join(_one(parent, _DAV + "segment").itertext()).strip()
 
 

@@ -1,6 +1,7 @@
-"""BIND, UNBIND and REBIND (RFC 5842 §4, §5, §6) with the checks in spec §1.5–§1.7.
+"""BIND, UNBIND and REBIND (RFC 5842 §4, §5, §6) with the checks of
+docs/protocol-decisions.md §4.5–§4.7.
 
-Status for each precondition (spec A-1, A-8, A-9, A-11): 404 for an unmapped
+Status for each precondition (decision A-1, A-8, A-9, A-11): 404 for an unmapped
 Request-URI; 409 for a non-collection Request-URI or a missing source/binding; 403 for
 ``name-allowed``, ``binding-allowed``, ``cross-server-binding``, ``cycle-allowed``; 412
 for ``can-overwrite``; 423 for lock conditions.  Every change runs in one write
@@ -83,8 +84,9 @@ def _check_loops(services: Services, txn: Txn, resource: Resource) -> None:
 
 
 def refuse_loop(services: Services, txn: Txn, collection: Resource, bound: Resource) -> None:
-    """Before any lock check (spec §1.5 order): binding ``bound`` into ``collection``
-    makes a loop iff ``collection`` is ``bound`` or reachable from it (B-4-P7, B-6-P6)."""
+    """Before any lock check (the order of docs/protocol-decisions.md §4.5): binding
+    ``bound`` into ``collection`` makes a loop iff ``collection`` is ``bound`` or reachable
+    from it (B-4-P7, B-6-P6)."""
     if services.settings.allow_loops or not bound.is_collection:
         return
     if collection.key == bound.key or collection.key in txn.descendants(bound.key):

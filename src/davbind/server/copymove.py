@@ -1,4 +1,4 @@
-"""COPY and MOVE (RFC 4918 §9.8, §9.9) over bindings (RFC 5842 §2.3, §2.5; spec A-3, A-15).
+"""COPY and MOVE (RFC 4918 §9.8, §9.9) over bindings (RFC 5842 §2.3, §2.5; decision A-3, A-15).
 
 MOVE is a rebind: the destination binding is added and the source binding removed in one
 transaction; the resource keeps its id, dead properties and other bindings.

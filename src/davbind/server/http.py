@@ -1,4 +1,4 @@
-"""Request and response values over raw ASGI (no web framework, DESIGN.md).
+"""Request and response values over raw ASGI (no web framework).
 
 Bodies stream both ways: ``Request.stream()`` yields chunks as they arrive and
 ``Response.body`` may be an iterator of chunks, sent as they are produced, or a

@@ -5,7 +5,7 @@ first the ``If`` header must evaluate true (412), then every lock the request wo
 violate must have its token submitted (423 with ``lock-token-submitted`` naming the lock
 root).  A token counts as submitted by appearing anywhere in ``If`` (§10.4.1).
 Locked state belongs to the resource (any URL of it needs the token); only the lock-root
-URL is protected against unmapping (RFC 5842 §9, spec A-10).
+URL is protected against unmapping (RFC 5842 §9, decision A-10).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class Guard:
         """Content, properties or (for a collection) membership of ``resource`` change.
 
         ``condition`` names an RFC 5842 precondition reported next to
-        ``lock-token-submitted`` (spec A-9)."""
+        ``lock-token-submitted`` (decision A-9)."""
         self._require(covering_locks(self.txn, resource.key), condition)
 
     def unmap(self, parent: int, segment: str, condition: str | None = None) -> None:

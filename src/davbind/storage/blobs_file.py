@@ -1,4 +1,4 @@
-"""Content-addressed blob store on the local file system (``file:///path``, DESIGN.md).
+"""Content-addressed blob store on the local file system (``file:///path``).
 
 Blobs live at ``<root>/ab/cd/<sha256>``.  An upload streams into ``<root>/tmp/`` while it
 is hashed, and is renamed into place only when the metadata transaction that references

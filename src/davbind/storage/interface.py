@@ -98,7 +98,7 @@ class Txn(Protocol):
         ...
 
     def reachable(self, key: int) -> bool:
-        """Whether ``key`` has a path from the root (RFC 5842 §5, spec A-27)."""
+        """Whether ``key`` has a path from the root (RFC 5842 §5, decision A-27)."""
         ...
 
     def unbind(self, parent: int, segment: str) -> int:

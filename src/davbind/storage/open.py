@@ -1,4 +1,4 @@
-"""Choose storage backends by URL scheme, importing each lazily (DESIGN.md).
+"""Choose storage backends by URL scheme, importing each lazily.
 
 ``sqlite:///path/meta.sqlite3`` (default) for metadata, ``file:///path/blobs`` (default)
 for content.  Other schemes (``postgresql://``, ``s3://``) are added here as backends land.

@@ -1,7 +1,7 @@
 """The transaction of the SQLite metadata store: every read and write of resources,
 bindings, dead properties, locks and content references (``Txn``).
 
-Reclamation is by reachability from the root (RFC 5842 §2.4, §5; spec A-27): removing a
+Reclamation is by reachability from the root (RFC 5842 §2.4, §5; decision A-27): removing a
 binding collects exactly the resources that no longer have a path from the root, cycles
 included, in the same transaction.  Content whose last reference went away is put in the
 trash, which the store empties after commit (``sqlite.SqliteMetadataStore``).  Every
@@ -437,7 +437,7 @@ class SqliteTxn:
         )
 
     def _collect(self, start: int) -> None:
-        """Delete what removing a binding to ``start`` left unreachable (spec A-27).
+        """Delete what removing a binding to ``start`` left unreachable (decision A-27).
 
         Only ``start`` and its descendants can have lost their path from the root; of
         those, the ones still reachable are the ones reachable from a binding that comes
