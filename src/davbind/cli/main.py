@@ -1,4 +1,4 @@
-"""``davbind`` command group (DESIGN.md cli layer).
+"""``davbind`` command group.
 
 Subcommands are imported when they run, not when the group is built: ``davbind serve``
 then loads the server and not the client, checker and mock (and the worker processes
@@ -14,13 +14,16 @@ import click
 from davbind import __version__
 
 CLIENT = "davbind.cli.client_cmds"
+TRANSFER = "davbind.cli.transfer_cmds"
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("davbind.cli.serve", "serve"),
     "mock": ("davbind.cli.mock_cmd", "mock"),
     "check": ("davbind.cli.check_cmd", "check"),
+    "remote": ("davbind.cli.remote_cmd", "remote"),
+    "get": (TRANSFER, "get_cmd"),
+    "put": (TRANSFER, "put_cmd"),
     **{name: (CLIENT, f"{name}_cmd") for name in (
-        "ls", "tree", "info", "get", "put", "mkdir", "rm", "mv", "cp", "bind", "unbind",
-        "rebind",
+        "ls", "tree", "info", "mkdir", "rm", "mv", "cp", "bind", "unbind", "rebind",
     )},
 }  # fmt: skip
 
