@@ -134,12 +134,13 @@ def _quote(token: str) -> str:
 def store_password(url: str, user: str, password: str) -> str:
     """Keep ``password`` for ``user`` at ``url``; says where it went."""
     ring = _keyring()
+    why = "keyring is not installed: pip install 'davbind[keyring]'"
     if ring is not None:
         try:
             ring.set_password(f"{KEYRING_SERVICE}:{url}", user, password)
             return "the system keyring"
-        except Exception:  # keyring has no usable backend here: fall back to netrc
-            pass
+        except Exception as exc:  # no usable backend here: fall back to netrc
+            why = f"the keyring refused it: {type(exc).__name__}"
     host = urlsplit(url).hostname or ""
     existing = _netrc_entry(host)
     file = netrc_path()
@@ -154,7 +155,7 @@ def store_password(url: str, user: str, password: str) -> str:
     with os.fdopen(fd, "a", encoding="utf-8") as fh:
         fh.write(f"\nmachine {host} login {_quote(user)} password {_quote(password)}\n")
     os.chmod(file, 0o600)  # netrc readers refuse a password file others can read
-    return f"{file} (keyring is not installed: pip install 'davbind[keyring]')"
+    return f"{file} ({why})"
 
 
 def stored_password(url: str, user: str) -> str | None:
