@@ -108,3 +108,25 @@ def test_no_clobber_and_directories(
     partial = run("get", "-r", "-n", space + "folder/", "tree")
     assert partial.exit_code == 0 and "kept tree/in.txt" in partial.stderr
     assert (tmp_path / "tree" / "in.txt").read_text() == "local"
+
+
+def test_get_from_a_plain_http_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No PROPFIND there (501): the collection probe steps aside and the GET decides."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "srv" / "plain.txt").write_text("plain")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler,
+                                directory=str(tmp_path / "srv"))  # fmt: skip
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/plain.txt"
+        assert run("get", url, "-").stdout == "plain"
+        missing = run("get", url + ".gone", "-")
+        assert missing.exit_code == 1 and "404" in missing.stderr
+    finally:
+        server.shutdown()
+        server.server_close()

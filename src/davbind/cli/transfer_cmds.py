@@ -29,6 +29,7 @@ import click
 
 from davbind.cli.connection import Options, connection, fail, resolve
 from davbind.client import Client, TreeNode
+from davbind.client.errors import ProtocolError, StatusError
 from davbind.client.hrefs import href_key
 
 BIG = 1024 * 1024  # transfers from this size get a progress bar on a terminal
@@ -141,8 +142,7 @@ def get_cmd(opts: Options, url: str, dest: str | None, recursive: bool, no_clobb
             if recursive:
                 _get_tree(client, target.path, Path(dest or name or "."), no_clobber)
                 return
-            entry = client.propfind(target.path, "0", ["{DAV:}resourcetype"]).root
-            if entry is not None and entry.collection:
+            if _is_collection(client, target.path):
                 raise click.UsageError(f"{url} is a collection (use -r)")
             if dest == "-":
                 client.get(target.path, sys.stdout.buffer)
@@ -153,6 +153,16 @@ def get_cmd(opts: Options, url: str, dest: str | None, recursive: bool, no_clobb
             _download(client, target.path, out, no_clobber, _show_progress(progress))
     except Clobber as exc:
         raise fail(str(exc), 1) from exc
+
+
+def _is_collection(client: Client, path: str) -> bool:
+    """Asked before a GET (whose answer for a collection is whatever page the server
+    makes of it); a server that will not say leaves it to the GET to succeed or fail."""
+    try:
+        entry = client.propfind(path, "0", ["{DAV:}resourcetype"]).root
+    except (StatusError, ProtocolError):
+        return False
+    return entry is not None and entry.collection
 
 
 def _get_tree(client: Client, path: str, dest: Path, no_clobber: bool) -> None:
