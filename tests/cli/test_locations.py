@@ -165,3 +165,10 @@ def test_bind_on_a_server_without_bindings(wsgidav: Callable[..., Any], home: Pa
             assert 'its DAV header lacks "bind"' in result.stderr
         assert (root / "f.txt").exists()
 
+
+
+def test_bad_davbind_url_is_named(home: Path) -> None:
+    result = run("ls", "/x", env={"DAVBIND_URL": "localhost:8080"})
+    assert result.exit_code == 2 and "DAVBIND_URL='localhost:8080' is not an http(s) URL" in (
+        result.output
+    )

@@ -97,13 +97,17 @@ def resolve(arg: str, root: str | None = None) -> Target:
                 f"no remote named {match.group(1)!r} (see davbind remote list)", param_hint="URL"
             )
         return _below(remote.url, match.group(2), remote)
-    base = root or os.environ.get("DAVBIND_URL")
+    if root is not None:
+        return _below(root, arg)
+    base = os.environ.get("DAVBIND_URL")
     if not base:
         raise click.BadParameter(
             f"{arg!r} is not a URL: give http(s)://host/path, NAME:/path for a remote, "
             "or set DAVBIND_URL to the server's URL",
             param_hint="URL",
         )
+    if urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).hostname:
+        raise click.BadParameter(f"DAVBIND_URL={base!r} is not an http(s) URL")
     return _below(base, arg)
 
 

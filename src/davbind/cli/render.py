@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from davbind.client import Entry, Listing, PropValue, TreeNode
 from davbind.client.hrefs import as_collection, href_key, is_below, normalize_href
@@ -26,7 +27,9 @@ def all_paths(entry: Entry) -> tuple[str, ...]:
     found = {href_key(h): h for h in entry.hrefs}
     for parent in entry.parents:
         if parent.href and parent.segment:
-            path = normalize_href(as_collection(parent.href) + parent.segment + tail)
+            # A parent is on this server; some servers write it as an absolute URL.
+            where = urlsplit(parent.href).path if "://" in parent.href else parent.href
+            path = normalize_href(as_collection(where) + parent.segment + tail)
             found.setdefault(href_key(path), path)
     return tuple(found.values())
 
