@@ -29,9 +29,8 @@ from typing import TypeVar
 import click
 import httpx
 
-from davbind.cli.client_cmds import Options, Target
+from davbind.cli.connection import Options, Target
 from davbind.client import Client, DAVClientError
-from davbind.client.auth import credentials_from_netrc
 from davbind.client.errors import TransportError
 from davbind.client.transfer import Source
 
@@ -84,11 +83,7 @@ class Worker:
 
 def open_client(opts: Options, target: Target) -> Worker:
     """A client for ``target`` with the credentials ``davbind``'s other commands use."""
-    auth = target.auth
-    if opts.user:
-        auth = (opts.user, opts.password or "")
-    elif auth is None:
-        auth = credentials_from_netrc(target.base)
+    auth = opts.credentials(target)
     transport = MtimeTransport(httpx.HTTPTransport(verify=not opts.insecure))
     client = Client(target.base, auth=auth, timeout=opts.timeout, transport=transport)
     return Worker(client, transport)

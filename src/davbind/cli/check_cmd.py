@@ -3,6 +3,8 @@
 Exit status (for CI): 0 when no MUST-level check failed, 1 when one did (or the scratch
 collection could not be created or removed), 2 for a usage error, 3 when the server
 cannot be reached, 130 when interrupted (the scratch collection is removed first).
+URL is a URL, ``NAME:/path`` for a remote or a path below ``$DAVBIND_URL`` (which is
+also the default URL); ``--user`` without ``--password`` asks for it on a terminal.
 ``--format`` picks text (coloured on a terminal), JSON or JUnit XML; ``--output`` writes
 the report to a file instead of stdout.  ``--only`` selects checks by id, topic
 (``bind``, ``locks``, …), tag, needed class or level; ``--list`` prints the checks.
@@ -17,6 +19,7 @@ from types import FrameType
 
 import click
 
+from davbind.cli.connection import Options, resolve
 from davbind.conformance import CannotConnect, all_checks, run, select
 from davbind.conformance.report import RENDERERS, CheckResult, render_rich
 
@@ -37,7 +40,8 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
               help="Write the report to this file.")
 @click.option("--user", "-u", envvar="DAVBIND_USER", help="User name (Basic or Digest).")
-@click.option("--password", "-p", envvar="DAVBIND_PASSWORD", help="Password.")
+@click.option("--password", envvar="DAVBIND_PASSWORD",
+              help="Password [asked for on a terminal when --user has none].")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds per request.")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
@@ -71,14 +75,14 @@ def check(
                        f"{'':42} {spec.title}")  # fmt: skip
         return
     if url is None:
+        url = os.environ.get("DAVBIND_URL")
+    if url is None:
         raise click.UsageError("give the URL of a WebDAV collection (or --list)")
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"{url!r} is not an http(s) URL")
     if not chosen:
         raise click.UsageError("no check matches --only/--skip (see --list)")
-    if (user is None) != (password is None):
-        raise click.UsageError("give both --user and --password")
-    auth = (user, password) if user is not None and password is not None else None
+    target = resolve(url)
+    auth = Options(user, password, insecure, timeout).credentials(target)
+    url = target.url
 
     def progress(result: CheckResult) -> None:
         if verbose:

@@ -32,7 +32,8 @@ from pathlib import Path
 import click
 
 from davbind.cli.bulk import Pool, Tally, Worker, human_bytes, open_client, tree_progress
-from davbind.cli.client_cmds import Options, _show_progress, connection, parse_url
+from davbind.cli.connection import Options, connection, resolve
+from davbind.cli.transfer_cmds import _show_progress
 from davbind.client import Entry, Listing, TreeNode
 
 
@@ -154,7 +155,7 @@ def export_cmd(opts: Options, url: str, dest: Path, jobs: int, progress: bool | 
     """Copy everything below URL into the local directory DEST: several bindings of a file
     become hard links, modification times are kept; rerun to resume."""
     started = time.monotonic()
-    target = parse_url(url)
+    target = resolve(url)
     main = open_client(opts, target)
     try:
         listing = main.client.walk(target.path)

@@ -32,7 +32,8 @@ from urllib.parse import unquote
 import click
 
 from davbind.cli.bulk import Pool, Tally, Worker, human_bytes, open_client, tree_progress
-from davbind.cli.client_cmds import Options, _show_progress, connection, parse_url
+from davbind.cli.connection import Options, connection, resolve
+from davbind.cli.transfer_cmds import _show_progress
 from davbind.client import Client, DAVClientError, Entry
 from davbind.client.errors import NotFound, TransportError
 from davbind.client.hrefs import href_key, normalize_path
@@ -165,7 +166,7 @@ def import_cmd(
     """Copy the contents of the local directory SOURCE into the collection URL, keeping
     modification times where the server allows; rerun to resume."""
     started = time.monotonic()
-    target = parse_url(url)
+    target = resolve(url)
     tree = scan(source)
     for note in tree.notes:
         click.echo(f"note: {note}", err=True)

@@ -14,15 +14,18 @@ import click
 from davbind import __version__
 
 CLIENT = "davbind.cli.client_cmds"
+TRANSFER = "davbind.cli.transfer_cmds"
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("davbind.cli.serve", "serve"),
     "mock": ("davbind.cli.mock_cmd", "mock"),
     "check": ("davbind.cli.check_cmd", "check"),
     "import": ("davbind.cli.import_cmd", "import_cmd"),
     "export": ("davbind.cli.export_cmd", "export_cmd"),
+    "remote": ("davbind.cli.remote_cmd", "remote"),
+    "get": (TRANSFER, "get_cmd"),
+    "put": (TRANSFER, "put_cmd"),
     **{name: (CLIENT, f"{name}_cmd") for name in (
-        "ls", "tree", "info", "get", "put", "mkdir", "rm", "mv", "cp", "bind", "unbind",
-        "rebind",
+        "ls", "tree", "info", "mkdir", "rm", "mv", "cp", "bind", "unbind", "rebind",
     )},
 }  # fmt: skip
 

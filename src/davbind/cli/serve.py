@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import click
 import uvicorn
 
-from davbind.server.settings import Settings, is_loopback, load_settings
+from davbind.server.settings import Settings, SettingsError, is_loopback, load_settings
 from davbind.server.zerocopy import ZeroCopyProtocol
 from davbind.storage.open import open_blobs, open_metadata
 
@@ -32,7 +33,7 @@ def foreign_data_dir(data_dir: Path) -> str | None:
     if not data_dir.exists():
         return None
     if not data_dir.is_dir():
-        return f"{data_dir} is not a directory"
+        return f"data directory {data_dir} exists and is not a directory"
     if (data_dir / "meta.sqlite3").exists():
         return None
     if {p.name for p in data_dir.iterdir()} <= STORE_ENTRIES:
@@ -89,24 +90,31 @@ def serve(
     durability: str | None,
 ) -> None:
     """Serve a WebDAV tree (SQLite metadata + content-addressed files by default)."""
-    settings = load_settings(
-        config_file,
-        {
-            "host": host, "port": port, "data_dir": data_dir, "workers": workers,
-            "allow_anonymous_write": allow_anonymous_write, "allow_loops": allow_loops,
-            "durability": durability,
-        },
-    )
-    refused = foreign_data_dir(Path(settings.data_dir))
+    try:
+        settings = load_settings(
+            config_file,
+            {
+                "host": host, "port": port, "data_dir": data_dir, "workers": workers,
+                "allow_anonymous_write": allow_anonymous_write, "allow_loops": allow_loops,
+                "durability": durability,
+            },
+        )
+    except SettingsError as exc:
+        _fail(str(exc), 2)
+    data = Path(settings.data_dir)
+    refused = foreign_data_dir(data)
     if refused is not None:
-        click.echo(f"davbind: {refused}", err=True)
-        raise click.exceptions.Exit(2)
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        _fail(refused, 2)
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _fail(f"cannot create the data directory {data}: {exc.strerror or exc}", 1)
+    _check_listen(settings.host, settings.port)
     prepare(settings)
     if not is_loopback(settings.host) and not settings.anonymous_write:
         click.echo("note: anonymous writes are refused on a non-loopback address", err=True)
     os.environ["DAVBIND_SETTINGS_JSON"] = settings.to_json()
-    click.echo(f"davbind serving {settings.data_dir} on http://{settings.host}:{settings.port}/")
+    click.echo(f"davbind serving {settings.data_dir} on {url_of(settings.host, settings.port)}")
     uvicorn.run(
         "davbind.server.app:create_app",
         factory=True,
@@ -118,3 +126,32 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"davbind serve: {message}", err=True)
+    raise SystemExit(code)
+
+
+def url_of(host: str, port: int) -> str:
+    """The URL a browser takes: an IPv6 literal goes in brackets (RFC 3986 §3.2.2)."""
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}/"
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Bind (and release) the address before saying "serving": uvicorn would only log a
+    bind failure after the banner, and exit 0-like from the user's point of view."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)  # fmt: skip
+    except socket.gaierror as exc:
+        _fail(f"cannot listen on {host}: {exc.strerror}", 2)
+        return
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            _fail(f"cannot listen on {url_of(host, port)}: {exc.strerror or exc}", 1)

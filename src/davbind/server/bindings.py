@@ -139,7 +139,7 @@ async def bind(services: Services, request: Request) -> Response:
         if source is None:
             raise DAVError(409, "DAV:href does not identify a resource", ("bind-source-exists",))
         segment = _segment(spec.segment)
-        if source.key == txn.root.key:
+        if source.key == txn.root_key:
             raise DAVError(403, "the root collection cannot be bound", ("binding-allowed",))
         if len(txn.parents(source.key)) >= MAX_BINDINGS_PER_RESOURCE:
             raise DAVError(403, f"more than {MAX_BINDINGS_PER_RESOURCE} bindings",

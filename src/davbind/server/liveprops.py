@@ -202,7 +202,7 @@ def _resource_id(c: PropContext) -> str:
 def canonical_path(txn: Txn, key: int) -> tuple[str, ...] | None:
     """Spec A-22: the first path to ``key`` found by a breadth-first walk from the root
     with segments in code-point order (restricted to ``key``'s ancestors)."""
-    root = txn.root.key
+    root = txn.root_key
     if key == root:
         return ()
     wanted = txn.ancestors(key) | {key}

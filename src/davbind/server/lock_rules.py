@@ -111,7 +111,7 @@ class Guard:
 
 def _resolves_through(txn: Txn, root: str, parent: int, segment: str) -> bool:
     """Whether the lock-root path ``root`` resolves through binding ``parent:segment``."""
-    node = txn.root.key
+    node = txn.root_key
     for seg in (p for p in root.split("/") if p):
         if node == parent and seg == segment:
             return True

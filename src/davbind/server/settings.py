@@ -83,31 +83,93 @@ def is_loopback(host: str) -> bool:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+POSITIVE = ("port", "workers")  # port 0 would pick a random port nobody is told about
 
 
-def _coerce(name: str, value: Any) -> Any:
-    kind = _FIELDS[name].type
-    if isinstance(value, str) and "int" in str(kind) and "bool" not in str(kind):
-        return int(value)
-    if isinstance(value, str) and "bool" in str(kind):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return value
+class SettingsError(ValueError):
+    """A setting that cannot be used, with where it came from (file, variable, flag)."""
+
+
+def _kind(name: str) -> str:
+    text = str(_FIELDS[name].type)
+    return "bool" if "bool" in text else "int" if "int" in text else "str"
+
+
+def _from_env(name: str, raw: str) -> Any:
+    """``DAVBIND_<NAME>`` as its field's type; a value that means nothing is an error
+    naming the variable (never silently false)."""
+    var = f"DAVBIND_{name.upper()}"
+    kind = _kind(name)
+    if kind == "bool":
+        word = raw.strip().lower()
+        if word in TRUE or word in FALSE:
+            return word in TRUE
+        raise SettingsError(f"{var}={raw!r}: use one of {', '.join(TRUE + FALSE)}")
+    if kind == "int":
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{var}={raw!r}: not a whole number") from None
+    return raw
+
+
+def _check(name: str, value: Any, where: str) -> None:
+    """The type and range of one value (TOML and flags are not converted, only checked)."""
+    kind = _kind(name)
+    if value is None and "None" in str(_FIELDS[name].type):
+        return
+    ok = (
+        isinstance(value, bool)
+        if kind == "bool"
+        else isinstance(value, int) and not isinstance(value, bool)
+        if kind == "int"
+        else isinstance(value, str)
+    )
+    if not ok:
+        want = {"bool": "true or false", "int": "a whole number", "str": "a string"}[kind]
+        raise SettingsError(f"{name} in {where}: {value!r} is not {want}")
+    if kind == "int" and (value < 0 or (name in POSITIVE and value < 1)):
+        raise SettingsError(f"{name} in {where}: {value} is out of range")
+    if name == "port" and value > 65535:
+        raise SettingsError(f"port in {where}: {value} is out of range (1-65535)")
+    if name == "durability" and value not in DURABILITY:
+        raise SettingsError(f"durability in {where}: use one of {', '.join(DURABILITY)}")
 
 
 def load_settings(config_file: str | None, overrides: dict[str, Any]) -> Settings:
-    """TOML file < ``DAVBIND_*`` environment < explicit overrides (CLI flags)."""
+    """TOML file < ``DAVBIND_*`` environment < explicit overrides (CLI flags).
+
+    Raises :class:`SettingsError` (one line, naming the file, variable or flag) for an
+    unreadable or malformed file, an unknown key, or a value of the wrong type or range.
+    """
     values: dict[str, Any] = {}
     if config_file:
-        with open(config_file, "rb") as fh:
-            data = tomllib.load(fh)
+        try:
+            with open(config_file, "rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config_file} is not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise SettingsError(f"cannot read {config_file}: {exc.strerror or exc}") from None
         section = data.get("davbind", data)
+        if not isinstance(section, dict):
+            raise SettingsError(f"[davbind] in {config_file} must be a table")
         for key, value in section.items():
             if key not in _FIELDS:
-                raise ValueError(f"unknown setting {key!r} in {config_file}")
+                known = ", ".join(sorted(_FIELDS))
+                raise SettingsError(f"unknown setting {key!r} in {config_file} (known: {known})")
+            _check(key, value, config_file)
             values[key] = value
     for name in _FIELDS:
         env = os.environ.get(f"DAVBIND_{name.upper()}")
         if env is not None:
-            values[name] = _coerce(name, env)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+            values[name] = _from_env(name, env)
+            _check(name, values[name], f"DAVBIND_{name.upper()}")
+    for name, value in overrides.items():
+        if value is not None:
+            flag = "--data" if name == "data_dir" else f"--{name.replace('_', '-')}"
+            _check(name, value, flag)
+            values[name] = value
     return Settings(**values).resolved()

@@ -29,6 +29,11 @@ class Txn(Protocol):
     @property
     def root(self) -> Resource: ...
 
+    @property
+    def root_key(self) -> int:
+        """The root collection's key (it never changes), without reading its row."""
+        ...
+
     def get(self, key: int) -> Resource:
         """The resource with that key; ``NotFound`` if it is gone."""
         ...

@@ -83,6 +83,10 @@ class SqliteTxn:
     def root(self) -> Resource:
         return self.get(self._root_key)
 
+    @property
+    def root_key(self) -> int:
+        return self._root_key
+
     def get(self, key: int) -> Resource:
         row = self._c.execute(f"SELECT {_COLS} FROM resources r WHERE r.key=?", (key,)).fetchone()
         if row is None:
@@ -98,15 +102,19 @@ class SqliteTxn:
         return None if row is None else _resource(row)
 
     def resolve(self, segments: Sequence[str]) -> Resource:
-        res = self.root
+        if not segments:
+            return self.root
+        key, is_collection = self._root_key, True  # the root's row is not needed
+        found: Resource | None = None
         for i, seg in enumerate(segments):
-            if not res.is_collection:
+            if not is_collection:
                 raise NotACollection("/" + "/".join(segments[:i]))
-            nxt = self.lookup(res.key, seg)
-            if nxt is None:
+            found = self.lookup(key, seg)
+            if found is None:
                 raise NotFound("/" + "/".join(segments[: i + 1]))
-            res = nxt
-        return res
+            key, is_collection = found.key, found.is_collection
+        assert found is not None
+        return found
 
     def children(self, parent: int) -> Iterator[tuple[str, Resource]]:
         for batch in self.members(parent):
