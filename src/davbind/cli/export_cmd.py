@@ -33,7 +33,7 @@ import click
 
 from davbind.cli.bulk import Pool, Tally, Worker, human_bytes, open_client, tree_progress
 from davbind.cli.connection import Options, connection, resolve
-from davbind.cli.transfer_cmds import _show_progress
+from davbind.cli.transfer_cmds import show_progress
 from davbind.client import Entry, Listing, TreeNode
 
 
@@ -179,7 +179,7 @@ def export_cmd(opts: Options, url: str, dest: Path, jobs: int, progress: bool | 
     total = sum(entry.size or 0 for entry, _ in todo)
     mode = file_mode()
 
-    with tree_progress("export", len(todo), total, _show_progress(progress)) as advance:
+    with tree_progress("export", len(todo), total, show_progress(progress)) as advance:
 
         def fetch(worker: Worker, item: tuple[Entry, Path]) -> None:
             entry, where = item

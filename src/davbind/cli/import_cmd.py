@@ -33,7 +33,7 @@ import click
 
 from davbind.cli.bulk import Pool, Tally, Worker, human_bytes, open_client, tree_progress
 from davbind.cli.connection import Options, connection, resolve
-from davbind.cli.transfer_cmds import _show_progress
+from davbind.cli.transfer_cmds import show_progress
 from davbind.client import Client, DAVClientError, Entry
 from davbind.client.errors import NotFound, TransportError
 from davbind.client.hrefs import href_key, normalize_path
@@ -195,7 +195,7 @@ def import_cmd(
         kept = Kept()
         pool = Pool(opts, target, jobs)
         total = sum(f.size for f in todo)
-        with tree_progress("import", len(todo), total, _show_progress(progress)) as advance:
+        with tree_progress("import", len(todo), total, show_progress(progress)) as advance:
 
             def send(worker: Worker, item: LocalFile) -> None:
                 if worker.put(base + item.rel, os.fspath(item.path), item.mtime):

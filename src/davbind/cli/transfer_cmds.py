@@ -66,7 +66,7 @@ def progress_bar(label_: str, enabled: bool) -> Iterator[Callable[[int, int | No
         yield update
 
 
-def _show_progress(flag: bool | None) -> bool:
+def show_progress(flag: bool | None) -> bool:
     return sys.stderr.isatty() if flag is None else flag
 
 
@@ -150,7 +150,7 @@ def get_cmd(opts: Options, url: str, dest: str | None, recursive: bool, no_clobb
             out = Path(dest) if dest else Path(name)
             if out.is_dir():
                 out = out / name
-            _download(client, target.path, out, no_clobber, _show_progress(progress))
+            _download(client, target.path, out, no_clobber, show_progress(progress))
     except Clobber as exc:
         raise fail(str(exc), 1) from exc
 
@@ -219,7 +219,7 @@ def put_cmd(opts: Options, sources: tuple[str, ...], url: str, recursive: bool,
     """Upload SOURCES to URL (into it when URL ends in "/" or there are several)."""
     target = resolve(url)
     into = target.path.endswith("/") or len(sources) > 1
-    show = _show_progress(progress)
+    show = show_progress(progress)
     with opts.client(target) as client:
         for source in sources:
             src = Path(source)
