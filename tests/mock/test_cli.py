@@ -77,8 +77,11 @@ def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 def finish(proc: subprocess.Popen[str], sig: int | None = None) -> tuple[int, str, str]:
     if sig is not None:
         proc.send_signal(sig)
-    out, err = proc.communicate(timeout=20)
-    return proc.returncode, out, err
+    # not communicate(): with two pipes it reads the raw descriptors and would lose what
+    # ``running``'s readline left in the text buffer; these outputs are small
+    proc.wait(timeout=20)
+    assert proc.stdout is not None and proc.stderr is not None
+    return proc.returncode, proc.stdout.read(), proc.stderr.read()
 
 
 def test_exit_when_done_exits_0_once_everything_is_met() -> None:
