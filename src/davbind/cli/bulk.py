@@ -30,6 +30,7 @@ import click
 import httpx
 
 from davbind.cli.connection import Options, Target
+from davbind.cli.transfer_cmds import transfer_bar
 from davbind.client import Client, DAVClientError
 from davbind.client.errors import TransportError
 from davbind.client.transfer import Source
@@ -184,20 +185,10 @@ def tree_progress(
     if not enabled:
         yield lambda size: None
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )  # fmt: skip
+    from rich.progress import TextColumn
 
     files_column = TextColumn(f"{{task.fields[files]}}/{total_files} files")
-    bar = Progress(TextColumn(verb), files_column, BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True), transient=True)  # fmt: skip
+    bar = transfer_bar(TextColumn(verb), files_column)
     task = bar.add_task(verb, total=total_bytes, files=0)
     lock = threading.Lock()
     count = 0

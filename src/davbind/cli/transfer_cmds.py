@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import unquote
 
 import click
@@ -38,25 +38,32 @@ COMPRESSED = {"gzip": "application/gzip", "bzip2": "application/x-bzip2",
               "compress": "application/x-compress"}  # fmt: skip
 
 
+def transfer_bar(*leading: Any) -> Any:
+    """A rich ``Progress`` on stderr: the ``leading`` columns, then bar, bytes, speed and
+    time left (rich is imported only when a bar is shown)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )  # fmt: skip
+
+    columns = (*leading, BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())  # fmt: skip
+    return Progress(*columns, console=Console(stderr=True), transient=True)
+
+
 @contextlib.contextmanager
 def progress_bar(label_: str, enabled: bool) -> Iterator[Callable[[int, int | None], None] | None]:
     """A rich progress bar on stderr when ``enabled`` and the transfer turns out big."""
     if not enabled:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )  # fmt: skip
+    from rich.progress import TextColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                   TransferSpeedColumn(), TimeRemainingColumn(),
-                   console=Console(stderr=True), transient=True)  # fmt: skip
+    bar = transfer_bar(TextColumn("{task.description}"))
     task = bar.add_task(label_, total=None, visible=False)
 
     def update(done: int, total: int | None) -> None:
