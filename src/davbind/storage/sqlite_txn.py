@@ -76,6 +76,7 @@ class SqliteTxn:
         self._blobs = blobs
         self.trashed = False
         self.unsynced: list[str] = []  # digests this transaction listed as unsynced
+        self.grew = False  # added a row: refused while the disk is full (``storage.space``)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -206,6 +207,7 @@ class SqliteTxn:
         self._require_collection(parent)
         if self.lookup(parent, segment) is not None:
             raise AlreadyExists(segment)
+        self.grew = True
         now = time.time()
         cur = self._c.execute(
             "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified) "
@@ -230,6 +232,7 @@ class SqliteTxn:
     def bind(self, parent: int, segment: str, child: int) -> None:
         self._require_collection(parent)
         self.get(child)
+        self.grew = True
         try:
             self._c.execute(
                 "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)",
@@ -271,6 +274,7 @@ class SqliteTxn:
 
     def store_blob(self, upload: Upload) -> tuple[str, int]:
         digest, size = upload.finish()
+        self.grew = True
         placed = self._blobs.commit(upload)
         if not self._blobs.durable and (placed or not self._known(digest)):
             # a file that no row knows (left by a rolled-back transaction) was never
@@ -290,6 +294,7 @@ class SqliteTxn:
         if len(data) > INLINE_MAX:
             raise ValueError(f"{len(data)} bytes is more than inline content may hold")
         digest = hashlib.sha256(data).hexdigest()
+        self.grew = True
         if not self._known(digest):  # else the content is stored already, inline or as a file
             self._c.execute(
                 "INSERT OR IGNORE INTO inline_blobs(digest, data) VALUES (?,?)", (digest, data)
@@ -308,6 +313,7 @@ class SqliteTxn:
         old = self.get(key)
         if old.is_collection:
             raise NotACollection(f"{key} is a collection; it has no content")
+        self.grew = True
         self._c.execute(
             "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, cgen=cgen+1, "
             "modified=? "
@@ -347,6 +353,7 @@ class SqliteTxn:
         self._c.execute("UPDATE resources SET cgen=cgen+1 WHERE key=?", (key,))
 
     def set_dead_prop(self, key: int, prop: DeadProp) -> None:
+        self.grew = True
         self._changed(key)
         self._c.execute(
             "INSERT OR REPLACE INTO props(key, name, xml) VALUES (?,?,?)",
@@ -360,12 +367,40 @@ class SqliteTxn:
     def copy_dead_props(self, source: int, target: int) -> None:
         if source == target:
             return
+        self.grew = True
         self._changed(target)
         self._c.execute("DELETE FROM props WHERE key=?", (target,))
         self._c.execute(
             "INSERT INTO props(key, name, xml) SELECT ?, name, xml FROM props WHERE key=?",
             (target, source),
         )
+
+    # -- content found damaged (``storage.fsck``) ----------------------------------------
+
+    def damage(self, digest: str) -> str | None:
+        """Why ``digest`` was marked damaged by ``davbind fsck --mark``, or None."""
+        try:
+            row = self._c.execute(
+                "SELECT reason FROM damaged WHERE digest=?", (digest,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a database opened full, before the table existed
+            return None
+        return None if row is None else str(row[0])
+
+    def set_damage(self, marks: dict[str, str]) -> None:
+        """Replace every mark with ``marks`` (digest -> reason)."""
+        self._c.execute("DELETE FROM damaged")
+        self._c.executemany("INSERT INTO damaged(digest, reason) VALUES (?,?)", marks.items())
+        self.grew = self.grew or bool(marks)
+
+    def content_refs(self) -> Iterator[tuple[int, str, int]]:
+        """(key, digest, size) of every resource with content, by key."""
+        cur = self._c.execute(
+            "SELECT key, digest, size FROM resources WHERE digest IS NOT NULL ORDER BY key"
+        )
+        while rows := cur.fetchmany(1024):
+            for key, digest, size in rows:
+                yield int(key), str(digest), int(size)
 
     # -- locks ---------------------------------------------------------------------------
 
@@ -405,6 +440,7 @@ class SqliteTxn:
         return None if len(rows) > limit else [_lock(r) for r in rows]
 
     def add_lock(self, lock: Lock) -> None:
+        self.grew = True
         self._c.execute("DELETE FROM locks WHERE expires <= ?", (time.time(),))
         if self.lock(lock.token) is not None:
             raise AlreadyExists(lock.token)
