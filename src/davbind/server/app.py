@@ -52,9 +52,9 @@ from davbind.server.storage_threads import StorageThreads
 from davbind.storage.model import (
     AlreadyExists,
     Conflict,
+    Damaged,
     NotACollection,
     NotFound,
-    Damaged,
     QuotaExceeded,
     ReadOnlyStore,
     StorageError,
