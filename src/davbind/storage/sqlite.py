@@ -262,7 +262,7 @@ class SqliteMetadataStore:
             raise ReadOnlyStore(f"{self.path.parent} is read-only: no change can be stored")
         full = self.reserve.check()
         conn = self._acquire()
-        txn = SqliteTxn(conn, self.root_key, self.blobs)
+        txn = SqliteTxn(conn, self.root_key, self.blobs, full)
         try:
             try:
                 conn.execute("BEGIN IMMEDIATE")
@@ -274,6 +274,8 @@ class SqliteMetadataStore:
                 conn.execute("COMMIT")
             except BaseException as exc:
                 _rollback(conn)
+                if txn.placed:
+                    self._drop_placed(conn, txn.placed)
                 if is_full(exc) and not isinstance(exc, StorageFull):
                     self.reserve.release(f"a commit failed: {exc}")
                     log.warning("a write failed for lack of space: %s", exc)
@@ -286,6 +288,22 @@ class SqliteMetadataStore:
         self._checkpointer.wrote()
         if txn.unsynced and self._flusher is not None:
             self._flusher.submit(txn.unsynced)
+
+    def _drop_placed(self, conn: sqlite3.Connection, digests: list[str]) -> None:
+        """A transaction that put blob files in place did not commit: delete those no row
+        refers to (under the write lock: a concurrent upload of the same content may have
+        committed a reference meanwhile), so a failed write leaves no file behind."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for digest in digests:
+                    if conn.execute("SELECT 1 FROM blobs WHERE digest=?", (digest,)).fetchone():
+                        continue
+                    self.blobs.delete(digest)
+            finally:
+                _rollback(conn)
+        except Exception:
+            log.exception("removing the content of a failed write (left to the next start)")
 
     def _empty_trash_after_commit(self, conn: sqlite3.Connection) -> None:
         """The commit stands whatever happens here: a failure is logged, and the trash is
