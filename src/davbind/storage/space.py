@@ -14,9 +14,14 @@ store keeps a ``reserve`` file of ``RESERVE`` bytes next to its database:
   property, a lock) is rolled back and refused (``StorageFull``, 507); one that only
   removes things (DELETE, UNBIND, UNLOCK) commits in the room the reserve gave back, and
   the content it released is deleted after its commit;
-* as soon as ``RESERVE + LOW`` bytes are free again, the reserve is re-created and writes
-  are accepted again.  The two thresholds cannot make it flap: deleting the reserve
-  leaves at least ``RESERVE`` free, re-creating it leaves at least ``LOW``.
+* as soon as ``RESERVE + 2 * LOW`` bytes are free again, the reserve is re-created and
+  writes are accepted again.
+
+So a write is accepted while it leaves at least ``LOW`` bytes free: an upload that
+fits but leaves less is refused at its commit (and its file removed).  The gap between
+the two thresholds keeps the state from flapping: a refused upload gives its bytes back,
+which alone must not end the full state; freeing ``LOW`` bytes more than the last
+refusal needed does.
 
 Whether the store is full is whether the reserve file exists, so every worker process
 sharing the data directory agrees without talking.  The reserve is taken with
@@ -111,6 +116,7 @@ class Reserve:
         self.directory = directory
         self.size = size
         self.low = low
+        self._released = False  # this process gave the reserve back (for the log only)
 
     @property
     def full(self) -> bool:
@@ -129,8 +135,11 @@ class Reserve:
                 self.release(f"{free} bytes free")
                 return True
             return False
-        if free >= self.size + self.low and self._take():
-            log.warning("space is available again (%d bytes free): writes are accepted", free)
+        if free >= self.size + 2 * self.low and self._take():
+            if self._released:
+                log.warning("space is available again (%d bytes free): writes are accepted",
+                            free)  # fmt: skip
+            self._released = False
             return False
         return True
 
@@ -140,6 +149,7 @@ class Reserve:
             os.unlink(self.path)
         except FileNotFoundError:
             return
+        self._released = True
         log.error("the disk holding %s is full (%s): released the %d-byte reserve; only "
                   "deletions are accepted until space is freed", self.directory, why, self.size)
 
