@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("davbind.cli.import_cmd", "import_cmd"),
     "export": ("davbind.cli.export_cmd", "export_cmd"),
     "remote": ("davbind.cli.remote_cmd", "remote"),
+    "fsck": ("davbind.cli.fsck_cmd", "fsck_cmd"),
     "get": (TRANSFER, "get_cmd"),
     "put": (TRANSFER, "put_cmd"),
     **{name: (CLIENT, f"{name}_cmd") for name in (

@@ -18,7 +18,9 @@ import uvicorn
 
 from davbind.server.settings import Settings, SettingsError, is_loopback, load_settings
 from davbind.server.zerocopy import ZeroCopyProtocol
+from davbind.storage.model import StorageError, StorageFull
 from davbind.storage.open import open_blobs, open_metadata
+from davbind.storage.sqlite import SchemaTooNew
 
 #: What davbind itself keeps in a data directory (the database may live elsewhere when
 #: ``metadata_url`` is set, so its folders alone also mark a store).
@@ -49,16 +51,40 @@ def prepare(settings: Settings) -> None:
     left unflushed (rolling back what it cut short), finish interrupted blob
     reclamation, drop leftovers of interrupted uploads (and the answer caches an older
     release kept in the data directory).  Storage only: with several workers this
-    process never loads the app."""
-    blobs = open_blobs(settings.blobs_url, durable=settings.durable)
-    store = open_metadata(settings.metadata_url, blobs)
+    process never loads the app.
+
+    The server starts to serve reads whatever the space left: on a full disk the
+    clean-up that needs room is skipped with a warning (it runs at the next start), and
+    writes answer 507 until deletions free space (``storage.space``).  A read-only data
+    directory is served read-only, with a warning: writes answer 503 (``server.app``),
+    which keeps a backup or a snapshot mounted read-only browsable.  What cannot be
+    served (a new store on a full or read-only disk, an unreplayed log on a read-only
+    one) stops the start with a one-line message."""
     try:
-        sweep = getattr(store, "sweep", None)
-        if sweep is not None:
-            sweep()
-        sweep_tmp = getattr(blobs, "sweep_tmp", None)
-        if sweep_tmp is not None:
-            sweep_tmp()
+        blobs = open_blobs(settings.blobs_url, durable=settings.durable)
+        store = open_metadata(settings.metadata_url, blobs)
+    except (StorageError, SchemaTooNew) as exc:
+        _fail(str(exc), 1)
+        return
+    except OSError as exc:
+        _fail(f"cannot open the store: {exc}", 1)
+        return
+    try:
+        if getattr(store, "read_only", False):
+            click.echo(f"warning: {settings.data_dir} is read-only: serving reads only, "
+                       "writes answer 503", err=True)  # fmt: skip
+            return
+        try:
+            sweep = getattr(store, "sweep", None)
+            if sweep is not None:
+                sweep()
+            sweep_tmp = getattr(blobs, "sweep_tmp", None)
+            if sweep_tmp is not None:
+                sweep_tmp()
+        except StorageFull as exc:
+            click.echo(f"warning: the disk is full ({exc}): start-up clean-up skipped; "
+                       "reads are served, writes answer 507 until space is freed",
+                       err=True)  # fmt: skip
     finally:
         store.close()
     for gone in ("cache", "runs"):  # answer caches of earlier releases

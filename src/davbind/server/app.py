@@ -3,6 +3,20 @@
 Handlers are ``async def handler(services, request) -> Response``.  Every ``DAVError``
 and storage error raised anywhere becomes a response here and only here (RFC 4918 §16:
 an error with a condition gets a ``<D:error>`` body).
+
+Storage trouble, as ``error_response`` answers it:
+
+* a full disk (``StorageFull``): 507 Insufficient Storage (RFC 4918 §11.5) with the
+  ``DAV:sufficient-disk-space`` precondition of RFC 4331 §6 ("the resource does not
+  have sufficient space to record the state of the resource after the execution of
+  this method"), not ``DAV:quota-not-exceeded``, which is for a configured quota
+  (``QuotaExceeded``).  Nothing of the request was stored;
+* a read-only data directory (``ReadOnlyStore``): 503 Service Unavailable: the
+  request is fine and nothing is full (so not 507, which clients read as "free some
+  space"); the operator must make the directory writable;
+* damaged content (``Damaged``: a blob missing, cut short or not matching its digest):
+  500, the message naming the resource; the storage layer logs it as an integrity
+  error where it finds it.
 """
 
 from __future__ import annotations
@@ -38,10 +52,13 @@ from davbind.server.storage_threads import StorageThreads
 from davbind.storage.model import (
     AlreadyExists,
     Conflict,
+    Damaged,
     NotACollection,
     NotFound,
     QuotaExceeded,
+    ReadOnlyStore,
     StorageError,
+    StorageFull,
 )
 from davbind.storage.open import open_blobs, open_metadata
 
@@ -82,8 +99,14 @@ def error_response(exc: Exception) -> Response:
         err = DAVError(409, f"{exc} exists already")
     elif isinstance(exc, Conflict):
         err = DAVError(409, str(exc))
+    elif isinstance(exc, StorageFull):
+        err = DAVError(507, "no space left on the storage device", ("sufficient-disk-space",))
     elif isinstance(exc, QuotaExceeded):
         err = DAVError(507, str(exc), ("quota-not-exceeded",))
+    elif isinstance(exc, ReadOnlyStore):
+        err = DAVError(503, "the server's storage is read-only: no change can be stored")
+    elif isinstance(exc, Damaged):
+        err = DAVError(500, f"integrity error: {exc}")
     else:
         err = DAVError(500, "internal error")
     headers: list[tuple[str, str]] = list(err.headers)

@@ -12,18 +12,31 @@ leaves one of two ways, chosen by ``http.send_response``:
   reads ``CHUNK`` bytes at a time in a worker thread, one read ahead of the send.
 
 Whoever sends the body closes the file: ``chunks()`` when it ends, ``close()`` else.
+
+A body that is the whole content (``digest`` given) is checked on the chunks path: each
+chunk is hashed in the reading thread as it is read, and on a mismatch the last chunk
+is not sent: the error is logged and raised, and the server, with a Content-Length it
+cannot complete, closes the connection, so the client sees a failed transfer instead of
+wrong bytes.  ``sendfile(2)`` cannot do this: the bytes never reach Python, so hashing
+them would mean reading the file a second time (``davbind fsck`` checks them instead).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import os
 import stat
 import threading
 from collections.abc import AsyncGenerator, Callable
 from typing import BinaryIO
 
+from davbind.storage.model import Damaged
+
 CHUNK = 2 * 1024 * 1024
+
+log = logging.getLogger("davbind")
 
 
 def _close_later(close: Callable[[], None]) -> None:
@@ -37,14 +50,19 @@ def _close_later(close: Callable[[], None]) -> None:
 
 class FileBody:
     """``count`` bytes of ``file`` from ``offset``; the file is owned by this body and is
-    positioned at ``offset`` already (seeking may be I/O: the opener does it in a thread)."""
+    positioned at ``offset`` already (seeking may be I/O: the opener does it in a thread).
+    ``digest``: the SHA-256 the bytes must have (only for a body that is the whole
+    content; module doc)."""
 
-    __slots__ = ("_lock", "count", "file", "offset")
+    __slots__ = ("_hash", "_lock", "count", "digest", "file", "offset")
 
-    def __init__(self, file: BinaryIO, offset: int, count: int) -> None:
+    def __init__(self, file: BinaryIO, offset: int, count: int,
+                 digest: str | None = None) -> None:  # fmt: skip
         self.file = file
         self.offset = offset
         self.count = count
+        self.digest = digest
+        self._hash = hashlib.sha256() if digest is not None else None
         self._lock = threading.Lock()  # a read in a thread never overlaps close()
 
     def fileno(self) -> int | None:
@@ -65,7 +83,19 @@ class FileBody:
 
     def _read(self, n: int) -> bytes:
         with self._lock:
-            return b"" if self.file.closed else self.file.read(n)
+            data = b"" if self.file.closed else self.file.read(n)
+        if self._hash is not None:
+            self._hash.update(data)  # reads are sequential: one is outstanding at a time
+        return data
+
+    def _check(self) -> None:
+        """After the last read: the bytes read hash to ``digest`` (when given)."""
+        if self._hash is None or self._hash.hexdigest() == self.digest:
+            return
+        assert self.digest is not None
+        err = Damaged(self.digest, "its bytes do not match its SHA-256 digest")
+        log.error("integrity error: %s; the connection is closed before the last chunk", err)
+        raise err
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
         """Each chunk is read in a thread while the one before it is sent, so the disk
@@ -82,6 +112,7 @@ class FileBody:
                     return
                 left -= len(chunk)
                 if left <= 0:
+                    self._check()
                     yield chunk
                     return
                 reading = loop.run_in_executor(None, self._read, min(CHUNK, left))

@@ -5,11 +5,30 @@ a reader thread.  A large body is a ``FileBody`` over the blob, opened before th
 line goes out (so a concurrent DELETE cannot cut it short) and sent with ``sendfile(2)``
 when the server offers it (``filebody``, ``zerocopy``).  A collection gets a small HTML
 index.
+
+Content that is not what its metadata says is an integrity error (``Damaged``, a 500
+naming the resource, logged): a blob file that is missing (twice: once may be a commit
+racing the read) or of another size, content marked by ``davbind fsck --mark``, and
+content whose SHA-256 is checked on the way and differs.  What is checked when:
+
+* every GET and HEAD: the fsck mark (one indexed lookup) and, for content in a file,
+  that the file exists with the right size (the ``fstat`` of the opened file, or a
+  ``stat`` for HEAD);
+* a body read into memory whole (content up to 64 KiB, remembered by digest afterwards,
+  and a file up to ``SMALL`` asked for whole): its digest, before it is sent;
+* a large body sent in chunks from its first byte to its last: its digest, by
+  ``FileBody``, which ends the connection before the last chunk on a mismatch;
+* a large body sent with ``sendfile(2)`` (plain HTTP, the usual case) or a byte range of
+  a large file: not hashed (the bytes never pass through Python); ``davbind fsck`` finds
+  such damage, and ``--mark`` makes those GETs fail.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -24,11 +43,13 @@ from davbind.server.http import Request, Response
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import INLINE_MAX, BlobStore, Txn
-from davbind.storage.model import Resource
+from davbind.storage.model import Damaged, Resource
 
 DAV_CLASSES = "1, 2, 3, bind"
 COMMON_METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
 SMALL = 256 * 1024
+
+log = logging.getLogger("davbind")
 
 
 def dav_headers() -> list[tuple[str, str]]:
@@ -131,28 +152,79 @@ class _Found:
 def _content(txn: Txn, blobs: BlobStore, resource: Resource, start: int, length: int,
              ) -> bytes | FileBody:  # fmt: skip
     """The body bytes: inline content from the metadata store, a small file read whole
-    (both remembered by digest, ``SMALL_BLOBS``), or an open ``FileBody`` for the rest,
-    opened before the status line goes out (so a concurrent DELETE cannot cut it)."""
+    (both remembered by digest, ``SMALL_BLOBS``, once their digest is checked), or an
+    open ``FileBody`` for the rest, opened before the status line goes out (so a
+    concurrent DELETE cannot cut it).  ``Damaged`` when the content is not what the
+    metadata says (module doc); ``FileNotFoundError`` when its file is gone."""
     digest = resource.digest
     assert digest is not None
     size = resource.size
+    _check_mark(txn, digest)
     if size <= SMALL_BLOBS.max_item:
         data = SMALL_BLOBS.get(digest)
         if data is None:
             data = txn.read_inline(digest) if size <= INLINE_MAX else None
             if data is None:
                 with blobs.open(digest) as fh:
-                    data = fh.read(size)
+                    data = fh.read(size + 1)
+            _verify(digest, size, data)
             SMALL_BLOBS.add(digest, data)
         return data[start : start + length]
     if length <= SMALL:
         with blobs.open(digest) as fh:
+            _check_size(digest, size, fh.fileno())
+            if length == size:
+                data = fh.read(size)
+                _verify(digest, size, data)
+                return data
             fh.seek(start)
             return fh.read(length)
     fh = blobs.open(digest)
-    if start:
-        fh.seek(start)
-    return FileBody(fh, start, length)
+    try:
+        _check_size(digest, size, fh.fileno())
+        if start:
+            fh.seek(start)
+    except BaseException:
+        fh.close()
+        raise
+    return FileBody(fh, start, length, digest if length == size else None)
+
+
+def _check_mark(txn: Txn, digest: str) -> None:
+    reason = txn.damage(digest)
+    if reason is not None:
+        raise Damaged(digest, f"marked by fsck: {reason}")
+
+
+def _check_size(digest: str, size: int, fd: int) -> None:
+    actual = os.fstat(fd).st_size
+    if actual != size:
+        raise Damaged(digest, f"its file holds {actual} bytes, not {size}")
+
+
+def _verify(digest: str, size: int, data: bytes) -> None:
+    if len(data) != size:
+        raise Damaged(digest, f"it holds {len(data)} bytes, not {size}")
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise Damaged(digest, "its bytes do not match its SHA-256 digest")
+
+
+def _check_present(txn: Txn, blobs: BlobStore, resource: Resource) -> None:
+    """What a HEAD checks: the fsck mark, and that small content reads back right or a
+    large file exists with the right size (no read)."""
+    digest = resource.digest
+    assert digest is not None
+    if resource.size <= SMALL_BLOBS.max_item:
+        _content(txn, blobs, resource, 0, 0)
+        return
+    _check_mark(txn, digest)
+    path = blobs.path(digest)
+    if path is None:  # no local file: opening it is the check
+        blobs.open(digest).close()
+        return
+    actual = os.stat(path).st_size
+    if actual != resource.size:
+        raise Damaged(digest, f"its file holds {actual} bytes, not {resource.size}")
 
 
 def _index(segments: tuple[str, ...], members: Iterator[tuple[str, Resource]]) -> Iterator[bytes]:
@@ -173,12 +245,20 @@ async def get(services: Services, request: Request) -> Response:
     One reader-thread call finds the resource and, for a file, reads a small body or
     opens a large one; the event loop only sends."""
     try:
-        found = await services.threads.read(lambda txn: _find(txn, services.blobs, request))
-    except FileNotFoundError:
-        # the content was replaced or deleted by a commit after this snapshot began (its
-        # blob goes once no row refers to it): look again in a new snapshot; missing
-        # twice, the store lost content (a 500, logged by the app)
-        found = await services.threads.read(lambda txn: _find(txn, services.blobs, request))
+        try:
+            found = await services.threads.read(lambda txn: _find(txn, services.blobs, request))
+        except FileNotFoundError:
+            # the content was replaced or deleted by a commit after this snapshot began
+            # (its blob goes once no row refers to it): look again in a new snapshot
+            found = await services.threads.read(lambda txn: _find(txn, services.blobs, request))
+    except FileNotFoundError as exc:
+        # missing twice: the store lost this content
+        digest = os.path.basename(str(exc.filename or "")) or "?"
+        _log_damage(request, Damaged(digest, "its file is missing"))
+        raise Damaged(digest, "its file is missing", request.raw_path) from exc
+    except Damaged as exc:
+        _log_damage(request, exc)
+        raise Damaged(exc.digest, exc.reason, request.raw_path) from exc
     resource = found.resource
     headers = entity_headers(resource)
     if not found.fresh:
@@ -194,6 +274,11 @@ async def get(services: Services, request: Request) -> Response:
         headers.append(("Content-Range", f"bytes {start}-{start + length - 1}/{resource.size}"))
     headers.append(("Content-Length", str(length)))
     return Response(status, headers, found.body if found.body is not None else b"")
+
+
+def _log_damage(request: Request, exc: Damaged) -> None:
+    log.error("integrity error: %s %s: content %s is damaged: %s (see davbind fsck)",
+              request.method, request.raw_path, exc.digest, exc.reason)
 
 
 def _span(request: Request, resource: Resource) -> tuple[int, int, int]:
@@ -217,6 +302,9 @@ def _find(txn: Txn, blobs: BlobStore, request: Request) -> _Found:
         index = b"".join(_index(request.segments, txn.children(resource.key)))
         return _Found(resource, True, index)
     _, start, length = _span(request, resource)
-    if resource.digest is None or length == 0 or request.method == "HEAD":
+    if resource.digest is None or resource.size == 0:
+        return _Found(resource, True)
+    if length == 0 or request.method == "HEAD":
+        _check_present(txn, blobs, resource)
         return _Found(resource, True)
     return _Found(resource, True, _content(txn, blobs, resource, start, length))

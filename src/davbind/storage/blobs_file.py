@@ -31,12 +31,17 @@ request's critical path:
   under the caller's lock, and the file is freed later, in steps (``_free_gently``), so
   that a download running meanwhile is not stalled by one long free.  A crash in between
   loses nothing: the file system reclaims an unlinked inode when it mounts.
+
+A full disk (``ENOSPC``, a quota) or a read-only file system met while an upload is
+written or placed is raised as ``StorageFull`` or ``ReadOnlyStore``; the caller aborts
+the upload, which removes its temporary file, so nothing half-written stays.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import hashlib
 import os
 import queue
@@ -50,6 +55,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from davbind.storage.background import lower_priority
+from davbind.storage.space import os_errors
 
 WINDOW = 32 * 1024 * 1024
 """Writeback granularity of an upload."""
@@ -271,6 +277,10 @@ class FileUpload:
         self.write_many((chunk,))
 
     def write_many(self, chunks: Sequence[bytes]) -> None:
+        with os_errors("writing an upload"):
+            self._write_many(chunks)
+
+    def _write_many(self, chunks: Sequence[bytes]) -> None:
         """Append ``chunks`` in order, hashed as one buffer.  Hashing releases the GIL
         and must take it back afterwards: per 64 KiB piece, while the event loop thread
         keeps receiving, that wait (up to the 5 ms switch interval each time) cost more
@@ -322,7 +332,8 @@ class FileUpload:
         """Close the file (after an fsync when durable); returns (digest, size)."""
         if self.digest is None:
             if self._durable:
-                os.fsync(self._fd)
+                with os_errors("flushing an upload"):
+                    os.fsync(self._fd)
             self._file.close()
             self.digest = self._hash.hexdigest()
         return self.digest, self.size
@@ -349,7 +360,11 @@ class FileBlobStore:
         self.durable = durable
         self._root_str = str(root)
         self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno != errno.EROFS:
+                raise  # read-only: reads work, ``begin`` says why writes cannot
 
     def _final(self, digest: str) -> Path:
         return Path(self._final_str(digest))
@@ -359,7 +374,8 @@ class FileBlobStore:
         return f"{self._root_str}/{digest[:2]}/{digest[2:4]}/{digest}"
 
     def begin(self) -> FileUpload:
-        return FileUpload(self.tmp, self.durable)
+        with os_errors("starting an upload"):
+            return FileUpload(self.tmp, self.durable)
 
     def commit(self, upload: object) -> bool:
         """Put a finished upload under its digest; True if it was not stored before."""
@@ -369,10 +385,11 @@ class FileBlobStore:
         if final.exists():
             upload.abort()
             return False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(upload.tmp_path, final)
-        if self.durable:
-            _fsync_path(final.parent)
+        with os_errors("placing an upload"):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(upload.tmp_path, final)
+            if self.durable:
+                _fsync_path(final.parent)
         return True
 
     def sync(self, digest: str) -> bool:

@@ -150,6 +150,18 @@ class Txn(Protocol):
         """Replace the target's dead properties with the source's."""
         ...
 
+    def damage(self, digest: str) -> str | None:
+        """Why the content ``digest`` is known damaged (``davbind fsck --mark``), or None."""
+        ...
+
+    def set_damage(self, marks: dict[str, str]) -> None:
+        """Replace every damage mark with ``marks`` (digest -> reason)."""
+        ...
+
+    def content_refs(self) -> Iterator[tuple[int, str, int]]:
+        """(key, digest, size) of every resource with content (for ``storage.fsck``)."""
+        ...
+
     def locks_on(self, keys: Iterable[int]) -> list[Lock]:
         """Unexpired locks whose locked resource is one of ``keys``."""
         ...

@@ -35,6 +35,27 @@ class QuotaExceeded(StorageError):
     """Storage is full or a configured limit is reached."""
 
 
+class StorageFull(QuotaExceeded):
+    """The file system holding the store has no room left (ENOSPC, EDQUOT, SQLITE_FULL).
+    Nothing of the failed change is kept (``storage.space``)."""
+
+
+class ReadOnlyStore(StorageError):
+    """The store was opened read-only (its directory cannot be written): reads work,
+    every write is refused."""
+
+
+class Damaged(StorageError):
+    """Stored content is missing or does not match its digest (an integrity error)."""
+
+    def __init__(self, digest: str, reason: str, where: str = "") -> None:
+        self.digest = digest
+        self.reason = reason
+        self.where = where
+        named = f"{where}: " if where else ""
+        super().__init__(f"{named}content {digest} is damaged: {reason}")
+
+
 class Resource(NamedTuple):
     """One resource, whatever the number of bindings to it.
 

@@ -17,6 +17,13 @@ def _local_path(url: str) -> Path:
     return Path(unquote(parsed.path if not parsed.netloc else parsed.netloc + parsed.path))
 
 
+def _ensure_dir(path: Path) -> None:
+    """Create ``path`` if missing; an existing one on a read-only file system is fine
+    (the stores then open read-only)."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+
+
 def open_blobs(url: str, *, durable: bool = False) -> BlobStore:
     """``durable``: content is on disk before its commit (``durability = "strict"``);
     else it is flushed after it, and verified after a crash (``blobs_file``)."""
@@ -25,7 +32,7 @@ def open_blobs(url: str, *, durable: bool = False) -> BlobStore:
         from davbind.storage.blobs_file import FileBlobStore
 
         path = _local_path(url)
-        path.mkdir(parents=True, exist_ok=True)
+        _ensure_dir(path)
         return FileBlobStore(path, durable)
     raise ValueError(f"unsupported blob store URL scheme {scheme!r} in {url!r}")
 
@@ -36,7 +43,7 @@ def open_metadata(url: str, blobs: BlobStore) -> MetadataStore:
         from davbind.storage.sqlite import SqliteMetadataStore
 
         path = _local_path(url)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _ensure_dir(path.parent)
         return SqliteMetadataStore(path, blobs)
     raise ValueError(f"unsupported metadata store URL scheme {scheme!r} in {url!r}")
 

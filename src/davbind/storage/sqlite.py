@@ -14,6 +14,19 @@ runs the process's ``Flusher`` after commits that listed new unsynced content, a
 ``recover`` (part of the start-up ``sweep``) re-hashes what a crash left unsynced and
 rolls back what lost its bytes (``sqlite_txn`` module doc).  A ``durable`` blob store
 gets ``synchronous=FULL``: every commit is on disk when it returns.
+
+A full disk (``storage.space``): the store keeps a space reserve next to the database
+and, while the disk is full, commits only transactions that remove things; a commit that
+fails for lack of space is rolled back whole and raised as ``StorageFull``.  Work after a
+commit (emptying the trash) never fails the commit: its errors are logged and it is
+retried after the next commit.  A rollback is only attempted while a transaction is
+open (SQLite rolls back by itself after ``SQLITE_FULL``), and its own failure is logged,
+so the error that caused it is the one raised.
+
+A directory that cannot be written (a read-only mount) opens the store read-only:
+reads work, every write raises ``ReadOnlyStore``.  SQLite cannot open a WAL database
+read-only without its shared-memory file, so such a database is opened ``immutable``
+when no log is left to replay; with a non-empty log it is refused (``ReadOnlyStore``).
 """
 
 from __future__ import annotations
@@ -31,6 +44,8 @@ from pathlib import Path
 from davbind.storage.checkpoint import BACKSTOP_PAGES, Checkpointer
 from davbind.storage.flusher import Flusher
 from davbind.storage.interface import BlobStore
+from davbind.storage.model import ReadOnlyStore, StorageFull
+from davbind.storage.space import Reserve, is_full, writable
 from davbind.storage.sqlite_txn import SqliteTxn
 
 log = logging.getLogger("davbind.storage")
@@ -64,12 +79,16 @@ CREATE TABLE IF NOT EXISTS fallback(
   key INTEGER PRIMARY KEY, existed INTEGER NOT NULL, digest TEXT, size INTEGER NOT NULL,
   ctype TEXT);
 CREATE INDEX IF NOT EXISTS fallback_digest ON fallback(digest) WHERE digest IS NOT NULL;
+CREATE TABLE IF NOT EXISTS damaged(digest TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID;
 """
 
 SCHEMA_VERSION = 2
 """``PRAGMA user_version`` of the schema above.  1 (or 0: made before versions were
 recorded) had render-cache columns in ``resources`` and a trigger keeping them, which
-``_migrate`` drops; a database of a newer version is refused, never half-understood."""
+``_migrate`` drops; a database of a newer version is refused, never half-understood.
+The ``damaged`` table (content found damaged by ``davbind fsck --mark``) came without a
+version change: an older davbind ignores it, and a database without it reads as
+having no marks."""
 
 
 class SchemaTooNew(RuntimeError):
@@ -94,6 +113,18 @@ def _migrate(conn: sqlite3.Connection) -> None:
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open (after ``SQLITE_FULL`` SQLite has rolled
+    back already); a failing rollback is logged, never raised over the error that led
+    here."""
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        log.exception("rollback failed")
+
+
 class SqliteMetadataStore:
     """``MetadataStore`` over one SQLite file, with a small connection pool."""
 
@@ -104,37 +135,89 @@ class SqliteMetadataStore:
         self._lock = threading.Lock()
         self._watcher: sqlite3.Connection | None = None
         self._synchronous = "FULL" if blobs.durable else "NORMAL"
-        self._flusher = None if blobs.durable else Flusher(
+        self.read_only = not writable(path.parent)
+        self._uri = f"file:{path}"
+        self.reserve = Reserve(path.parent)
+        self._trash_left = False  # a trash run after a commit failed: retry it
+        self._flusher = None if blobs.durable or self.read_only else Flusher(
             blobs, self._mark_synced, self._stale_unsynced
         )
         self._checkpointer = Checkpointer(self._connect)
+        if self.read_only:
+            self.root_key = self._open_read_only()
+            return
+        self.reserve.check()  # opening creates the log files: give the reserve if needed
         conn = self._connect()
-        conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            self.root_key = self._init_schema(conn)
+        except BaseException as exc:
+            conn.close()
+            if is_full(exc):
+                self.reserve.release("opening the database")
+                raise StorageFull(f"no space left to open {path}: {exc}") from exc
+            raise
+        self._idle.append(conn)
+
+    def _init_schema(self, conn: sqlite3.Connection) -> int:
+        """Create or migrate the schema and the root; returns the root's key."""
         conn.executescript(SCHEMA)
         conn.execute("BEGIN IMMEDIATE")
         try:
             _migrate(conn)
+            row = conn.execute("SELECT v FROM meta WHERE k='root'").fetchone()
+            if row is None:
+                now = time.time()
+                cur = conn.execute(
+                    "INSERT INTO resources(rid, coll, created, modified) VALUES (?,1,?,?)",
+                    (f"urn:uuid:{uuid.uuid4()}", now, now),
+                )
+                root_key = int(cur.lastrowid or 0)
+                conn.execute("INSERT INTO meta(k, v) VALUES ('root', ?)", (str(root_key),))
+            else:
+                root_key = int(row[0])
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
+            raise
+        return root_key
+
+    def _open_read_only(self) -> int:
+        """Open a database whose directory cannot be written (module doc)."""
+        wal = Path(f"{self.path}-wal")
+        if not Path(f"{self.path}-shm").exists():
+            if wal.exists() and wal.stat().st_size > 0:
+                raise ReadOnlyStore(
+                    f"{self.path} is on a read-only file system with an unreplayed log "
+                    f"({wal.name}): serve it once writable to fold the log in"
+                )
+            self._uri += "?mode=ro&immutable=1"
+        else:
+            self._uri += "?mode=ro"
+        if not self.path.exists():
+            raise ReadOnlyStore(f"{self.path} does not exist and its directory is read-only")
+        conn = self._connect()
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version != SCHEMA_VERSION:
+                raise ReadOnlyStore(
+                    f"{self.path} has schema version {version}, this davbind needs "
+                    f"{SCHEMA_VERSION}: it cannot be migrated while read-only"
+                )
+            row = conn.execute("SELECT v FROM meta WHERE k='root'").fetchone()
+        except BaseException:
             conn.close()
             raise
-        row = conn.execute("SELECT v FROM meta WHERE k='root'").fetchone()
         if row is None:
-            now = time.time()
-            cur = conn.execute(
-                "INSERT INTO resources(rid, coll, created, modified) VALUES (?,1,?,?)",
-                (f"urn:uuid:{uuid.uuid4()}", now, now),
-            )
-            self.root_key = int(cur.lastrowid or 0)
-            conn.execute("INSERT INTO meta(k, v) VALUES ('root', ?)", (str(self.root_key),))
-        else:
-            self.root_key = int(row[0])
-        conn.execute("COMMIT")
+            conn.close()
+            raise ReadOnlyStore(f"{self.path} has no root collection and is read-only")
         self._idle.append(conn)
+        log.warning("%s is read-only: serving reads, refusing writes", self.path.parent)
+        return int(row[0])
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            self._uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
         )
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
@@ -170,28 +253,67 @@ class SqliteMetadataStore:
             conn.execute("BEGIN")
             yield SqliteTxn(conn, self.root_key, self.blobs)
         finally:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             self._release(conn)
 
     @contextmanager
     def write(self) -> Iterator[SqliteTxn]:
+        if self.read_only:
+            raise ReadOnlyStore(f"{self.path.parent} is read-only: no change can be stored")
+        full = self.reserve.check()
         conn = self._acquire()
-        txn = SqliteTxn(conn, self.root_key, self.blobs)
+        txn = SqliteTxn(conn, self.root_key, self.blobs, full)
         try:
-            conn.execute("BEGIN IMMEDIATE")
             try:
+                conn.execute("BEGIN IMMEDIATE")
                 yield txn
-            except BaseException:
-                conn.execute("ROLLBACK")
+                if full and txn.grew:
+                    raise StorageFull(
+                        "the disk is full: only deletions are accepted until space is freed"
+                    )
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(conn)
+                if txn.placed:
+                    self._drop_placed(conn, txn.placed)
+                if is_full(exc) and not isinstance(exc, StorageFull):
+                    self.reserve.release(f"a commit failed: {exc}")
+                    log.warning("a write failed for lack of space: %s", exc)
+                    raise StorageFull(f"no space left on the storage device: {exc}") from exc
                 raise
-            conn.execute("COMMIT")
-            if txn.trashed:
-                self._empty_trash(conn)
+            if txn.trashed or self._trash_left:
+                self._empty_trash_after_commit(conn)
         finally:
             self._release(conn)
         self._checkpointer.wrote()
         if txn.unsynced and self._flusher is not None:
             self._flusher.submit(txn.unsynced)
+
+    def _drop_placed(self, conn: sqlite3.Connection, digests: list[str]) -> None:
+        """A transaction that put blob files in place did not commit: delete those no row
+        refers to (under the write lock: a concurrent upload of the same content may have
+        committed a reference meanwhile), so a failed write leaves no file behind."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for digest in digests:
+                    if conn.execute("SELECT 1 FROM blobs WHERE digest=?", (digest,)).fetchone():
+                        continue
+                    self.blobs.delete(digest)
+            finally:
+                _rollback(conn)
+        except Exception:
+            log.exception("removing the content of a failed write (left to the next start)")
+
+    def _empty_trash_after_commit(self, conn: sqlite3.Connection) -> None:
+        """The commit stands whatever happens here: a failure is logged, and the trash is
+        emptied again after the next commit (or at start-up, ``sweep``)."""
+        try:
+            self._empty_trash(conn)
+            self._trash_left = False
+        except Exception:
+            self._trash_left = True
+            log.exception("releasing content after a commit failed (retried later)")
 
     def _mark_synced(self, digests: list[str]) -> None:
         with self.write() as txn:
@@ -249,7 +371,7 @@ class SqliteMetadataStore:
             conn.execute("DELETE FROM blob_trash")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
     def recover(self) -> tuple[int, int]:

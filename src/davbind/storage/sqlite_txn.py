@@ -34,6 +34,7 @@ from davbind.storage.model import (
     NotACollection,
     NotFound,
     Resource,
+    StorageFull,
 )
 
 _COLS = (
@@ -70,12 +71,22 @@ def _lock(row: Sequence[object]) -> Lock:
 class SqliteTxn:
     """``Txn`` over one SQLite connection."""
 
-    def __init__(self, conn: sqlite3.Connection, root_key: int, blobs: BlobStore) -> None:
+    def __init__(self, conn: sqlite3.Connection, root_key: int, blobs: BlobStore,
+                 full: bool = False) -> None:  # fmt: skip
         self._c = conn
+        self._full = full
         self._root_key = root_key
         self._blobs = blobs
         self.trashed = False
         self.unsynced: list[str] = []  # digests this transaction listed as unsynced
+        self.grew = False  # added a row: refused while the disk is full (``storage.space``)
+        self.placed: list[str] = []  # blob files this transaction put in place
+
+    def _grow(self) -> None:
+        """About to add something: refused at once on a full disk (``storage.space``)."""
+        if self._full:
+            raise StorageFull("the disk is full: only deletions are accepted for now")
+        self.grew = True
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -206,6 +217,7 @@ class SqliteTxn:
         self._require_collection(parent)
         if self.lookup(parent, segment) is not None:
             raise AlreadyExists(segment)
+        self._grow()
         now = time.time()
         cur = self._c.execute(
             "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified) "
@@ -230,6 +242,7 @@ class SqliteTxn:
     def bind(self, parent: int, segment: str, child: int) -> None:
         self._require_collection(parent)
         self.get(child)
+        self._grow()
         try:
             self._c.execute(
                 "INSERT INTO bindings(parent, segment, child) VALUES (?,?,?)",
@@ -271,7 +284,10 @@ class SqliteTxn:
 
     def store_blob(self, upload: Upload) -> tuple[str, int]:
         digest, size = upload.finish()
+        self._grow()
         placed = self._blobs.commit(upload)
+        if placed:
+            self.placed.append(digest)
         if not self._blobs.durable and (placed or not self._known(digest)):
             # a file that no row knows (left by a rolled-back transaction) was never
             # flushed either
@@ -290,6 +306,7 @@ class SqliteTxn:
         if len(data) > INLINE_MAX:
             raise ValueError(f"{len(data)} bytes is more than inline content may hold")
         digest = hashlib.sha256(data).hexdigest()
+        self._grow()
         if not self._known(digest):  # else the content is stored already, inline or as a file
             self._c.execute(
                 "INSERT OR IGNORE INTO inline_blobs(digest, data) VALUES (?,?)", (digest, data)
@@ -308,6 +325,7 @@ class SqliteTxn:
         old = self.get(key)
         if old.is_collection:
             raise NotACollection(f"{key} is a collection; it has no content")
+        self._grow()
         self._c.execute(
             "UPDATE resources SET digest=?, size=?, ctype=?, version=version+1, cgen=cgen+1, "
             "modified=? "
@@ -347,6 +365,7 @@ class SqliteTxn:
         self._c.execute("UPDATE resources SET cgen=cgen+1 WHERE key=?", (key,))
 
     def set_dead_prop(self, key: int, prop: DeadProp) -> None:
+        self._grow()
         self._changed(key)
         self._c.execute(
             "INSERT OR REPLACE INTO props(key, name, xml) VALUES (?,?,?)",
@@ -360,12 +379,41 @@ class SqliteTxn:
     def copy_dead_props(self, source: int, target: int) -> None:
         if source == target:
             return
+        self._grow()
         self._changed(target)
         self._c.execute("DELETE FROM props WHERE key=?", (target,))
         self._c.execute(
             "INSERT INTO props(key, name, xml) SELECT ?, name, xml FROM props WHERE key=?",
             (target, source),
         )
+
+    # -- content found damaged (``storage.fsck``) ----------------------------------------
+
+    def damage(self, digest: str) -> str | None:
+        """Why ``digest`` was marked damaged by ``davbind fsck --mark``, or None."""
+        try:
+            row = self._c.execute(
+                "SELECT reason FROM damaged WHERE digest=?", (digest,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a database opened full, before the table existed
+            return None
+        return None if row is None else str(row[0])
+
+    def set_damage(self, marks: dict[str, str]) -> None:
+        """Replace every mark with ``marks`` (digest -> reason)."""
+        self._c.execute("DELETE FROM damaged")
+        self._c.executemany("INSERT INTO damaged(digest, reason) VALUES (?,?)", marks.items())
+        if marks:
+            self._grow()
+
+    def content_refs(self) -> Iterator[tuple[int, str, int]]:
+        """(key, digest, size) of every resource with content, by key."""
+        cur = self._c.execute(
+            "SELECT key, digest, size FROM resources WHERE digest IS NOT NULL ORDER BY key"
+        )
+        while rows := cur.fetchmany(1024):
+            for key, digest, size in rows:
+                yield int(key), str(digest), int(size)
 
     # -- locks ---------------------------------------------------------------------------
 
@@ -405,6 +453,7 @@ class SqliteTxn:
         return None if len(rows) > limit else [_lock(r) for r in rows]
 
     def add_lock(self, lock: Lock) -> None:
+        self._grow()
         self._c.execute("DELETE FROM locks WHERE expires <= ?", (time.time(),))
         if self.lock(lock.token) is not None:
             raise AlreadyExists(lock.token)
