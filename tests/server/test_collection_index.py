@@ -209,3 +209,9 @@ def test_collection_replaced_between_the_two_snapshots(dav):
         with pytest.raises(DAVError) as missing:
             start(txn, gone)
         assert missing.value.status == 404
+
+
+def test_title_names_the_collection_as_a_person_reads_it(dav):
+    dav.mkcol("/a%20b")
+    r = dav.request("GET", "/a%20b/")
+    assert "<title>Index of /a b/</title>" in r.text

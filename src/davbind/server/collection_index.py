@@ -105,7 +105,7 @@ def page(segments: tuple[str, ...], batches: Iterator[list[tuple[str, Resource]]
     """The index page of the collection at ``segments`` with members ``batches`` (as
     ``Txn.members`` gives them), in chunks of about ``FLUSH`` bytes."""
     base = href(segments, True)
-    title = html.escape(base)
+    title = html.escape("/" + "".join(s + "/" for s in segments))  # decoded: for a person
     buf = [
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
