@@ -220,3 +220,34 @@ def test_move_onto_own_parent_refused(dav):
     r = dav.request("MOVE", "/src/sub/", headers={"Destination": "/src/"})
     assert r.status_code == 409
     assert dav.snapshot() == before
+
+
+def test_copy_of_a_chain_deeper_than_the_recursion_limit(dav):
+    """A chain 3,000 collections deep (Python recursion stopped a copy at ~970) with a
+    file bound twice at the bottom and a loop back to the top: copied whole, with its
+    structure (one file bound twice, the loop closed inside the copy)."""
+    depth = 3000
+    with dav.app.services.store.write() as txn:
+        top = node = txn.create(txn.root_key, "chain", collection=True).key
+        for _ in range(depth - 1):
+            node = txn.create(node, "d", collection=True).key
+        digest, size = txn.store_inline(b"bottom")
+        leaf = txn.create(node, "leaf", collection=False, digest=digest, size=size).key
+        txn.bind(node, "leaf2", leaf)
+        txn.bind(node, "up", top)
+    r = dav.request("COPY", "/chain/", headers={"Destination": "http://testserver/copy/"})
+    assert r.status_code == 201, r.text
+    bottom = "/copy" + "/d" * (depth - 1)
+    assert dav.request("GET", bottom + "/leaf").content == b"bottom"
+    with dav.app.services.store.read() as txn:
+        copy = txn.lookup(txn.root_key, "copy")
+        assert copy is not None and copy.key != top
+        node_key = copy.key
+        for _ in range(depth - 1):
+            found = txn.lookup(node_key, "d")
+            assert found is not None
+            node_key = found.key
+        members = dict(txn.children(node_key))
+        assert sorted(members) == ["leaf", "leaf2", "up"]
+        assert members["leaf"].key == members["leaf2"].key != leaf
+        assert members["up"].key == copy.key  # the loop closes on the copy, not the source

@@ -11,6 +11,8 @@ its id and its other bindings; destination members absent from the source are un
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth, parse_destination, parse_overwrite
 from davbind.protocol.paths import split_path
@@ -71,8 +73,16 @@ def _snapshot(txn: Txn, root: Resource, infinite: bool) -> dict[int, list[tuple[
     return members
 
 
+_Frame = tuple[int, Iterator[tuple[str, Resource]]]
+"""A destination collection being filled, and the source members still to place in it."""
+
+
 class _Copier:
-    """One COPY: maps each source resource to the destination resource made for it."""
+    """One COPY: maps each source resource to the destination resource made for it.
+
+    The source graph is walked depth first, members in segment order, with a stack of
+    its own: a chain of any depth is copied without Python recursion (and so without
+    its limit, which a tree a thousand levels deep reached)."""
 
     def __init__(self, txn: Txn, members: dict[int, list[tuple[str, Resource]]]) -> None:
         self.txn = txn
@@ -80,16 +90,37 @@ class _Copier:
         self.mapping: dict[int, int] = {}
         self.source_keys = set(members) | {c.key for kids in members.values() for _, c in kids}
 
-    def place(self, src: Resource, parent: int, seg: str, existing: Resource | None) -> None:
+    def copy(self, src: Resource, parent: int, seg: str, existing: Resource | None) -> None:
+        """Copy ``src`` to the binding ``seg`` of ``parent`` (now ``existing``)."""
+        stack: list[_Frame] = []
+        frame = self._place(src, parent, seg, existing)
+        if frame is not None:
+            stack.append(frame)
+        while stack:
+            key, kids = stack[-1]
+            member = next(kids, None)
+            if member is None:
+                stack.pop()
+                continue
+            child_seg, child = member
+            # looked up only now: copying the members before it may have changed it
+            frame = self._place(child, key, child_seg, self.txn.lookup(key, child_seg))
+            if frame is not None:
+                stack.append(frame)
+
+    def _place(self, src: Resource, parent: int, seg: str, existing: Resource | None,
+               ) -> _Frame | None:  # fmt: skip
+        """Bind (a copy of) ``src`` as ``seg`` in ``parent``; for a collection copied now,
+        the frame of its members still to place."""
         txn = self.txn
         if src.key in self.mapping:  # copied already in this request: bind again
             if existing is not None and existing.key == self.mapping[src.key]:
-                return
+                return None
             if existing is not None:
                 release_locks_through(txn, parent, seg)
                 txn.unbind(parent, seg)
             txn.bind(parent, seg, self.mapping[src.key])
-            return
+            return None
         # a destination resource met twice (several bindings to it) is updated again;
         # the last source wins, an order RFC 5842 §2.3 leaves to the server (B-2.3-4)
         in_place = (
@@ -112,15 +143,15 @@ class _Copier:
             ).key
         txn.copy_dead_props(src.key, key)
         self.mapping[src.key] = key
-        if src.is_collection:
-            kids = self.members.get(src.key, [])
-            names = {s for s, _ in kids}
-            for old, _ in list(txn.children(key)):
-                if old not in names:
-                    release_locks_through(txn, key, old)
-                    txn.unbind(key, old)
-            for child_seg, child in kids:
-                self.place(child, key, child_seg, txn.lookup(key, child_seg))
+        if not src.is_collection:
+            return None
+        kids = self.members.get(src.key, [])
+        names = {s for s, _ in kids}
+        for old, _ in list(txn.children(key)):
+            if old not in names:
+                release_locks_through(txn, key, old)
+                txn.unbind(key, old)
+        return key, iter(kids)
 
 
 async def copy(services: Services, request: Request) -> Response:
@@ -142,7 +173,7 @@ async def copy(services: Services, request: Request) -> Response:
             guard.unmap(dest.parent.key, dest.segment)
         guard.check_if()
         members = _snapshot(txn, source.resource, infinite)
-        _Copier(txn, members).place(source.resource, dest.parent.key, dest.segment, dest.resource)
+        _Copier(txn, members).copy(source.resource, dest.parent.key, dest.segment, dest.resource)
         return _created_or_replaced(dest)
 
     return await services.threads.write(work)

@@ -200,24 +200,39 @@ def _resource_id(c: PropContext) -> str:
 
 
 def canonical_path(txn: Txn, key: int) -> tuple[str, ...] | None:
-    """Spec A-22: the first path to ``key`` found by a breadth-first walk from the root
-    with segments in code-point order (restricted to ``key``'s ancestors)."""
+    """The path of ``key`` a parent-set names it by (decision A-22): the first path a
+    breadth-first walk from the root, taking each collection's segments in code-point
+    order, would find.  That is the least, segment by segment, of the shortest paths from
+    the root, which this finds without listing any collection's members: a walk up the
+    bindings from ``key``, one level at a time until the root is met, then the least
+    segment at each step back down.  The work grows with the ancestors of ``key`` within
+    that distance (its depth, for a tree), never with how many siblings they have.
+    ``None`` if ``key`` is not reachable from the root."""
     root = txn.root_key
     if key == root:
         return ()
-    wanted = txn.ancestors(key) | {key}
-    seen = {root}
-    queue: list[tuple[int, tuple[str, ...]]] = [(root, ())]
-    while queue:
-        node, path = queue.pop(0)
-        for seg, child in txn.children(node):
-            if child.key not in wanted or child.key in seen:
-                continue
-            if child.key == key:
-                return (*path, seg)
-            seen.add(child.key)
-            queue.append((child.key, (*path, seg)))
-    return None
+    # down[p]: the bindings (segment, child) from p to a node one step nearer to ``key``
+    down: dict[int, list[tuple[str, int]]] = {}
+    level = {key}
+    seen = {key}
+    while root not in level:
+        above: set[int] = set()
+        for child in level:
+            for parent, segment in txn.parents(child):
+                if parent in seen and parent not in above:
+                    continue  # nearer to ``key`` already: no shortest path goes this way
+                above.add(parent)
+                down.setdefault(parent, []).append((segment, child))
+        if not above:
+            return None
+        seen |= above
+        level = above
+    path: list[str] = []
+    node = root
+    while node != key:
+        segment, node = min(down[node])
+        path.append(segment)
+    return tuple(path)
 
 
 def _parent_set(c: PropContext) -> str:

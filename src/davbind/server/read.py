@@ -3,8 +3,8 @@
 Storage work (finding the resource, reading a small body, opening a large one) runs in
 a reader thread.  A large body is a ``FileBody`` over the blob, opened before the status
 line goes out (so a concurrent DELETE cannot cut it short) and sent with ``sendfile(2)``
-when the server offers it (``filebody``, ``zerocopy``).  A collection gets a small HTML
-index.
+when the server offers it (``filebody``, ``zerocopy``).  A collection gets an HTML
+index page, streamed (``collection_index``).
 
 Content that is not what its metadata says is an integrity error (``Damaged``, a 500
 naming the resource, logged): a blob file that is missing (twice: once may be a commit
@@ -26,18 +26,15 @@ content whose SHA-256 is checked on the way and differs.  What is checked when:
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 
 from davbind.protocol.errors import DAVError
-from davbind.protocol.paths import encode_segment
-from davbind.server import http_conditions
+from davbind.server import collection_index, http_conditions
 from davbind.server.filebody import FileBody
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
@@ -227,18 +224,6 @@ def _check_present(txn: Txn, blobs: BlobStore, resource: Resource) -> None:
         raise Damaged(digest, f"its file holds {actual} bytes, not {resource.size}")
 
 
-def _index(segments: tuple[str, ...], members: Iterator[tuple[str, Resource]]) -> Iterator[bytes]:
-    base = "/" + "".join(encode_segment(s) + "/" for s in segments)
-    title = html.escape(base)
-    yield f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head>".encode()
-    yield f"<body><h1>Index of {title}</h1><ul>".encode()
-    for seg, res in members:
-        slash = "/" if res.is_collection else ""
-        link = html.escape(base + encode_segment(seg) + slash)
-        yield f"<li><a href='{link}'>{html.escape(seg)}{slash}</a></li>".encode()
-    yield b"</ul></body></html>"
-
-
 async def get(services: Services, request: Request) -> Response:
     """GET/HEAD: entity headers, conditionals (304/412), single byte ranges (206/416).
 
@@ -264,9 +249,7 @@ async def get(services: Services, request: Request) -> Response:
     if not found.fresh:
         return Response(304, headers)
     if resource.is_collection:
-        headers.append(("Content-Type", "text/html; charset=utf-8"))
-        assert isinstance(found.body, bytes)
-        return Response(200, headers, found.body)
+        return await _collection_page(services, request, resource)
     headers.append(("Content-Type", resource.content_type or "application/octet-stream"))
     headers.append(("Accept-Ranges", "bytes"))
     status, start, length = _span(request, resource)
@@ -279,6 +262,21 @@ async def get(services: Services, request: Request) -> Response:
 def _log_damage(request: Request, exc: Damaged) -> None:
     log.error("integrity error: %s %s: content %s is damaged: %s (see davbind fsck)",
               request.method, request.raw_path, exc.digest, exc.reason)
+
+
+async def _collection_page(services: Services, request: Request, resource: Resource,
+                           ) -> Response:  # fmt: skip
+    """The index page of a collection (``collection_index``), streamed over a snapshot
+    of its own (which also decides the entity headers and a 304); HEAD needs none."""
+    if request.method == "HEAD":
+        return Response(200, [*entity_headers(resource), *collection_index.HEADERS], iter(()))
+    head, body = await services.threads.stream(
+        lambda txn: collection_index.start(txn, request)
+    )
+    headers = entity_headers(head.resource)
+    if not head.fresh:
+        return Response(304, headers)
+    return Response(200, [*headers, *collection_index.HEADERS], body)
 
 
 def _span(request: Request, resource: Resource) -> tuple[int, int, int]:
@@ -299,8 +297,7 @@ def _find(txn: Txn, blobs: BlobStore, request: Request) -> _Found:
     if not http_conditions.check(request, resource, safe=True):
         return _Found(resource, False)
     if resource.is_collection:
-        index = b"".join(_index(request.segments, txn.children(resource.key)))
-        return _Found(resource, True, index)
+        return _Found(resource, True)  # its page is streamed (``_collection_page``)
     _, start, length = _span(request, resource)
     if resource.digest is None or resource.size == 0:
         return _Found(resource, True)
