@@ -170,6 +170,10 @@ def run_wrk(url: str, seconds: float, connections: int = 16, threads: int = 2,
                        text)
     latency = {f"p{m.group(1)}": to_ms(m.group(2))
                for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", text, re.M)}
+    # "Thread Stats" line: avg, stdev, max (the slowest request of the whole run)
+    stats = re.search(r"^\s+Latency\s+([\d.]+\w+)\s+([\d.]+\w+)\s+([\d.]+\w+)", text, re.M)
+    if stats is not None:
+        latency["avg"], latency["max"] = to_ms(stats.group(1)), to_ms(stats.group(3))
     return WrkResult(
         requests_per_s=float(rps.group(1)), requests=int(total.group(1)),
         non_2xx=int(non2xx.group(1)) if non2xx else 0,
