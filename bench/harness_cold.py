@@ -31,8 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import psutil  # type: ignore[import-untyped]
-from harness_measure import BODIES, XML, Refused, count_responses
+from harness_measure import BODIES, XML, Refused, count_responses, tree_cpu
 
 if TYPE_CHECKING:
     from harness import Run
@@ -93,23 +92,6 @@ def listing_pass(url: str, shares: list[list[str]]) -> ListingPass:
         raise errors[0]
     return ListingPass(seconds, len(sizes), sum(sizes),
                        count_responses(first[0]) if first else 0)
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds used so far by a process and its descendants."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for p in procs:
-        try:
-            times = p.cpu_times()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-        total += times.user + times.system
-    return total
 
 
 def wait_idle(pid: int, window: float = 0.25, busy: float = 0.05, limit: float = 15) -> float:

@@ -13,8 +13,10 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
@@ -80,18 +82,28 @@ class RssMonitor:
         self._thread.join()
 
 
-def tree_rss(pid: int) -> int:
-    """RSS of a process and all its descendants, in bytes (0 if it is gone)."""
+def tree_total(pid: int, of: Callable[[Any], float]) -> float:
+    """``of(process)`` summed over a process and all its descendants (0 if it is gone)."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return 0
-    total = 0
+    total = 0.0
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += p.memory_info().rss
+            total += of(p)
     return total
+
+
+def tree_rss(pid: int) -> int:
+    """RSS of a process and all its descendants, in bytes (0 if it is gone)."""
+    return int(tree_total(pid, lambda p: p.memory_info().rss))
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all its descendants."""
+    return tree_total(pid, lambda p: sum(p.cpu_times()[:2]))
 
 
 # --- PROPFIND latency ---------------------------------------------------------------------
