@@ -58,7 +58,8 @@ PHASES = tuple(PHASE_TESTS)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="small sizes (1,000 members, 1,111-node tree, 32 MiB, 200 PUTs)")
+                   help="small sizes (1,000 members, 1,111-node tree, 32 MiB, 200 PUTs, "
+                   "20 cold collections, one 4-s latency round)")
     p.add_argument("--only", help="comma-separated servers to run (default: all), e.g. "
                    "davbind,nginx; known: " + ", ".join(registry()))
     p.add_argument("--out", type=Path, default=HERE / "results", help="output directory")
