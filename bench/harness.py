@@ -11,7 +11,11 @@ b) PROPFIND Depth infinity on a 10,111-node tree — the same, and who refuses;
 c) PROPFIND Depth 0 and GET of a 4 KiB file at concurrency 16 with wrk — req/s;
 d) PUT and GET of a 256 MiB file with curl — MiB/s;
 e) 1,000 sequential 1 KiB PUTs — seconds;
-f) peak RSS of each server (process tree) during a) and b).
+f) peak RSS of each server (process tree) during a) and b);
+g) cold listings: 100 collections of 500 members listed by 4 clients right after a
+   restart of the server process, and again (``harness_cold``);
+h) GET latency (p50, p99, max) of a 4 KiB file at concurrency 16, quiet and while another
+   client PUTs and COPYs a 10,111-node tree (``harness_latency``).
 
 Writes a JSON record and a Markdown table (every figure also as a ratio to the best peer,
 plus the machine description) into ``--out``, and prints the table. ``--quick`` uses
@@ -43,22 +47,31 @@ from peers import Server, StartError, registry
 
 HERE = Path(__file__).resolve().parent
 KIB, MIB = 1024, 1 << 20
+PHASE_TESTS: dict[str, frozenset[str]] = {  # the test names a Server.tests may list
+    "propfind": frozenset({"propfind"}), "wrk": frozenset({"propfind", "get4k"}),
+    "big": frozenset({"big"}), "puts": frozenset({"puts"}),
+    "cold": frozenset({"cold"}), "latency": frozenset({"latency"}),
+}
+PHASES = tuple(PHASE_TESTS)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="small sizes (1,000 members, 1,111-node tree, 32 MiB, 200 PUTs)")
+                   help="small sizes (1,000 members, 1,111-node tree, 32 MiB, 200 PUTs, "
+                   "20 cold collections, one 4-s latency round)")
     p.add_argument("--only", help="comma-separated servers to run (default: all), e.g. "
                    "davbind,nginx; known: " + ", ".join(registry()))
     p.add_argument("--out", type=Path, default=HERE / "results", help="output directory")
     p.add_argument("--install", action="store_true",
                    help="apt-get/pip install missing peers and tools first (needs root)")
-    p.add_argument("--phases", default="propfind,wrk,big,puts",
-                   help="comma-separated phases to run, in order (default: all four): "
-                   "propfind (a, b, f), wrk (c), big (d), puts (e)")
+    p.add_argument("--phases", default=",".join(PHASES),
+                   help="comma-separated phases to run, in order (default: all): "
+                   "propfind (a, b, f), wrk (c), big (d), puts (e), cold (g), latency (h)")
     p.add_argument("--runs", type=int, help="timed PROPFINDs per server and case")
     p.add_argument("--wrk-seconds", type=float, help="seconds per wrk round")
+    p.add_argument("--latency-seconds", type=float,
+                   help="seconds per wrk window of the latency phase")
     p.add_argument("--davbind-workers", type=int, default=2, help="davbind serve --workers")
     p.add_argument("--workdir", type=Path, help="where servers and data live (default: a "
                    "new temporary directory, removed afterwards)")
@@ -351,13 +364,14 @@ class Run:
 
 def start_servers(classes: list[type[Server]], sizes: Any, workdir: Path,
                   args: argparse.Namespace, servers_info: dict[str, dict[str, Any]],
-                  started: list[Server]) -> None:
-    from harness_data import copy_tree, make_collections, populate_http, write_tree
+                  started: list[Server], phases: list[str]) -> None:
+    from harness_data import copy_tree, make_collections, parts_for, populate_http, write_tree
 
+    parts = parts_for(phases)
     template = workdir / "template"
     if any(c.filesystem for c in classes):
         t0 = time.perf_counter()
-        count = write_tree(template, sizes)
+        count = write_tree(template, sizes, parts)
         log(f"wrote the data set: {count:,} files in {time.perf_counter() - t0:.1f} s")
     for cls in classes:
         srv = cls(workdir / cls.name, free_port())
@@ -376,9 +390,9 @@ def start_servers(classes: list[type[Server]], sizes: Any, workdir: Path,
                         config={p.name: p.read_text() for p in sorted(srv.workdir.glob("*.conf"))})
             if not cls.filesystem and cls.tests is None:
                 log(f"populating {cls.name} over HTTP")
-                info["populate_seconds"] = round(populate_http(srv.url, sizes), 1)
+                info["populate_seconds"] = round(populate_http(srv.url, sizes, parts), 1)
                 log(f"  done in {info['populate_seconds']} s")
-            elif not cls.filesystem and "puts" in cls.tests:  # for the write tests only
+            elif not cls.filesystem and "puts" in (cls.tests or ()):  # the write tests only
                 make_collections(srv.url, ["/puts/"])
             log(f"{cls.name} ready on {srv.url} (pid {srv.pid})")
         except (StartError, OSError, RuntimeError, subprocess.SubprocessError) as exc:
@@ -400,14 +414,19 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"unknown server(s): {', '.join(unknown)}; known: {', '.join(known)}")
     classes = [known[n] for n in known if n in names]
     chosen = [p.strip() for p in args.phases.split(",") if p.strip()]
-    wrong = [p for p in chosen if p not in ("propfind", "wrk", "big", "puts")]
+    wrong = [p for p in chosen if p not in PHASES]
     if wrong:
-        sys.exit(f"unknown phase(s): {', '.join(wrong)}; known: propfind, wrk, big, puts")
+        sys.exit(f"unknown phase(s): {', '.join(wrong)}; known: {', '.join(PHASES)}")
+    # a server limited to some tests (the references) is not started for phases it skips
+    tests = {t for p in chosen for t in PHASE_TESTS[p]}
+    classes = [c for c in classes if c.tests is None or c.tests & tests]
     if args.install:
         install(classes)
 
     import harness_data
     import harness_report
+    from harness_cold import phase_cold
+    from harness_latency import phase_latency
 
     sizes = harness_data.QUICK if args.quick else harness_data.FULL
     if args.runs:
@@ -440,11 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     try:
         try:
-            start_servers(runnable, sizes, workdir, args, servers_info, started)
+            start_servers(runnable, sizes, workdir, args, servers_info, started, chosen)
             run = Run(args, started, report, sizes, workdir)
             phases: dict[str, Callable[[], None]] = {
                 "propfind": run.phase_propfind, "wrk": run.phase_wrk,
                 "big": run.phase_big, "puts": run.phase_puts,
+                "cold": lambda: phase_cold(run), "latency": lambda: phase_latency(run),
             }
             for name in chosen:
                 phases[name]()

@@ -13,8 +13,10 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
@@ -80,18 +82,28 @@ class RssMonitor:
         self._thread.join()
 
 
-def tree_rss(pid: int) -> int:
-    """RSS of a process and all its descendants, in bytes (0 if it is gone)."""
+def tree_total(pid: int, of: Callable[[Any], float]) -> float:
+    """``of(process)`` summed over a process and all its descendants (0 if it is gone)."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return 0
-    total = 0
+    total = 0.0
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            total += p.memory_info().rss
+            total += of(p)
     return total
+
+
+def tree_rss(pid: int) -> int:
+    """RSS of a process and all its descendants, in bytes (0 if it is gone)."""
+    return int(tree_total(pid, lambda p: p.memory_info().rss))
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all its descendants."""
+    return tree_total(pid, lambda p: sum(p.cpu_times()[:2]))
 
 
 # --- PROPFIND latency ---------------------------------------------------------------------
@@ -170,6 +182,10 @@ def run_wrk(url: str, seconds: float, connections: int = 16, threads: int = 2,
                        text)
     latency = {f"p{m.group(1)}": to_ms(m.group(2))
                for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+\w+)", text, re.M)}
+    # "Thread Stats" line: avg, stdev, max (the slowest request of the whole run)
+    stats = re.search(r"^\s+Latency\s+([\d.]+\w+)\s+([\d.]+\w+)\s+([\d.]+\w+)", text, re.M)
+    if stats is not None:
+        latency["avg"], latency["max"] = to_ms(stats.group(1)), to_ms(stats.group(3))
     return WrkResult(
         requests_per_s=float(rps.group(1)), requests=int(total.group(1)),
         non_2xx=int(non2xx.group(1)) if non2xx else 0,

@@ -109,8 +109,8 @@ def fmt_value(value: float, unit: str) -> str:
         return f"{value:,.0f}"
     if unit == "KiB":
         return f"{value:,.0f}"
-    if unit == "s":
-        return f"{value:.2f}"
+    if unit == "s":  # a third decimal for sub-second passes (the cold listings)
+        return f"{value:.2f}" if value >= 1 else f"{value:.3f}"
     return f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
 
 
