@@ -43,6 +43,17 @@ from davbind.storage.interface import INLINE_MAX, BlobStore, Txn
 from davbind.storage.model import Damaged, Resource
 
 DAV_CLASSES = "1, 2, 3, bind"
+STORED_CONTENT_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy",
+     "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; "
+     "sandbox"),
+)
+"""Stored content is whatever users uploaded, with the type they gave: an HTML or SVG file
+must never run script in the server's origin (where a browser holds the user's
+credentials for every other file).  ``sandbox`` gives such a page a unique origin and no
+scripts, forms or plugins; ``nosniff`` stops a browser from guessing an active type for
+content labelled otherwise.  Images, media, text and downloads are unaffected."""
 COMMON_METHODS = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK"
 SMALL = 256 * 1024
 
@@ -251,6 +262,7 @@ async def get(services: Services, request: Request) -> Response:
     if resource.is_collection:
         return await _collection_page(services, request, resource)
     headers.append(("Content-Type", resource.content_type or "application/octet-stream"))
+    headers.extend(STORED_CONTENT_HEADERS)
     headers.append(("Accept-Ranges", "bytes"))
     status, start, length = _span(request, resource)
     if status == 206:
