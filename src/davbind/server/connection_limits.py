@@ -134,13 +134,14 @@ def refusal_bytes(status: int, text: str) -> bytes:
     ])  # fmt: skip
 
 
-def refused_method(start: bytes) -> Refusal:
+def refused_method(start: bytes) -> Refusal | None:
     """The answer to a method httptools does not know, by the app's rule (501 for a
-    token, else 400), read from the request's first bytes."""
+    token, else 400), read from the request's first bytes; None while its end is not
+    among them."""
     line = start.lstrip(b"\r\n")
     method = line.split(b" ", 1)[0]
-    if b" " not in line and len(line) < METHOD_PEEK:  # the method's end was not seen
-        return Refusal(400, "malformed request method")
+    if b" " not in line and len(line) < METHOD_PEEK:
+        return None
     err = unknown_method(method.decode("latin-1"))
     return Refusal(err.status, err.message)
 
@@ -200,6 +201,7 @@ class GuardedProtocol(ZeroCopyProtocol):
         self._refused = False
         self._pending: bytes | None = None  # a refusal waiting for earlier answers
         self._linger: asyncio.TimerHandle | None = None
+        self._peek: bytes | None = None  # the start of a request with an unknown method
 
     # -- connection ------------------------------------------------------------------
 
@@ -224,8 +226,23 @@ class GuardedProtocol(ZeroCopyProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if not self._refused:
+        if self._peek is not None:
+            self._peek_method(data)
+        elif not self._refused:
             super().data_received(data)
+
+    def _peek_method(self, data: bytes, final: bool = False) -> None:
+        """Collect the start of a request whose method httptools refused until the
+        method is known (``final``: it cannot be, the request's start is unknown)."""
+        assert self._peek is not None
+        self._peek += data[: METHOD_PEEK - len(self._peek)]
+        refusal = refused_method(self._peek)
+        if refusal is None and not final:
+            return
+        self._peek = None
+        if refusal is None:
+            refusal = Refusal(400, "malformed request method")
+        self._refuse(refusal.status, refusal.text)
 
     def on_response_complete(self) -> None:
         self._answered = True
@@ -252,8 +269,9 @@ class GuardedProtocol(ZeroCopyProtocol):
         except httptools.HttpParserUpgrade:
             raise
         except httptools.HttpParserInvalidMethodError:
-            refusal = refused_method(self._start or b"-")
-            self._refuse(refusal.status, refusal.text)
+            # httptools gives up within the method; its end may come in a later read
+            self._peek = self._start or b""
+            self._peek_method(b"", final=self._start is None)
             return
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, Refusal):
@@ -349,6 +367,7 @@ class GuardedProtocol(ZeroCopyProtocol):
     def _refuse(self, status: int, text: str) -> None:
         """Stop reading requests; answer ``status`` once earlier answers are out."""
         self._refused = True
+        self._peek = None
         self._in_head = False
         self._disarm()
         self._worker.waiting.pop(self, None)
