@@ -4,10 +4,10 @@ would get wrong (an unknown method, a fragment in the request-target).
 
 ``GuardedProtocol`` subclasses the zero-copy protocol (``server.zerocopy``), so it is part
 of the uvicorn seam.  It overrides ``connection_made``, ``connection_lost``,
-``data_received``, ``on_message_begin``, ``on_header``, ``on_headers_complete`` and
-``on_response_complete``, each calling uvicorn's own, and uses these attributes of
-uvicorn's ``HttpToolsProtocol``: ``parser``, ``url``, ``cycle``, ``pipeline``,
-``connections``, ``server_state``, ``transport`` and ``loop``; of the request cycle it uses
+``data_received``, ``on_message_begin``, ``on_header``, ``on_headers_complete``,
+``on_message_complete`` and ``on_response_complete``, each calling uvicorn's own, and
+uses these attributes of uvicorn's ``HttpToolsProtocol``: ``parser``, ``url``, ``cycle``,
+``pipeline``, ``connections``, ``transport`` and ``loop``; of the request cycle it uses
 ``response_complete`` and ``keep_alive``.  They are not a public API: see the bounds on
 uvicorn in ``pyproject.toml`` and ``tests/server/test_seam_version.py``.
 
