@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from davbind.server.connection_limits import ConnectionLimits, GuardedProtocol, refused_method
 from davbind.server.settings import SettingsError, load_settings
+
+sys.path.insert(0, str(Path(__file__).parent))
+from live_server import Served
 
 LIMITS = ConnectionLimits(header_timeout=1.0, max_header_bytes=4096, max_header_fields=20,
                           max_connections=4)  # fmt: skip
@@ -42,32 +46,18 @@ class App:
         await send({"type": "http.response.body", "body": body})
 
 
-class Server:
+class Server(Served):
     def __init__(self, limits: ConnectionLimits, keep_alive: float = 5.0) -> None:
-        protocol = type("Limited", (GuardedProtocol,), {"limits": limits})
         self.app = App()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(
-            self.app, http=protocol, loop="uvloop", log_level="warning", lifespan="off",
-            timeout_keep_alive=keep_alive,  # type: ignore[arg-type]
-        ))  # fmt: skip
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       daemon=True)  # fmt: skip
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
+        protocol = type("Limited", (GuardedProtocol,), {"limits": limits})
+        super().__init__(self.app, http=protocol, timeout_keep_alive=keep_alive)
 
     def connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=5)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
         self.app.release.set()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        super().stop(timeout)
 
 
 @pytest.fixture

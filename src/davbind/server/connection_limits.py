@@ -251,7 +251,7 @@ class GuardedProtocol(ZeroCopyProtocol):
             return
         if self._pending is not None:
             self._close_with(self._pending)
-        elif not self._in_head:
+        else:  # idle, or already trickling in its next head: either may be evicted
             self._wait()
 
     # -- parsing -----------------------------------------------------------------------
