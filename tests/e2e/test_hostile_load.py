@@ -9,10 +9,14 @@ connections per worker).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import resource
 import selectors
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -176,3 +180,30 @@ def test_unknown_method_is_501_and_a_fragment_400_acting_on_nothing(hostile):
     status, answer, _ = request(hostile.port, b"DELETE /a#frag HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status == 400 and b"fragment" in answer
     assert request(hostile.port, b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200
+
+
+def test_serve_raises_its_open_files_limit_to_the_hard_limit(tmp_path: Path):
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard <= 1024:
+        pytest.skip(f"the open-files hard limit is {hard}: not a finite limit above 1024")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "davbind.cli.main", "serve", "--port", str(port),
+             "--data", str(tmp_path / "data")],
+            stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True,
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard)),
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while b"serving" not in log.read_bytes():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert psutil.Process(proc.pid).rlimit(psutil.RLIMIT_NOFILE) == (hard, hard)
+        assert f"open files limit: {hard} (raised from 1024)" in log.read_text()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
