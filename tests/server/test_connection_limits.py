@@ -203,7 +203,7 @@ def test_a_silent_connection_gets_408_after_the_head_deadline(serve):
         start = time.monotonic()
         answer = read_all(s)
         waited = time.monotonic() - start
-    assert statuses(answer) == [408]
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert 0.9 < waited < 2.5
 
 

@@ -50,13 +50,13 @@ import resource
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, ClassVar
 
 import httptools
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from davbind.protocol.errors import REASONS
 from davbind.server.app import unknown_method
 from davbind.server.settings import Settings
 from davbind.server.zerocopy import ZeroCopyProtocol
@@ -124,10 +124,11 @@ class Refusal(Exception):
 
 
 def refusal_bytes(status: int, text: str) -> bytes:
-    body = f"{status} {REASONS.get(status, '')}: {text}\n".encode()
+    reason = HTTPStatus(status).phrase
+    body = f"{status} {reason}: {text}\n".encode()
     retry = b"retry-after: 1\r\n" if status == 503 else b""
     return b"".join([
-        b"HTTP/1.1 %d %s\r\n" % (status, REASONS.get(status, "").encode()),
+        f"HTTP/1.1 {status} {reason}\r\n".encode(),
         b"content-type: text/plain; charset=utf-8\r\n",
         b"content-length: %d\r\n" % len(body), retry,
         b"connection: close\r\n\r\n", body,
