@@ -82,8 +82,9 @@ log "mypy"
 log "lint-imports (the layer contracts in pyproject.toml)"
 "$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/lint-imports"
 
-# The uvicorn seam (server/zerocopy.py) uses uvicorn internals: its tests also run
-# against the lowest uvicorn pyproject.toml allows (the main run has the highest).
+# The uvicorn seam (server/zerocopy.py, server/connection_limits.py) uses uvicorn
+# internals: its tests also run against the lowest uvicorn pyproject.toml allows (the
+# main run has the highest).
 low=$(sed -n 's/.*"uvicorn\[standard\]>=\([0-9.]*\),<.*/\1/p' pyproject.toml)
 lowenv=.venv-uvicorn-$low
 if [ ! -x "$lowenv/bin/python3" ]; then
@@ -93,6 +94,7 @@ fi
 "$lowenv/bin/python3" -m pip install -q -e '.[test]' "uvicorn[standard]==$low"
 log "pytest of the uvicorn seam against uvicorn $low"
 "$lowenv/bin/python3" -m pytest -q -p no:cacheprovider tests/server/test_zerocopy.py \
+    tests/server/test_connection_limits.py \
     tests/server/test_storage_threads.py tests/server/test_seam_version.py
 
 log "pytest -q -ra $*"

@@ -19,16 +19,17 @@ from davbind.server.zerocopy import ZeroCopyProtocol
 
 
 class Served:
-    """``app`` behind uvicorn with ``ZeroCopyProtocol`` on a free loopback port, served
-    from a thread (``config`` goes to ``uvicorn.Config``; lifespan off unless given)."""
+    """``app`` behind uvicorn with ``ZeroCopyProtocol`` (or ``http``) on a free loopback
+    port, served from a thread (``config`` goes to ``uvicorn.Config``; lifespan off
+    unless given)."""
 
-    def __init__(self, app: Any, **config: Any) -> None:
+    def __init__(self, app: Any, http: type[Any] = ZeroCopyProtocol, **config: Any) -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(
-            app, http=ZeroCopyProtocol, loop="uvloop", log_level="warning",
+            app, http=http, loop="uvloop", log_level="warning",
             **{"lifespan": "off", **config},
         ))  # fmt: skip
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},

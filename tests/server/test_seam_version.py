@@ -12,7 +12,7 @@ from pathlib import Path
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from davbind.server import zerocopy
+from davbind.server import connection_limits, zerocopy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +43,30 @@ def test_the_internals_the_seam_names_exist() -> None:
         assert hasattr(HttpToolsProtocol, name) or name in inspect.getsource(
             HttpToolsProtocol.on_headers_complete
         ), name
+
+
+def test_the_internals_the_connection_limits_name_exist() -> None:
+    """``server/connection_limits.py`` names the uvicorn callbacks it overrides and the
+    attributes it uses; each exists on this uvicorn (a class member, or assigned by the
+    class), and each one the code touches is named."""
+    doc = connection_limits.__doc__ or ""
+    named = set(re.findall(r"``(\w+)``", doc.split("They are not a public")[0]))
+    protocol_names = set(dir(HttpToolsProtocol)) | set(
+        re.findall(r"self\.(\w+) *[:=]", inspect.getsource(HttpToolsProtocol))
+    )
+    cycle_names = set(dir(RequestResponseCycle)) | set(
+        re.findall(r"self\.(\w+)", inspect.getsource(RequestResponseCycle.__init__))
+    )
+    overridden = {
+        name for name, member in vars(connection_limits.GuardedProtocol).items()
+        if callable(member) and name in set(dir(HttpToolsProtocol)) and name != "__init__"
+    }  # fmt: skip
+    assert overridden, "GuardedProtocol overrides uvicorn's callbacks"
+    assert overridden <= named, f"overridden but not named: {overridden - named}"
+    source = inspect.getsource(connection_limits.GuardedProtocol)
+    used = set(re.findall(r"self\.(?!_)(\w+)", source)) - overridden - {"limits"}
+    assert used <= named, f"used but not named in the doc: {used - named}"
+    for name in used | overridden:
+        assert name in protocol_names, name
+    for name in set(re.findall(r"self\.cycle\.(\w+)", source)):
+        assert name in named and name in cycle_names, name

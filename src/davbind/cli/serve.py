@@ -1,5 +1,5 @@
 """``davbind serve``: start the server under uvicorn (httptools + uvloop, with the
-zero-copy seam of ``server.zerocopy``).
+seam of ``server.zerocopy`` and ``server.connection_limits``).
 
 Settings are built once here (flags > environment > TOML file) and handed to every
 worker as JSON in ``DAVBIND_SETTINGS_JSON``.  Before workers start, leftovers of
@@ -9,6 +9,7 @@ interrupted uploads are swept and interrupted blob reclamation is finished.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 from pathlib import Path
@@ -16,8 +17,8 @@ from pathlib import Path
 import click
 import uvicorn
 
+from davbind.server.connection_limits import GuardedProtocol
 from davbind.server.settings import Settings, SettingsError, is_loopback, load_settings
-from davbind.server.zerocopy import ZeroCopyProtocol
 from davbind.storage.model import StorageError, StorageFull
 from davbind.storage.open import open_blobs, open_metadata
 from davbind.storage.sqlite import SchemaTooNew
@@ -140,6 +141,7 @@ def serve(
     if not is_loopback(settings.host) and not settings.anonymous_write:
         click.echo("note: anonymous writes are refused on a non-loopback address", err=True)
     os.environ["DAVBIND_SETTINGS_JSON"] = settings.to_json()
+    click.echo(raise_open_files_limit(), err=True)
     click.echo(f"davbind serving {settings.data_dir} on {url_of(settings.host, settings.port)}")
     uvicorn.run(
         "davbind.server.app:create_app",
@@ -147,11 +149,26 @@ def serve(
         host=settings.host,
         port=settings.port,
         workers=settings.workers if settings.workers > 1 else None,
-        http=ZeroCopyProtocol,
+        http=GuardedProtocol,
         loop="uvloop",
         log_level="warning",
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=settings.keepalive_timeout,
     )
+
+
+def raise_open_files_limit() -> str:
+    """Raise the soft limit on open files to the hard one (workers inherit it): every
+    connection is a descriptor, and 1024, a common soft default, is a few hundred
+    idle clients.  Returns the line to log."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        return f"open files limit: {soft}"
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:  # e.g. macOS refuses RLIM_INFINITY
+        return f"open files limit: {soft} (could not raise it to {hard}: {exc})"
+    return f"open files limit: {hard} (raised from {soft})"
 
 
 def _fail(message: str, code: int) -> None:

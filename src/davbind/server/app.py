@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable
 
 from davbind.protocol.errors import REASONS, DAVError
@@ -86,6 +87,17 @@ HANDLERS: dict[str, Handler] = {
 
 WRITE_METHODS = frozenset(HANDLERS) - {"OPTIONS", "GET", "HEAD", "PROPFIND"}
 
+METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def unknown_method(method: str) -> DAVError:
+    """RFC 9110 §15.6.2: a method the server does not implement for any resource is 501
+    (405 is for a method known but not allowed on the target); one that is not a token
+    (§5.6.2, §9.1) is a malformed request."""
+    if METHOD_TOKEN.fullmatch(method):
+        return DAVError(501, f"method {method} is not implemented")
+    return DAVError(400, "malformed request method")
+
 
 def error_response(exc: Exception) -> Response:
     """The single mapping from raised errors to HTTP responses."""
@@ -137,7 +149,7 @@ class App:
             request = Request(scope, receive)
             handler = HANDLERS.get(request.method)
             if handler is None:
-                raise DAVError(405 if request.method.isalpha() else 400, "method not supported")
+                raise unknown_method(request.method)
             if request.method in WRITE_METHODS and not self.services.settings.anonymous_write:
                 raise DAVError(403, "anonymous write access is disabled on this address")
             response = await handler(self.services, request)

@@ -36,6 +36,12 @@ class Settings:
     allow_loops: bool = True
     allow_anonymous_write: bool | None = None
     durability: str = "standard"  # or "strict": see ``durable``
+    # Connection hygiene (server/connection_limits.py); times in seconds.
+    header_timeout: int = 20
+    keepalive_timeout: int = 15
+    max_header_bytes: int = 64 * 1024
+    max_header_fields: int = 200
+    max_connections: int = 1000  # per worker
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY:
@@ -85,7 +91,9 @@ def is_loopback(host: str) -> bool:
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
-POSITIVE = ("port", "workers")  # port 0 would pick a random port nobody is told about
+# port 0 would pick a random port nobody is told about; a limit of 0 would refuse all
+POSITIVE = ("port", "workers", "header_timeout", "keepalive_timeout", "max_header_bytes",
+            "max_header_fields", "max_connections")  # fmt: skip
 
 
 class SettingsError(ValueError):
