@@ -1,10 +1,11 @@
 """``/.well-known/davbind/health``: whether this worker can answer from its store.
 
-GET or HEAD answers 200 ``{"status": "ok", "store": "ok", "duration_ms": ...}`` when a
-trivial read of the metadata store (the root's row, in a reader thread like every
+GET or HEAD answers 200 ``{"status": "ok", "store": "ok", "duration_ms": ..., "pid": ...}``
+when a trivial read of the metadata store (the root's row, in a reader thread like every
 storage call) returns within ``TIMEOUT`` seconds, else 503 ``{"status": "error",
-"error": "..."}``.  Other methods get 405.  The path lives under ``/.well-known/``, which
-RFC 8615 §3 reserves for such site-wide resources, so no WebDAV resource is hidden.
+"error": "..."}``; ``pid`` names the worker process that answered.  Other methods get
+405.  The path lives under ``/.well-known/``, which RFC 8615 §3 reserves for such
+site-wide resources, so no WebDAV resource is hidden.
 
 Probes of concurrent health requests share one read: a store that hangs ties up one
 reader thread, however often a load balancer asks.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 
 from davbind.server.http import Response, Send, send_response
@@ -50,7 +52,7 @@ class Health:
         except Exception as exc:
             return 503, {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
         millis = round((time.perf_counter() - started) * 1000, 3)
-        return 200, {"status": "ok", "store": "ok", "duration_ms": millis}
+        return 200, {"status": "ok", "store": "ok", "duration_ms": millis, "pid": os.getpid()}
 
     async def respond(self, method: str, send: Send) -> None:
         if method not in ("GET", "HEAD"):

@@ -162,4 +162,3 @@ def configure_logging(level: str) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s: %(message)s"))
         handler._davbind = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
-        logger.propagate = False
