@@ -423,3 +423,33 @@ def test_in_flight_counts_a_running_request(tmp_path: Path) -> None:
         assert _sample(site, "davbind_http_request_body_bytes_total", method="PUT") == 2
     finally:
         site.close()
+
+
+# -- settings ----------------------------------------------------------------------------
+
+
+def test_observability_settings_from_env_and_their_errors(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from davbind.server.settings import SettingsError, load_settings
+
+    monkeypatch.setenv("DAVBIND_LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("DAVBIND_ACCESS_LOG", "off")
+    monkeypatch.setenv("DAVBIND_ACCESS_LOG_FORMAT", "json")
+    monkeypatch.setenv("DAVBIND_METRICS_PORT", "9100")
+    s = load_settings(None, {"data_dir": str(tmp_path)})
+    assert (s.log_level, s.access_log, s.access_log_format, s.metrics_port) == (
+        "debug", False, "json", 9100)  # fmt: skip
+    assert load_settings(None, {"data_dir": str(tmp_path), "access_log": True}).access_log
+    monkeypatch.setenv("DAVBIND_LOG_LEVEL", "loud")
+    with pytest.raises(SettingsError, match="DAVBIND_LOG_LEVEL: use one of critical"):
+        load_settings(None, {})
+    monkeypatch.delenv("DAVBIND_LOG_LEVEL")
+    with pytest.raises(SettingsError, match="--access-log-format: use one of text, json"):
+        load_settings(None, {"access_log_format": "xml"})
+    with pytest.raises(SettingsError, match="metrics_port 8080 is the port served already"):
+        load_settings(None, {"metrics_port": 8080})
+    with pytest.raises(SettingsError, match="--metrics-port: 70000 is out of range"):
+        load_settings(None, {"metrics_port": 70000})
+    with pytest.raises(ValueError, match="log_level must be one of"):
+        Settings(log_level="verbose")
