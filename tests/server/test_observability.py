@@ -14,7 +14,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import logging
 import os
 import random
 import re
@@ -51,15 +50,15 @@ TEXT_LINE = re.compile(
 )
 
 
-class Lines(logging.Handler):
-    """Collects the formatted access lines."""
+class Lines:
+    """Collects the access lines as written (whole lines per write)."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.lines: list[str] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
+    def __call__(self, data: bytes) -> None:
+        assert data.endswith(b"\n")
+        self.lines.extend(data.decode().splitlines())
 
 
 class Spy:
@@ -92,11 +91,7 @@ class Site:
         self.spy = Spy(App(services))
         self.observed = observe(self.spy, services, HANDLERS)
         self.handler = Lines()
-        logger = logging.getLogger(f"test.access.{id(self)}")
-        logger.propagate = False
-        logger.setLevel(logging.INFO)
-        logger.addHandler(self.handler)
-        self.observed.access = AccessLog(fmt, logger)
+        self.observed.access = AccessLog(fmt, self.handler)
         self.served = Served(self.observed, lifespan="on")
         self.http = httpx.Client(base_url=self.served.url, timeout=30)
 
@@ -104,13 +99,18 @@ class Site:
     def lines(self) -> list[str]:
         return self.handler.lines
 
-    def last(self) -> str:
-        """The access line of the last request (written after its answer went out)."""
+    def wait(self, n: int) -> list[str]:
+        """The access lines, once ``n`` are written (each right after its answer)."""
         deadline = time.monotonic() + 5
-        while not self.lines:
-            assert time.monotonic() < deadline, "no access line written"
+        while len(self.lines) < n:
+            assert time.monotonic() < deadline, f"{len(self.lines)} access lines, not {n}"
             time.sleep(0.01)
-        return self.lines[-1]
+        time.sleep(0.05)  # and no more come
+        return self.lines
+
+    def last(self) -> str:
+        """The access line of the only request since ``fresh()``."""
+        return self.wait(1)[-1]
 
     def fresh(self) -> None:
         self.lines.clear()
@@ -168,7 +168,7 @@ def test_json_line_of_a_get_and_a_put(json_site: Site) -> None:
     site.fresh()
     r = site.http.get("/x.bin", headers={"User-Agent": b'evil"\t{"status":1}\xc3\xa9'})
     assert r.status_code == 200
-    assert len(site.lines) == 1 and "\n" not in site.lines[0]
+    assert len(site.wait(1)) == 1
     got = json.loads(site.last())
     assert got["method"] == "GET" and got["path"] == "/x.bin"
     assert (got["status"], got["bytes_out"], got["bytes_in"]) == (200, 4096, 0)
@@ -260,7 +260,7 @@ def test_no_credentials_in_the_log(tmp_path: Path) -> None:
             site.http.get(f"http://alice:{secret}@127.0.0.1:{site.served.port}/f")
             site.spy.principal = "alice"  # what authentication will set
             assert site.http.get("/f", headers=auth).status_code == 200
-            text = "\n".join(site.lines)
+            text = "\n".join(site.wait(4))
             assert len(site.lines) == 4
             for leak in (secret, token, "Basic", "session="):
                 assert leak not in text, (leak, text)
@@ -304,6 +304,7 @@ def test_health_ok(site: Site) -> None:
     assert head.status_code == 200 and head.content == b""
     post = site.http.post(HEALTH)
     assert post.status_code == 405 and post.headers["allow"] == "GET, HEAD"
+    site.wait(3)
     assert '"GET /.well-known/davbind/health HTTP/1.1" 200' in site.lines[0]
 
 
