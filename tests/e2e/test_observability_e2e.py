@@ -122,6 +122,10 @@ def test_one_worker_metrics_and_quiet_logs(server_factory) -> None:
         assert m['davbind_http_requests_total{method="GET",status="2xx"}'] == 3
         assert m['davbind_http_requests_total{method="GET",status="4xx"}'] == 1
         log = srv.log_path.read_text()
+        files = [f.path for f in psutil.Process(srv.proc.pid).open_files()]
+        directory = next(Path(f).parent for f in files if "davbind-metrics-" in f)
+        assert directory.is_dir()
+    assert not directory.exists(), "the metrics directory outlived the server"
     assert HEALTH not in log and "/nothing" not in log  # no access lines
     assert "INFO" not in log  # uvicorn's start-up messages are info
 

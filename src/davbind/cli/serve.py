@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import socket
 from pathlib import Path
 
@@ -167,6 +168,15 @@ def _metrics_listener(settings: Settings) -> MetricsListener | None:
         _fail(f"cannot serve metrics on {where}: {exc.strerror or exc}", 1)
         return None
     atexit.register(listener.close)  # also when uvicorn exits the process itself
+
+    def close_then_die(signum: int, _frame: object) -> None:
+        listener.close()
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    # uvicorn (one worker) ends a graceful shutdown by raising SIGTERM again with the
+    # handler found before it started, which skips atexit: this one cleans up first
+    signal.signal(signal.SIGTERM, close_then_die)
     return listener
 
 
