@@ -8,9 +8,11 @@ interrupted uploads are swept and interrupted blob reclamation is finished.
 
 from __future__ import annotations
 
+import atexit
 import os
 import resource
 import shutil
+import signal
 import socket
 from pathlib import Path
 
@@ -18,7 +20,15 @@ import click
 import uvicorn
 
 from davbind.server.connection_limits import GuardedProtocol
-from davbind.server.settings import Settings, SettingsError, is_loopback, load_settings
+from davbind.server.metrics_listener import MetricsListener, open_listener
+from davbind.server.settings import (
+    ACCESS_LOG_FORMATS,
+    LOG_LEVELS,
+    Settings,
+    SettingsError,
+    is_loopback,
+    load_settings,
+)
 from davbind.storage.model import StorageError, StorageFull
 from davbind.storage.open import open_blobs, open_metadata
 from davbind.storage.sqlite import SchemaTooNew
@@ -106,6 +116,16 @@ def prepare(settings: Settings) -> None:
 @click.option("--durability", type=click.Choice(["standard", "strict"]), default=None,
               help="strict: answer writes only once on disk; standard: flush right after "
                    "the answer, roll back what a power loss cut short [standard].")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default=None,
+              help="Level of the server's own messages (not the access log) [info].")
+@click.option("--access-log/--no-access-log", default=None,
+              help="One line per request on stdout [on].")
+@click.option("--access-log-format", type=click.Choice(ACCESS_LOG_FORMATS), default=None,
+              help="text (the combined format, plus bytes in and milliseconds) or json "
+                   "(one object per line) [text].")
+@click.option("--metrics-port", type=int, default=None,
+              help="Serve Prometheus metrics on this port (metrics_host, 127.0.0.1 by "
+                   "default) [off].")
 def serve(
     host: str | None,
     port: int | None,
@@ -115,6 +135,10 @@ def serve(
     allow_anonymous_write: bool | None,
     allow_loops: bool | None,
     durability: str | None,
+    log_level: str | None,
+    access_log: bool | None,
+    access_log_format: str | None,
+    metrics_port: int | None,
 ) -> None:
     """Serve a WebDAV tree (SQLite metadata + content-addressed files by default)."""
     try:
@@ -124,6 +148,8 @@ def serve(
                 "host": host, "port": port, "data_dir": data_dir, "workers": workers,
                 "allow_anonymous_write": allow_anonymous_write, "allow_loops": allow_loops,
                 "durability": durability,
+                "log_level": log_level and log_level.lower(), "access_log": access_log,
+                "access_log_format": access_log_format, "metrics_port": metrics_port,
             },
         )
     except SettingsError as exc:
@@ -142,7 +168,10 @@ def serve(
         click.echo("note: anonymous writes are refused on a non-loopback address", err=True)
     os.environ["DAVBIND_SETTINGS_JSON"] = settings.to_json()
     click.echo(raise_open_files_limit(), err=True)
+    metrics = _metrics_listener(settings)
     click.echo(f"davbind serving {settings.data_dir} on {url_of(settings.host, settings.port)}")
+    if metrics is not None:
+        click.echo(f"metrics on {metrics.url}")
     uvicorn.run(
         "davbind.server.app:create_app",
         factory=True,
@@ -151,7 +180,8 @@ def serve(
         workers=settings.workers if settings.workers > 1 else None,
         http=GuardedProtocol,
         loop="uvloop",
-        log_level="warning",
+        log_level=settings.log_level,
+        access_log=False,  # davbind writes its own (server.observability)
         timeout_graceful_shutdown=10,
         timeout_keep_alive=settings.keepalive_timeout,
     )
@@ -169,6 +199,28 @@ def raise_open_files_limit() -> str:
     except (ValueError, OSError) as exc:  # e.g. macOS refuses RLIM_INFINITY
         return f"open files limit: {soft} (could not raise it to {hard}: {exc})"
     return f"open files limit: {hard} (raised from {soft})"
+
+
+def _metrics_listener(settings: Settings) -> MetricsListener | None:
+    if not settings.metrics_port:
+        return None
+    try:
+        listener = open_listener(settings)
+    except OSError as exc:
+        where = url_of(settings.metrics_host, settings.metrics_port)
+        _fail(f"cannot serve metrics on {where}: {exc.strerror or exc}", 1)
+        return None
+    atexit.register(listener.close)  # also when uvicorn exits the process itself
+
+    def close_then_die(signum: int, _frame: object) -> None:
+        listener.close()
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    # uvicorn (one worker) ends a graceful shutdown by raising SIGTERM again with the
+    # handler found before it started, which skips atexit: this one cleans up first
+    signal.signal(signal.SIGTERM, close_then_die)
+    return listener
 
 
 def _fail(message: str, code: int) -> None:

@@ -47,6 +47,7 @@ from davbind.server.http import (
     offers_zerocopy,
     send_response,
 )
+from davbind.server.observability import Observed, configure_logging, observe
 from davbind.server.services import Services
 from davbind.server.settings import Settings
 from davbind.server.storage_threads import StorageThreads
@@ -180,8 +181,11 @@ def build_services(settings: Settings) -> Services:
     return Services(settings, store, blobs, StorageThreads(store))
 
 
-def create_app(settings: Settings | None = None) -> App:
-    """Factory for uvicorn (``--factory``): settings come from DAVBIND_SETTINGS_JSON."""
+def create_app(settings: Settings | None = None) -> Observed:
+    """Factory for uvicorn (``--factory``): settings come from DAVBIND_SETTINGS_JSON.
+    The app is wrapped in the observability middleware (access log, metrics, health)."""
     if settings is None:
         settings = Settings.from_json(os.environ["DAVBIND_SETTINGS_JSON"])
-    return App(build_services(settings))
+    configure_logging(settings.log_level)
+    services = build_services(settings)
+    return observe(App(services), services, HANDLERS)

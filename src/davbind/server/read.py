@@ -117,7 +117,8 @@ def _range(value: str | None, size: int) -> tuple[int, int] | None:
 class SmallBlobCache:
     """Recently read small contents, by digest.  Content is addressed by its digest and
     never changes, so an entry can never be stale; the total size is bounded (LRU).
-    Reader threads share it, hence the lock."""
+    Reader threads share it, hence the lock.  ``hits`` and ``misses`` count lookups
+    (exported as metrics, ``server.metrics``)."""
 
     def __init__(self, max_bytes: int = 32 * 1024 * 1024, max_item: int = INLINE_MAX) -> None:
         self.max_bytes = max_bytes
@@ -125,11 +126,16 @@ class SmallBlobCache:
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
 
     def get(self, digest: str) -> bytes | None:
         with self._lock:
             data = self._items.get(digest)
-            if data is not None:
+            if data is None:
+                self.misses += 1
+            else:
+                self.hits += 1
                 self._items.move_to_end(digest)
             return data
 

@@ -18,6 +18,8 @@ from typing import Any
 from davbind.storage.open import default_urls
 
 DURABILITY = ("standard", "strict")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's names
+ACCESS_LOG_FORMATS = ("text", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +44,18 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     max_header_fields: int = 200
     max_connections: int = 1000  # per worker
+    log_level: str = "info"  # uvicorn's and davbind's loggers (not the access log)
+    access_log: bool = True
+    access_log_format: str = "text"  # or "json": one object per line
+    metrics_port: int = 0  # 0: no metrics listener
+    metrics_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
-        if self.durability not in DURABILITY:
-            raise ValueError(
-                f"durability must be one of {', '.join(DURABILITY)}, not {self.durability!r}"
-            )
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(
+                    f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}"
+                )
 
     def resolved(self) -> Settings:
         """Fill the storage URLs from ``data_dir`` when not given."""
@@ -77,6 +85,13 @@ class Settings:
     @classmethod
     def from_json(cls, text: str) -> Settings:
         return cls(**json.loads(text))
+
+
+_CHOICES = {
+    "durability": DURABILITY,
+    "log_level": LOG_LEVELS,
+    "access_log_format": ACCESS_LOG_FORMATS,
+}
 
 
 def is_loopback(host: str) -> bool:
@@ -120,6 +135,8 @@ def _from_env(name: str, raw: str) -> Any:
             return int(raw.strip())
         except ValueError:
             raise SettingsError(f"{var}={raw!r}: not a whole number") from None
+    if name in _CHOICES:  # DAVBIND_LOG_LEVEL=INFO means info
+        return raw.strip().lower()
     return raw
 
 
@@ -140,10 +157,10 @@ def _check(name: str, value: Any, where: str) -> None:
         raise SettingsError(f"{name} in {where}: {value!r} is not {want}")
     if kind == "int" and (value < 0 or (name in POSITIVE and value < 1)):
         raise SettingsError(f"{name} in {where}: {value} is out of range")
-    if name == "port" and value > 65535:
-        raise SettingsError(f"port in {where}: {value} is out of range (1-65535)")
-    if name == "durability" and value not in DURABILITY:
-        raise SettingsError(f"durability in {where}: use one of {', '.join(DURABILITY)}")
+    if name in ("port", "metrics_port") and value > 65535:
+        raise SettingsError(f"{name} in {where}: {value} is out of range (1-65535)")
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise SettingsError(f"{name} in {where}: use one of {', '.join(_CHOICES[name])}")
 
 
 def load_settings(config_file: str | None, overrides: dict[str, Any]) -> Settings:
@@ -180,4 +197,6 @@ def load_settings(config_file: str | None, overrides: dict[str, Any]) -> Setting
             flag = "--data" if name == "data_dir" else f"--{name.replace('_', '-')}"
             _check(name, value, flag)
             values[name] = value
+    if values.get("metrics_port") and values.get("metrics_port") == values.get("port", 8080):
+        raise SettingsError(f"metrics_port {values['metrics_port']} is the port served already")
     return Settings(**values).resolved()
