@@ -384,11 +384,11 @@ def test_metrics_count_requests_bytes_and_cache_hits(tmp_path: Path) -> None:
         for _ in range(3):
             assert site.http.get("/s.bin").content == fresh
         site.http.get("/missing")
-        site.http.request("PATCH", "/")  # not a method davbind serves: 405
+        site.http.request("PATCH", "/")  # not a method davbind implements: 501
         get2 = {"method": "GET", "status": "2xx"}
         assert _sample(site, "davbind_http_requests_total", **get2) == 3
         assert _sample(site, "davbind_http_requests_total", method="GET", status="4xx") == 1
-        assert _sample(site, "davbind_http_requests_total", method="other", status="4xx") == 1
+        assert _sample(site, "davbind_http_requests_total", method="other", status="5xx") == 1
         assert _sample(site, "davbind_http_requests_total", method="PUT", status="2xx") == 1
         assert _sample(site, "davbind_http_request_duration_seconds_count", **get2) == 3
         assert _sample(site, "davbind_http_request_body_bytes_total", method="PUT") == 4096
