@@ -110,8 +110,10 @@ def test_json_escapes_odd_names_and_values(dav: Any) -> None:
         '<Z:note>say "hi" &amp; &lt;bye&gt;</Z:note></D:prop></D:set></D:propertyupdate>'
     )
     assert dav.request("PROPPATCH", '/q/a%22b%3Cc%3E%26.txt', content=patch).status_code == 207
-    body = '<D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop><Z:note/><D:displayname/></D:prop>'
-    "</D:propfind>"
+    body = (
+        '<D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop><Z:note/><D:displayname/></D:prop>'
+        "</D:propfind>"
+    )
     doc = _json(dav, "/q/", "1", body)
     (entry,) = [e for e in doc["responses"] if not e["collection"]]
     assert entry["href"] == "/q/a%22b%3Cc%3E%26.txt"
