@@ -103,3 +103,32 @@ def test_allprop_run_equals_the_per_member_path(tmp_path: Path, minimal: bool) -
     assert fast == slow
     assert sum('<n xmlns="urn:x">' in part for part in fast) == 6
     assert any("&amp;" in part and "&lt;" in part for part in fast)
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_json_allprop_values_equal_the_row_values(resource: Resource) -> None:
+    from davbind.server.propfind_json import allprop_values, row_values
+
+    row = dict(zip(ROW_NAMES[:ROW_ALLPROP], row_values(resource)[:ROW_ALLPROP], strict=True))
+    assert allprop_values(resource) == {k: v for k, v in row.items() if v is not None}
+    size = row["{DAV:}getcontentlength"]
+    assert size is None if resource.is_collection else size == resource.size
+
+
+def test_json_allprop_run_equals_the_per_member_path(tmp_path: Path) -> None:
+    import json
+
+    store, coll = _store_with_members(tmp_path)
+    spec = parse_propfind(b'<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>')
+    try:
+        with store.read() as txn:
+            members = [pair for batch in txn.members(coll.key) for pair in batch]
+            r = Renderer(txn, spec, locks=LockView(txn), minimal=False, as_json=True)
+            (fast,) = r.run(("d",), members)
+            slow = [r.one(("d", seg), res, 200) for seg, res in members]
+    finally:
+        store.close()
+    assert json.loads(f"[{fast}]") == [json.loads(s) for s in slow]
+    assert fast == ",".join(slow)
+    notes = [e["props"].get("{urn:x}n") for e in json.loads(f"[{fast}]")]
+    assert sum(n is not None for n in notes) == 6
