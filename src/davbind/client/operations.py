@@ -31,6 +31,7 @@ from davbind.client.hrefs import normalize_path, parent_href, path_url
 from davbind.client.listing import PARENT_SET, Entry, Folder, Listing
 from davbind.client.messages import LIST_PROPS, LockToken, Request
 from davbind.client.multistatus import MultistatusParser, Response, lock_timeout
+from davbind.client.multistatus_json import JsonMultistatusParser, is_json
 from davbind.client.reported import RESOURCE_ID
 from davbind.client.transfer import (
     Meter,
@@ -146,14 +147,16 @@ def done(request: Request) -> Op[None]:
 
 
 class Multistatus:
-    """A consumer that parses a 207 body while it arrives, handing each response on."""
+    """A consumer that parses a 207 body while it arrives, handing each response on:
+    the XML multistatus, or davbind's JSON form when the answer's Content-Type says so."""
 
     def __init__(self, add: Callable[[Response], None]) -> None:
-        self.parser = MultistatusParser()
+        self.parser: MultistatusParser | JsonMultistatusParser = MultistatusParser()
         self._add = add
 
     def start(self, headers: Mapping[str, str]) -> None:
-        pass
+        if is_json(headers.get("content-type")):
+            self.parser = JsonMultistatusParser()
 
     def feed(self, chunk: bytes) -> None:
         for item in self.parser.feed(chunk):

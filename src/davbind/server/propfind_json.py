@@ -83,6 +83,29 @@ def allprop_values(r: Resource) -> dict[str, Value]:
     }
 
 
+_enc = json.encoder.encode_basestring  # the C string encoder the ENCODER uses
+_SUPPORTEDLOCK = ENCODER.encode(SUPPORTEDLOCK)
+_D = "{DAV:}"
+
+
+def allprop_text(href_: str, segment: str, r: Resource, lock: str) -> str:
+    """The encoded entry of a member without dead properties in a plain allprop: the
+    text ``ENCODER.encode(entry(…))`` gives for ``allprop_values`` + displayname +
+    lockdiscovery (``lock``, already encoded), in one string operation (a listing's hot
+    path; a test compares the two)."""
+    head = f'{{"href":{_enc(href_)},"status":200,"resource_id":"{r.rid}","collection":'
+    dates = f'"{_D}creationdate":"{iso_date(r.created)}"'
+    tail = (f'"{_D}getetag":{_enc(r.etag)},"{_D}getlastmodified":"{iso_date(r.modified)}",'
+            f'"{_D}resourcetype":')  # fmt: skip
+    rest = (f'"{_D}supportedlock":{_SUPPORTEDLOCK},"{_D}displayname":{_enc(segment)},'
+            f'"{_D}lockdiscovery":{lock}}}}}')  # fmt: skip
+    if r.is_collection:
+        return f'{head}true,"props":{{{dates},{tail}["collection"],{rest}'
+    ctype = _enc(r.content_type or _OCTETS)
+    return (f'{head}false,"props":{{{dates},"{_D}getcontentlength":{r.size},'
+            f'"{_D}getcontenttype":{ctype},{tail}[],{rest}')  # fmt: skip
+
+
 def _element(xml: str) -> ET.Element:
     return ET.fromstring(xml)
 

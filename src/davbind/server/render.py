@@ -322,26 +322,28 @@ class Renderer:
 
     def _allprop_json(self, base: str, members: Sequence[tuple[str, Resource]],
                       dead: dict[int, list[DeadProp]]) -> str:  # fmt: skip
-        """``props`` + ``_json_entry`` for a plain allprop: one dict per member, one
-        encoder call per run (the tests compare both paths)."""
-        items = []
-        values = propfind_json.allprop_values
-        shared = None if self.locks.active else JsonForm.no_locks
+        """``props`` + ``_json_entry`` for a plain allprop, one string operation per
+        member (``propfind_json.allprop_text``); a member with dead properties is built
+        as a dict (the tests compare both paths)."""
+        out = []
+        text = propfind_json.allprop_text
+        encode = propfind_json.ENCODER.encode
+        shared = None if self.locks.active else "[]"
         for seg, res in members:
-            props = values(res)
+            coll = res.is_collection
+            href_ = f"{base}{encode_segment(seg)}{'/' if coll else ''}"
             extra = dead.get(res.key)
             if extra is None:
+                lock = shared if shared is not None else encode(self._lockdiscovery(res))
+                out.append(text(href_, seg, res, lock))
+                continue
+            props = propfind_json.allprop_values(res)
+            if not any(d.name == DISPLAYNAME for d in extra):
                 props[DISPLAYNAME] = seg
-            else:
-                if not any(d.name == DISPLAYNAME for d in extra):
-                    props[DISPLAYNAME] = seg
-                props.update((d.name, JsonForm.dead(d)) for d in extra if _shown_dead(d.name))
-            props[LOCKDISCOVERY] = shared if shared is not None else self._lockdiscovery(res)
-            coll = res.is_collection
-            items.append({"href": f"{base}{encode_segment(seg)}{'/' if coll else ''}",
-                          "status": 200, "resource_id": res.rid, "collection": coll,
-                          "props": props})  # fmt: skip
-        return propfind_json.encode_all(items)
+            props.update((d.name, JsonForm.dead(d)) for d in extra if _shown_dead(d.name))
+            props[LOCKDISCOVERY] = self._lockdiscovery(res)
+            out.append(encode(propfind_json.entry(href_, res, props, [], 200, None)))
+        return ",".join(out)
 
 
 def _shown_dead(name: str) -> bool:
