@@ -91,6 +91,8 @@ def value(name: str, raw: Any) -> PropValue:
         return PropValue(_http_date(raw))
     if isinstance(raw, bool) or raw is None:
         raise ProtocolError(f"{name}: unexpected JSON value {raw!r}")
+    if name == "{DAV:}resource-id" and isinstance(raw, str):  # RFC 5842 §3.1: an href
+        return _element(name, _href(raw))
     if isinstance(raw, (str, int, float)):
         return PropValue(str(raw))
     if name == "{DAV:}resourcetype":

@@ -210,7 +210,9 @@ class Renderer:
             index = _ROW_INDEX.get(name)
             if index is not None:
                 value = row[index]
-                if self._allprop and index < ROW_ALLPROP and value is not None and value != "":
+                if value == "":  # XmlForm's "undefined"
+                    value = None
+                if self._allprop and index < ROW_ALLPROP and value is not None:
                     continue  # allprop has it already
             elif self._allprop and (name in (LOCKDISCOVERY, DISPLAYNAME) or
                                     (name not in REGISTRY and any(d.name == name for d in dead))):
@@ -223,7 +225,7 @@ class Renderer:
                 value = form.registry(name, self._context(resource, segments))
             else:
                 value = next((form.dead(d) for d in dead if d.name == name), None)
-            if value is None or value == "":
+            if value is None:
                 missing.append(name)
             else:
                 found.append((name, value))
