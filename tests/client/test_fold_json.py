@@ -121,3 +121,40 @@ def test_the_208_example_round_trips(tmp_path: Path) -> None:
         assert (coll.href, coll.aliases) == ("/Coll/", ("/Coll/Bar/",))
         assert (foo.href, foo.aliases, foo.size) == ("/Coll/Foo", (), 4)
     assert fold_multistatus(xml, url) == fold_multistatus(js, url)
+
+
+def _json_parsers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the JSON parsers the client builds (one per JSON answer it reads)."""
+    from davbind.client import multistatus_json
+
+    made: list[int] = []
+    original = multistatus_json.JsonMultistatusParser.__init__
+
+    def counting(self: Any) -> None:
+        made.append(1)
+        original(self)
+
+    monkeypatch.setattr(multistatus_json.JsonMultistatusParser, "__init__", counting)
+    return made
+
+
+def test_client_reads_json_from_davbind(client: Any, space: str,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    client.put(space + "f", b"abc")
+    made = _json_parsers(monkeypatch)
+    listing = client.ls(space)
+    assert [e.name for e in listing.members()] == ["f"] and listing.members()[0].size == 3
+    assert made, "the client did not read the JSON form from davbind"
+    info = client.info(space + "f")
+    assert info.displayname == "f" and info.size == 3
+
+
+def test_client_falls_back_to_xml_elsewhere(wsgidav: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from davbind.client import Client
+
+    with wsgidav() as (url, root):
+        (Path(root) / "f").write_bytes(b"abc")
+        made = _json_parsers(monkeypatch)
+        with Client(url) as c:
+            (entry,) = c.ls("/").members()
+        assert entry.size == 3 and not made
