@@ -2,10 +2,11 @@
 """Benchmark: PROPFIND Depth 1 of N members in JSON against the same listing in XML.
 
 Populates a collection as ``propfind_depth1.py`` does, then alternates XML and JSON
-PROPFINDs run by run (``allprop`` and the named body) on the same server, so both forms
-see the same machine load, and reports per body and form: median latency, median time
-to first byte, response size, and the server's peak RSS over both forms' runs; then the
-JSON/XML ratio of the medians (the target is at most 1.1).  Options are those of ``propfind_depth1.py``.
+PROPFINDs run by run (``allprop`` and the named body) on the same server, so both
+forms see the same machine load, and reports per body and form: median latency,
+median time to first byte, response size, and the server's peak RSS over both forms'
+runs; then the JSON/XML ratio of the medians (the target is at most 1.1).  Options
+are those of ``propfind_depth1.py``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def measure(url: str, collection: str, args: argparse.Namespace,
     out: dict[str, dict[str, Any]] = {}
     with httpx.Client(base_url=url, timeout=300) as client:
         for name, body in BODIES.items():
-            for form, accept in FORMS.items():
+            for accept in FORMS.values():
                 for _ in range(args.warmup):
                     propfind_once(client, collection, body, accept)
             totals: dict[str, list[float]] = {f: [] for f in FORMS}

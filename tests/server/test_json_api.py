@@ -60,7 +60,7 @@ def _errors(dav: Any) -> list[tuple[int, Any]]:
     assert _bind(dav, "/a/b/", "up", "/a/").status_code == 201  # a loop: /a/b/up/ = /a/
     token = dav.lock("/a/f")
     loop = dav.propfind("/a/", "", "infinity", **JSON)
-    return [
+    return [  # the second 409 (UNLOCK) is last: the condition test reads that one
         (400, dav.propfind("/a/", "<not xml", "0", **JSON)),
         (403, dav.request("MOVE", "/a/f", headers={**JSON, "Destination": f"{BASE}/a/f"})),
         (404, dav.request("GET", "/nowhere", headers=JSON)),
@@ -72,7 +72,8 @@ def _errors(dav: Any) -> list[tuple[int, Any]]:
         (416, dav.request("GET", "/a/f", headers={**JSON, "Range": "bytes=99-"})),
         (423, dav.request("PUT", "/a/f", headers=JSON, content=b"y")),
         (508, loop),
-    ] + [(409, dav.request("UNLOCK", "/a/", headers={**JSON, "Lock-Token": f"<{token}>"}))]
+        (409, dav.request("UNLOCK", "/a/", headers={**JSON, "Lock-Token": f"<{token}>"})),
+    ]
 
 
 def test_every_error_status_is_a_problem_document(dav: Any) -> None:
@@ -124,7 +125,7 @@ def test_locks_and_parent_set_are_typed(dav: Any) -> None:
 def test_propname_and_minimal(dav: Any) -> None:
     dav.put("/f", b"x")
     body = '<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>'
-    (root, f) = _entries(dav, "/", "1", body)
+    (_root, f) = _entries(dav, "/", "1", body)
     assert D + "displayname" in f["propnames"] and D + "getcontentlength" in f["propnames"]
     named = '<D:propfind xmlns:D="DAV:"><D:prop><D:getcontentlength/></D:prop></D:propfind>'
     full = _entries(dav, "/", "1", named)

@@ -79,6 +79,16 @@ _LIVE = {
     },
 }  # fmt: skip
 
+_BODY = [{"required": ["props"]}, {"required": ["propnames"]}]
+_WHEN_208 = {
+    "if": {"properties": {"status": {"const": 208}}},
+    "then": {"required": ["first_reported_at"]},
+}
+_WHEN_FOUND = {
+    "if": {"properties": {"status": {"enum": [200, 208]}}},
+    "then": {"required": ["resource_id", "collection"], "oneOf": _BODY},
+    "else": {"not": {"anyOf": _BODY}},
+}
 _ENTRY: dict[str, Any] = {
     **_object(
         ["href", "status"],
@@ -89,18 +99,12 @@ _ENTRY: dict[str, Any] = {
         props={"$ref": "#/$defs/props"},
         propnames=_NAMES,
         missing=_NAMES,
-        first_reported_at={"type": "string",
-                           "description": "208: href of the earlier entry for this resource"},
-    ),  # fmt: skip
-    "allOf": [
-        {"if": {"properties": {"status": {"const": 208}}},
-         "then": {"required": ["first_reported_at"]}},
-        {"if": {"properties": {"status": {"enum": [200, 208]}}},
-         "then": {"required": ["resource_id", "collection"],
-                  "oneOf": [{"required": ["props"]}, {"required": ["propnames"]}]},
-         "else": {"not": {"anyOf": [{"required": ["props"]}, {"required": ["propnames"]}]}}},
-    ],
-}  # fmt: skip
+        first_reported_at={
+            "type": "string", "description": "208: href of the earlier entry for this resource",
+        },
+    ),
+    "allOf": [_WHEN_208, _WHEN_FOUND],
+}
 
 LISTING: dict[str, Any] = {
     "$schema": DRAFT,

@@ -263,8 +263,7 @@ REGISTRY: dict[str, LiveProp] = {
     DAV + "resourcetype": LiveProp(_resourcetype),
     DAV + "supportedlock": LiveProp(lambda c: SUPPORTEDLOCK),
     DAV + "lockdiscovery": LiveProp(_lockdiscovery, row=False),
-    DAV + "displayname": LiveProp(lambda c: displayname(c.segments), row=False,
-                                  protected=False),  # fmt: skip
+    DAV + "displayname": LiveProp(lambda c: displayname(c.segments), row=False, protected=False),
     DAV + "resource-id": LiveProp(_resource_id, allprop=False),
     DAV + "parent-set": LiveProp(_parent_set, allprop=False, row=False),
 }

@@ -86,7 +86,9 @@ def closing_binding(txn: Txn, root: Resource, segments: tuple[str, ...]) -> str 
     explored without meeting the current path cannot lead back to it)."""
     on_path = {root.key}
     done: set[int] = set()
-    stack = [(root.key, (), iter(txn.children(root.key)))]
+    stack: list[tuple[int, tuple[str, ...], Iterator[tuple[str, Resource]]]] = [
+        (root.key, (), iter(txn.children(root.key)))
+    ]
     while stack:
         key, path, members = stack[-1]
         for seg, child in members:

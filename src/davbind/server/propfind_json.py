@@ -27,8 +27,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from davbind.protocol.paths import href
-from davbind.server.lock_rules import lock_href
 from davbind.server.liveprops import iso_date
+from davbind.server.lock_rules import lock_href
 from davbind.storage.model import DeadProp, Lock, Resource
 
 CONTENT_TYPE = "application/json"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from davbind.protocol.multistatus import propstat, response
 from davbind.protocol.paths import encode_segment, href
@@ -174,7 +174,8 @@ class Renderer:
                  as_json: bool) -> None:  # fmt: skip
         self.txn, self.spec, self.locks = txn, spec, locks
         self.minimal, self.as_json = minimal, as_json
-        self.form: Form[object] = JsonForm() if as_json else XmlForm()
+        # Any: the form's values are str (XML) or JSON values; ``as_json`` says which
+        self.form: Form[Any] = JsonForm() if as_json else XmlForm()
         self.hrefs = Hrefs()
         self._paths: dict[int, tuple[str, ...] | None] = {}  # canonical paths (parent-set)
         self._allprop = spec.kind == "allprop"
@@ -187,7 +188,7 @@ class Renderer:
         return PropContext(self.txn, resource, segments, self.locks, self._paths)
 
     def props(self, resource: Resource, segments: tuple[str, ...],
-              dead: list[DeadProp] | None) -> Rendered[object]:  # fmt: skip
+              dead: list[DeadProp] | None) -> Rendered[Any]:  # fmt: skip
         """Found properties and missing names of ``resource`` reached at ``segments``;
         ``dead``: its dead properties if already read (``None``: read them now).  A dead
         ``displayname`` replaces the live one (D-1)."""
@@ -195,11 +196,11 @@ class Renderer:
             dead = self.txn.dead_props(resource.key)
         form = self.form
         row = form.row(resource)
-        found: list[tuple[str, object]] = []
+        found: list[tuple[str, Any]] = []
         own_name = next((d for d in dead if d.name == DISPLAYNAME), None)
         if self._allprop:
-            found += [(n, v) for n, v in zip(ROW_NAMES[:ROW_ALLPROP], row) if v is not None
-                      and v != ""]  # fmt: skip
+            pairs = zip(ROW_NAMES[:ROW_ALLPROP], row[:ROW_ALLPROP], strict=True)
+            found += [(n, v) for n, v in pairs if v is not None and v != ""]
             if own_name is None:
                 found.append((DISPLAYNAME, form.displayname(segments)))
             found += [(d.name, form.dead(d)) for d in dead if _shown_dead(d.name)]
@@ -259,7 +260,7 @@ class Renderer:
         if self.as_json:
             return propfind_json.ENCODER.encode(self._json_entry(href_, resource, props, status,
                                                                  first))  # fmt: skip
-        return xml_response(href_, props, status, self.minimal)  # type: ignore[arg-type]
+        return xml_response(href_, props, status, self.minimal)
 
     def reported(self, href_: str, resource: Resource, status: int) -> str | None:
         """Remember where a collection is first reported; for a 208, where that was.
@@ -288,17 +289,16 @@ class Renderer:
             return self._allprop_xml(base, members, dead)
         if plain:
             return [self._allprop_json(base, members, dead)]
-        items = []
+        entries: list[dict[str, object]] = []
+        texts: list[str] = []
         for seg, res in members:
             props = self.props(res, (*prefix, seg), dead.get(res.key, []))
             href_ = f"{base}{encode_segment(seg)}{'/' if res.is_collection else ''}"
             if self.as_json:
-                items.append(self._json_entry(href_, res, props, 200, None))
+                entries.append(self._json_entry(href_, res, props, 200, None))
             else:
-                items.append(xml_response(href_, props, 200, self.minimal))  # type: ignore[arg-type]
-        if self.as_json:
-            return [propfind_json.encode_all(items)]  # type: ignore[arg-type]
-        return items  # type: ignore[return-value]
+                texts.append(xml_response(href_, props, 200, self.minimal))
+        return [propfind_json.encode_all(entries)] if self.as_json else texts
 
     def _allprop_xml(self, base: str, members: Sequence[tuple[str, Resource]],
                      dead: dict[int, list[DeadProp]]) -> list[str]:  # fmt: skip
