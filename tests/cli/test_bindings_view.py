@@ -9,6 +9,7 @@ import io
 import json
 import sys
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,24 @@ from click.testing import CliRunner, Result
 from davbind.cli.main import cli
 from davbind.client import Client
 
+
+def _schema_checked(text: str) -> Any:
+    """``ls``/``tree --json`` output, checked against the published listing schema: its
+    entries; ``info --json`` output, checked as one entry of it."""
+    import jsonschema
+
+    from davbind.server.json_schema import LISTING
+
+    doc = json.loads(text)
+    if "responses" in doc:
+        jsonschema.Draft202012Validator(LISTING).validate(doc)
+        return doc["responses"]
+    entry = {"$ref": "#/$defs/entry", "$defs": LISTING["$defs"]}
+    jsonschema.Draft202012Validator(entry).validate(doc)
+    return doc
+
+
+SIZE = "{DAV:}getcontentlength"
 
 def run(*args: str) -> Result:
     env = {"DAVBIND_USER": "", "DAVBIND_PASSWORD": "", "NETRC": "/nonexistent", "DAVBIND_URL": ""}
@@ -55,14 +74,14 @@ def test_ls_shows_bindings_outside_the_listing(shared: str, where: str, line: st
 
 def test_json_of_ls_and_info_lists_every_path(shared: str) -> None:
     top = _p(shared)
-    team = json.loads(run("ls", "--json", shared + "team/").stdout)
+    team = _schema_checked(run("ls", "--json", shared + "team/").stdout)
     assert [(i["href"], i["aliases"], i["loops"]) for i in team] == [
         (top + "team/shared/", [top + "docs/shared/"], []),
     ]
-    up = json.loads(run("ls", "--json", shared + "docs/shared/").stdout)
+    up = _schema_checked(run("ls", "--json", shared + "docs/shared/").stdout)
     loop = next(i for i in up if i["href"] == top + "docs/shared/up/")
     assert loop["aliases"] == loop["loops"] == [top + "docs/"]
-    info = json.loads(run("info", "--json", shared + "team/shared/").stdout)
+    info = _schema_checked(run("info", "--json", shared + "team/shared/").stdout)
     assert info["aliases"] == [top + "docs/shared/"]
     assert sorted(info["paths"]) == [top + "docs/shared/", top + "team/shared/"]
     text = run("info", shared + "docs/").stdout
@@ -95,7 +114,7 @@ def test_tree_max_depth_with_depth_infinity(
     assert result.exit_code == 0 and "walked with Depth: 1" not in result.stderr
     lines = result.stdout.splitlines()[1:-2]
     assert [line.lstrip("│├└─ ").split("  ->")[0] for line in lines] == names
-    data = json.loads(run("tree", "--json", "--max-depth", depth, shared).stdout)
+    data = _schema_checked(run("tree", "--json", "--max-depth", depth, shared).stdout)
     assert len(data) == resources
 
 

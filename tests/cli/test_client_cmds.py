@@ -20,6 +20,24 @@ from davbind.cli.main import cli
 from davbind.client import Client
 
 
+def _schema_checked(text: str) -> Any:
+    """``ls``/``tree --json`` output, checked against the published listing schema: its
+    entries; ``info --json`` output, checked as one entry of it."""
+    import jsonschema
+
+    from davbind.server.json_schema import LISTING
+
+    doc = json.loads(text)
+    if "responses" in doc:
+        jsonschema.Draft202012Validator(LISTING).validate(doc)
+        return doc["responses"]
+    entry = {"$ref": "#/$defs/entry", "$defs": LISTING["$defs"]}
+    jsonschema.Draft202012Validator(entry).validate(doc)
+    return doc
+
+
+SIZE = "{DAV:}getcontentlength"
+
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
     base = {"DAVBIND_USER": "", "DAVBIND_PASSWORD": "", "NETRC": "/nonexistent"}
     return CliRunner().invoke(cli, list(args), env={**base, **(env or {})}, catch_exceptions=False)
@@ -64,11 +82,11 @@ def test_tree_shows_each_resource_once_with_aliases_and_loops(space: str) -> Non
         "",
         "5 directories, 1 file, 2 aliases (1 loop)",
     ]
-    data = json.loads(run("tree", "--json", space).stdout)
+    data = _schema_checked(run("tree", "--json", space).stdout)
     hrefs = [item["href"] for item in data]
     assert len(hrefs) == len(set(hrefs)) == 6
     for item in data:
-        assert {"href", "resource_id", "collection", "size", "aliases"} <= set(item)
+        assert {"href", "resource_id", "collection", "props", "aliases"} <= set(item)
         assert item["resource_id"].startswith("urn:uuid:")
     shared = next(i for i in data if i["href"].endswith("/docs/shared/"))
     assert shared["aliases"] == [f"/{name}/team/shared/"]
@@ -86,14 +104,16 @@ def test_tree_on_wsgidav_lists_everything(
         (root / "a" / "one two.txt").write_text("12")
         (root / "top.txt").write_text("t")
         result = run("tree", url)
-        data = json.loads(run("tree", "--json", url).stdout)
+        data = _schema_checked(run("tree", "--json", url).stdout)
     assert result.exit_code == 0
     assert ("walked with Depth: 1" in result.stderr) is refuse_infinity
     lines = result.stdout.splitlines()
     for name in ("a/", "b/", "deep.txt", "one two.txt", "top.txt"):
         assert any(line.endswith(name) for line in lines), (name, lines)
     assert lines[-1] == "3 directories, 3 files"
-    assert sorted((i["href"], i["size"], i["aliases"], i["resource_id"]) for i in data) == [
+    found = sorted((i["href"], i["props"].get(SIZE), i["aliases"], i.get("resource_id"))
+                   for i in data)  # fmt: skip
+    assert found == [
         ("/", None, [], None), ("/a/", None, [], None), ("/a/b/", None, [], None),
         ("/a/b/deep.txt", 4, [], None), ("/a/one%20two.txt", 2, [], None),
         ("/top.txt", 1, [], None),
@@ -112,8 +132,8 @@ def test_ls_forms(space: str) -> None:
     ]
     long_lines = run("ls", "-l", space).stdout.splitlines()
     assert long_lines[0].startswith("d ") and long_lines[1].split()[:2] == ["-", "5"]
-    data = json.loads(run("ls", "--json", space).stdout)
-    assert [(i["href"], i["size"], i["collection"], i["aliases"]) for i in data] == [
+    data = _schema_checked(run("ls", "--json", space).stdout)
+    assert [(i["href"], i["props"].get(SIZE), i["collection"], i["aliases"]) for i in data] == [
         (_path(space) + "sub/", None, True, []),
         (_path(space) + "x.txt", 5, False, [_path(space) + "y.txt"]),
     ]
@@ -131,8 +151,9 @@ def test_info(space: str) -> None:
     text = run("info", space + "f.txt").stdout
     assert "resource-id: urn:uuid:" in text and "size:        3" in text
     assert f"binding:     {_path(space)}d/g.txt" in text
-    data = json.loads(run("info", "--json", space + "d/g.txt").stdout)
-    assert data["resource_id"].startswith("urn:uuid:") and data["size"] == 3
+    data = _schema_checked(run("info", "--json", space + "d/g.txt").stdout)
+    assert data["resource_id"].startswith("urn:uuid:") and data["props"][SIZE] == 3
+    assert data["props"]["{DAV:}displayname"] == "g.txt"  # the segment asked for (D-1)
     assert sorted(data["paths"]) == [_path(space) + "d/g.txt", _path(space) + "f.txt"]
     assert "{DAV:}parent-set" in data["props"] and "{DAV:}getetag" in data["props"]
 

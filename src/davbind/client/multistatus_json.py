@@ -17,11 +17,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from xml.etree.ElementTree import Element, tostring
 
 from davbind.client.errors import ProtocolError, TruncatedResponse
-from davbind.client.multistatus import PropStat, PropValue, Response, element_value, small_tree
+from davbind.client.multistatus import (
+    PropStat,
+    PropValue,
+    Response,
+    element_value,
+    parse_parent_set,
+    small_tree,
+)
 from davbind.protocol.xmlbody import escape_text
 
 CONTENT_TYPE = "application/json"
@@ -219,3 +227,82 @@ def problem_details(body: bytes) -> tuple[tuple[str, ...], str] | None:
     ]
     message = doc.get("detail") or doc.get("title") or ""
     return tuple(str(c) for c in conditions), str(message).strip()[:500]
+
+
+# ------------------------------------------------------------------ the other way round
+
+
+def _local(tag: str) -> str:
+    return tag[len("{DAV:}") :] if tag.startswith("{DAV:}") else tag
+
+
+def _first_child(elem: Element | None) -> str:
+    return _local(elem[0].tag) if elem is not None and len(elem) else ""
+
+
+def _xml_form(name: str, prop: PropValue) -> dict[str, str]:
+    """The documented ``{"text", "xml"}`` form of a value kept as XML."""
+    if prop.xml is not None:
+        return {"text": prop.text, "xml": prop.xml}
+    ns, _, local = name[1:].partition("}") if name.startswith("{") else ("", "", name)
+    decl = f' xmlns:x="{escape_text(ns)}"' if ns else ""
+    tag = f"x:{local}" if ns else local
+    return {"text": prop.text, "xml": f"<{tag}{decl}>{escape_text(prop.text)}</{tag}>"}
+
+
+def _timeout(text: str) -> int:
+    seconds = text.strip().removeprefix("Second-")
+    return int(seconds) if seconds.isdigit() else 0
+
+
+def _lock(lock: Element) -> dict[str, Any]:
+    owner = lock.find("{DAV:}owner")
+    item: dict[str, Any] = {
+        "scope": _first_child(lock.find("{DAV:}lockscope")),
+        "type": _first_child(lock.find("{DAV:}locktype")),
+        "depth": (lock.findtext("{DAV:}depth") or "").strip(),
+        "owner": None if owner is None else {
+            "text": "".join(owner.itertext()).strip(),
+            "xml": tostring(owner, encoding="unicode").strip(),
+        },
+        "timeout": _timeout(lock.findtext("{DAV:}timeout") or ""),
+        "root": (lock.findtext("{DAV:}lockroot/{DAV:}href") or "").strip(),
+    }  # fmt: skip
+    token = lock.findtext("{DAV:}locktoken/{DAV:}href")
+    if token:
+        item["token"] = token.strip()
+    return item
+
+
+def typed(name: str, prop: PropValue) -> Any:
+    """The JSON value (``json_schema.LISTING``) of a property as read from either form:
+    the inverse of :func:`value`, for ``davbind ls/tree/info --json``."""
+    elem = prop.element
+    if name == "{DAV:}getcontentlength" and prop.text.strip().isdigit():
+        return int(prop.text)
+    if name == "{DAV:}getlastmodified":
+        try:
+            stamp = parsedate_to_datetime(prop.text)
+        except (TypeError, ValueError):
+            return prop.text
+        return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if name == "{DAV:}resourcetype":
+        return [_local(c) for c in prop.children]
+    if name == "{DAV:}resource-id":
+        return prop.hrefs[0] if prop.hrefs else prop.text
+    if name == "{DAV:}supportedlock":
+        return [{"scope": _first_child(e.find("{DAV:}lockscope")),
+                 "type": _first_child(e.find("{DAV:}locktype"))}
+                for e in (elem.iter("{DAV:}lockentry") if elem is not None else ())]  # fmt: skip
+    if name == "{DAV:}lockdiscovery":
+        return [_lock(lk) for lk in (elem.iter("{DAV:}activelock") if elem is not None else ())]
+    if name == "{DAV:}parent-set":
+        return [{"href": p.href, "segment": p.segment} for p in parse_parent_set(prop)]
+    if name in _TEXT_PROPS:
+        return prop.text
+    return _xml_form(name, prop)
+
+
+_TEXT_PROPS = frozenset(
+    "{DAV:}" + n for n in ("creationdate", "getetag", "getcontenttype", "displayname")
+)

@@ -59,7 +59,7 @@ _LIVE = {
     "{DAV:}getlastmodified": _DATE,
     "{DAV:}getcontentlength": {"type": "integer", "minimum": 0},
     "{DAV:}getcontenttype": {"type": "string"},
-    "{DAV:}getetag": {"type": "string", "pattern": '^(W/)?".*"$'},
+    "{DAV:}getetag": {"type": "string", "description": "the entity tag, quotes included"},
     "{DAV:}displayname": {"type": "string"},
     "{DAV:}resourcetype": {
         "type": "array", "uniqueItems": True,
@@ -79,6 +79,7 @@ _LIVE = {
     },
 }  # fmt: skip
 
+_HREFS = {"type": "array", "items": {"type": "string"}}
 _BODY = [{"required": ["props"]}, {"required": ["propnames"]}]
 _WHEN_208 = {
     "if": {"properties": {"status": {"const": 208}}},
@@ -86,7 +87,7 @@ _WHEN_208 = {
 }
 _WHEN_FOUND = {
     "if": {"properties": {"status": {"enum": [200, 208]}}},
-    "then": {"required": ["resource_id", "collection"], "oneOf": _BODY},
+    "then": {"required": ["collection"], "oneOf": _BODY},
     "else": {"not": {"anyOf": _BODY}},
 }
 _ENTRY: dict[str, Any] = {
@@ -102,6 +103,9 @@ _ENTRY: dict[str, Any] = {
         first_reported_at={
             "type": "string", "description": "208: href of the earlier entry for this resource",
         },
+        aliases={**_HREFS, "description": "client fold only: the resource's other hrefs"},
+        loops={**_HREFS, "description": "client fold only: aliases on a binding loop"},
+        paths={**_HREFS, "description": "davbind info only: every path to the resource"},
     ),
     "allOf": [_WHEN_208, _WHEN_FOUND],
 }
