@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import io
-import json
 import sys
 import uuid
 from typing import Any
@@ -17,23 +16,6 @@ from click.testing import CliRunner, Result
 
 from davbind.cli.main import cli
 from davbind.client import Client
-
-
-def _schema_checked(text: str) -> Any:
-    """``ls``/``tree --json`` output, checked against the published listing schema: its
-    entries; ``info --json`` output, checked as one entry of it."""
-    import jsonschema
-
-    from davbind.server.json_schema import LISTING
-
-    doc = json.loads(text)
-    if "responses" in doc:
-        jsonschema.Draft202012Validator(LISTING).validate(doc)
-        return doc["responses"]
-    entry = {"$ref": "#/$defs/entry", "$defs": LISTING["$defs"]}
-    jsonschema.Draft202012Validator(entry).validate(doc)
-    return doc
-
 
 SIZE = "{DAV:}getcontentlength"
 
@@ -72,16 +54,16 @@ def test_ls_shows_bindings_outside_the_listing(shared: str, where: str, line: st
     assert any(text.endswith("  " + expected) for text in long_lines), long_lines
 
 
-def test_json_of_ls_and_info_lists_every_path(shared: str) -> None:
+def test_json_of_ls_and_info_lists_every_path(shared: str, schema_checked: Any) -> None:
     top = _p(shared)
-    team = _schema_checked(run("ls", "--json", shared + "team/").stdout)
+    team = schema_checked(run("ls", "--json", shared + "team/").stdout)
     assert [(i["href"], i["aliases"], i["loops"]) for i in team] == [
         (top + "team/shared/", [top + "docs/shared/"], []),
     ]
-    up = _schema_checked(run("ls", "--json", shared + "docs/shared/").stdout)
+    up = schema_checked(run("ls", "--json", shared + "docs/shared/").stdout)
     loop = next(i for i in up if i["href"] == top + "docs/shared/up/")
     assert loop["aliases"] == loop["loops"] == [top + "docs/"]
-    info = _schema_checked(run("info", "--json", shared + "team/shared/").stdout)
+    info = schema_checked(run("info", "--json", shared + "team/shared/").stdout)
     assert info["aliases"] == [top + "docs/shared/"]
     assert sorted(info["paths"]) == [top + "docs/shared/", top + "team/shared/"]
     text = run("info", shared + "docs/").stdout
@@ -108,13 +90,13 @@ def test_listing_costs_one_request(shared: str, monkeypatch: pytest.MonkeyPatch)
     ("3", ["docs/", "shared/", "report.txt", "up/", "team/", "shared/"], 5),  # up/: docs/
 ])  # fmt: skip
 def test_tree_max_depth_with_depth_infinity(
-    shared: str, depth: str, names: list[str], resources: int
+    shared: str, depth: str, names: list[str], resources: int, schema_checked: Any
 ) -> None:
     result = run("tree", "--max-depth", depth, shared)
     assert result.exit_code == 0 and "walked with Depth: 1" not in result.stderr
     lines = result.stdout.splitlines()[1:-2]
     assert [line.lstrip("│├└─ ").split("  ->")[0] for line in lines] == names
-    data = _schema_checked(run("tree", "--json", "--max-depth", depth, shared).stdout)
+    data = schema_checked(run("tree", "--json", "--max-depth", depth, shared).stdout)
     assert len(data) == resources
 
 
