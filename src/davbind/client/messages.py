@@ -92,13 +92,17 @@ def propfind(
     *,
     include: Sequence[str] = (),
     bind: bool = True,
+    prefer_json: bool = False,
 ) -> Request:
     """PROPFIND; ``bind`` sends ``DAV: bind`` so the server may answer 208 (RFC 5842 §8.2).
-    JSON is preferred (a davbind server answers in its JSON form, decision D-3; any
-    other answers XML), and the answer is read by its Content-Type."""
+    ``prefer_json`` asks for JSON first (a davbind server answers in its JSON form,
+    decision D-3; any other in XML): only for a caller that reads the answer by its
+    Content-Type (``operations.Multistatus``)."""
     if depth not in ("0", "1", "infinity"):
         raise ValueError(f"depth must be '0', '1' or 'infinity', not {depth!r}")
-    headers = [("Depth", depth), ("Content-Type", XML), ("Accept", ACCEPT_LISTING)]
+    headers = [("Depth", depth), ("Content-Type", XML)]
+    if prefer_json:
+        headers.append(("Accept", ACCEPT_LISTING))
     if bind:
         headers.append(("DAV", "bind"))
     return Request("PROPFIND", url, tuple(headers), propfind_body(props, include), frozenset({207}))

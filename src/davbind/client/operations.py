@@ -205,7 +205,7 @@ def propfind(
     url: str, depth: str, props: Sequence[str] | None = LIST_PROPS, include: Sequence[str] = ()
 ) -> Op[Listing]:
     """One PROPFIND folded into a :class:`Listing` while its body arrives."""
-    request = messages.propfind(url, depth, props, include=include)
+    request = messages.propfind(url, depth, props, include=include, prefer_json=True)
     folder = Folder(request.url)
     sink = Multistatus(folder.add)
     yield from send(Exchange(request, consumer=sink))
@@ -258,7 +258,8 @@ def _infinity(url: str, props: Sequence[str]) -> Op[Listing]:
         folder.add(item)
 
     sink = Multistatus(add)
-    yield from send(Exchange(messages.propfind(url, "infinity", props), consumer=sink))
+    request = messages.propfind(url, "infinity", props, prefer_json=True)
+    yield from send(Exchange(request, consumer=sink))
     sink.finish()
     return folder.listing()
 
@@ -278,7 +279,8 @@ def walk(url: str, props: Sequence[str] = LIST_PROPS, max_depth: int | None = No
     skipped = 0
     while (next_url := steps.next_url()) is not None:
         try:
-            steps.feed((yield from responses(messages.propfind(next_url, "1", props))))
+            step = messages.propfind(next_url, "1", props, prefer_json=True)
+            steps.feed((yield from responses(step)))
         except StatusError:
             if steps.requests == 0:
                 raise
