@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,9 +21,11 @@ from hypothesis import strategies as st
 from davbind.client.listing import fold_multistatus
 from davbind.client.messages import INFO_INCLUDE, LIST_PROPS, propfind_body
 from davbind.server.app import App, build_services
+from davbind.server.json_schema import LISTING
 from davbind.server.settings import Settings
 
 BASE = "http://testserver"
+CHECK = jsonschema.Draft202012Validator(LISTING)
 NAMES = st.sampled_from(["a", "b", "c d", "é", "x&y"])
 
 
@@ -89,6 +92,7 @@ def test_xml_and_json_fold_to_equal_listings(
     for xml, js in zip(answers[::2], answers[1::2], strict=True):
         assert xml.status_code == js.status_code == 207, (xml.text, js.text)
         assert js.headers["content-type"].startswith("application/json")
+        CHECK.validate(json.loads(js.content))
         assert fold_multistatus(xml.content, BASE + "/") == fold_multistatus(js.content,
                                                                             BASE + "/")
 
@@ -112,6 +116,7 @@ def _example(tmp: Path) -> tuple[bytes, bytes]:
 
 def test_the_208_example_round_trips(tmp_path: Path) -> None:
     xml, js = _example(tmp_path)
+    CHECK.validate(json.loads(js))
     entries = json.loads(js)["responses"]
     assert [(e["href"], e["status"], e.get("first_reported_at")) for e in entries] == [
         ("/Coll/", 200, None), ("/Coll/Bar/", 208, "/Coll/"), ("/Coll/Foo", 200, None)]

@@ -132,3 +132,34 @@ def test_json_allprop_run_equals_the_per_member_path(tmp_path: Path) -> None:
     assert fast == ",".join(slow)
     notes = [e["props"].get("{urn:x}n") for e in json.loads(f"[{fast}]")]
     assert sum(n is not None for n in notes) == 6
+
+
+ODD_VALUES = [
+    [("{DAV:}displayname", 'a "q" \\ é\u2028\x7f'), ("{DAV:}getcontentlength", 0),
+     ("{DAV:}resourcetype", []), ("{urn:x}n", {"text": "t", "xml": '<n xmlns="urn:x">t</n>'})],
+    [("{DAV:}resourcetype", ["collection"]), ("{DAV:}lockdiscovery", [{"scope": "shared",
+      "owner": None, "timeout": 5}]), ("{DAV:}parent-set", [{"href": "/", "segment": "a%20b"}])],
+    [],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("found", ODD_VALUES)
+@pytest.mark.parametrize("status", [200, 208])
+def test_entry_text_is_what_the_encoder_gives(found: list[tuple[str, object]],
+                                              status: int) -> None:  # fmt: skip
+    from davbind.server.propfind_json import ENCODER, SUPPORTEDLOCK, entry_text
+
+    found = [*found, ("{DAV:}supportedlock", SUPPORTEDLOCK)]
+    res = RESOURCES[status % 2]
+    first = "/wh\u00e9re/" if status == 208 else None
+    missing = ["{DAV:}getcontenttype"] if found[0][0] != "{DAV:}resourcetype" else []
+    expected: dict[str, object] = {
+        "href": '/d/"x"', "status": status, "resource_id": res.rid,
+        "collection": res.is_collection, "props": dict(found),
+    }  # fmt: skip
+    if missing:
+        expected["missing"] = missing
+    if first:
+        expected["first_reported_at"] = first
+    text = entry_text('/d/"x"', res, found, missing, status, first)
+    assert text == ENCODER.encode(expected)

@@ -95,7 +95,7 @@ class XmlForm:
 class JsonForm:
     """Typed JSON values (``propfind_json``), built from the row, never from XML text."""
 
-    no_locks: list[object] = []
+    no_locks = propfind_json.NO_LOCKS
     row = staticmethod(propfind_json.row_values)
 
     @staticmethod
@@ -258,8 +258,7 @@ class Renderer:
                                 status, self.minimal)  # fmt: skip
         props = self.props(resource, segments, None)
         if self.as_json:
-            return propfind_json.ENCODER.encode(self._json_entry(href_, resource, props, status,
-                                                                 first))  # fmt: skip
+            return self._json_entry(href_, resource, props, status, first)
         return xml_response(href_, props, status, self.minimal)
 
     def reported(self, href_: str, resource: Resource, status: int) -> str | None:
@@ -273,9 +272,9 @@ class Renderer:
         return None
 
     def _json_entry(self, href_: str, resource: Resource, props: Rendered[object], status: int,
-                    first: str | None) -> dict[str, object]:  # fmt: skip
+                    first: str | None) -> str:  # fmt: skip
         missing = props.missing if not self.minimal else []
-        return propfind_json.entry(href_, resource, dict(props.found), missing, status, first)
+        return propfind_json.entry_text(href_, resource, props.found, missing, status, first)
 
     def run(self, prefix: tuple[str, ...], members: Sequence[tuple[str, Resource]]) -> list[str]:
         """The responses of members of the collection at ``prefix``, each with 200 (in
@@ -289,16 +288,15 @@ class Renderer:
             return self._allprop_xml(base, members, dead)
         if plain:
             return [self._allprop_json(base, members, dead)]
-        entries: list[dict[str, object]] = []
         texts: list[str] = []
         for seg, res in members:
             props = self.props(res, (*prefix, seg), dead.get(res.key, []))
             href_ = f"{base}{encode_segment(seg)}{'/' if res.is_collection else ''}"
             if self.as_json:
-                entries.append(self._json_entry(href_, res, props, 200, None))
+                texts.append(self._json_entry(href_, res, props, 200, None))
             else:
                 texts.append(xml_response(href_, props, 200, self.minimal))
-        return [propfind_json.encode_all(entries)] if self.as_json else texts
+        return [",".join(texts)] if self.as_json else texts
 
     def _allprop_xml(self, base: str, members: Sequence[tuple[str, Resource]],
                      dead: dict[int, list[DeadProp]]) -> list[str]:  # fmt: skip
@@ -325,8 +323,8 @@ class Renderer:
     def _allprop_json(self, base: str, members: Sequence[tuple[str, Resource]],
                       dead: dict[int, list[DeadProp]]) -> str:  # fmt: skip
         """``props`` + ``_json_entry`` for a plain allprop, one string operation per
-        member (``propfind_json.allprop_text``); a member with dead properties is built
-        as a dict (the tests compare both paths)."""
+        member (``propfind_json.allprop_text``); a member with dead properties goes
+        through ``entry_text`` (the tests compare both paths)."""
         out = []
         text = propfind_json.allprop_text
         encode = propfind_json.ENCODER.encode
@@ -344,7 +342,7 @@ class Renderer:
                 props[DISPLAYNAME] = seg
             props.update((d.name, JsonForm.dead(d)) for d in extra if _shown_dead(d.name))
             props[LOCKDISCOVERY] = self._lockdiscovery(res)
-            out.append(encode(propfind_json.entry(href_, res, props, [], 200, None)))
+            out.append(propfind_json.entry_text(href_, res, list(props.items()), [], 200, None))
         return ",".join(out)
 
 
