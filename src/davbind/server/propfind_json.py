@@ -175,7 +175,7 @@ def _text(value: Value) -> str:
     """``ENCODER.encode(value)``, without the encoder for the common types."""
     cls = value.__class__
     if cls is str:
-        return _enc(value)
+        return _enc(value)  # type: ignore[arg-type]  # the class is str exactly
     if cls is int:
         return str(value)
     const = _CONSTANTS.get(id(value))
