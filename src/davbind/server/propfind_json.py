@@ -21,7 +21,6 @@ loop met mid-stream, 508.
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 import xml.etree.ElementTree as ET
@@ -166,9 +165,17 @@ _CONSTANTS = {id(_COLLECTION): '["collection"]', id(_PLAIN): "[]", id(_NO_LOCKS)
               id(SUPPORTEDLOCK): _SUPPORTEDLOCK}  # fmt: skip
 
 
-@functools.lru_cache(maxsize=1024)
+_KEYS: dict[str, str] = {}
+
+
 def _key(name: str) -> str:
-    return _enc(name) + ":"
+    """The encoded ``"name":`` of a property (remembered: a listing repeats a few)."""
+    key = _KEYS.get(name)
+    if key is None:
+        if len(_KEYS) >= 4096:
+            _KEYS.clear()
+        key = _KEYS[name] = _enc(name) + ":"
+    return key
 
 
 def _text(value: Value) -> str:
@@ -190,7 +197,11 @@ def entry_text(href_: str, resource: Resource, found: Sequence[tuple[str, Value]
     ``first_reported_at`` (the href of the entry that reported the resource first).
     The text ``ENCODER.encode`` gives for that object (a test compares the two), built
     from pre-encoded names: a listing's hot path."""
-    props = ",".join([f"{_key(n)}{_text(v)}" for n, v in found])
+    keys = _KEYS
+    props = ",".join([
+        f"{keys.get(n) or _key(n)}{_enc(v) if v.__class__ is str else _text(v)}"
+        for n, v in found
+    ])  # fmt: skip
     coll = "true" if resource.is_collection else "false"
     text = (f'{{"href":{_enc(href_)},"status":{status},"resource_id":{_enc(resource.rid)},'
             f'"collection":{coll},"props":{{{props}}}')  # fmt: skip
