@@ -113,10 +113,13 @@ def count_responses(body: bytes) -> int:
 
 
 def propfind_once(
-    client: httpx.Client, collection: str, body: bytes
+    client: httpx.Client, collection: str, body: bytes, accept: str | None = None
 ) -> tuple[float, float, bytes, int]:
-    """One PROPFIND: (total seconds, seconds to first body byte, body, bytes on the wire)."""
+    """One PROPFIND: (total seconds, seconds to first body byte, body, bytes on the wire);
+    ``accept``: an Accept header (``application/json`` for the JSON form)."""
     headers = {"Depth": "1", "Content-Type": "application/xml; charset=utf-8"}
+    if accept:
+        headers["Accept"] = accept
     start = time.perf_counter()
     ttfb = None
     chunks = []

@@ -4,7 +4,13 @@ session, WsgiDAV per test (defined once, in tests/client/conftest.py)."""
 from __future__ import annotations
 
 import importlib.util
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
 
 
 def _load_client_conftest() -> dict[str, object]:
@@ -17,3 +23,23 @@ def _load_client_conftest() -> dict[str, object]:
 
 
 globals().update(_load_client_conftest())
+
+
+@pytest.fixture
+def schema_checked() -> Callable[[str], Any]:
+    """Reads ``ls``/``tree --json`` output, checked against the published listing schema
+    (its entries), or ``info --json`` output, checked as one entry of it."""
+    from davbind.server.json_schema import LISTING
+
+    listing = jsonschema.Draft202012Validator(LISTING)
+    entry = jsonschema.Draft202012Validator({"$ref": "#/$defs/entry", "$defs": LISTING["$defs"]})
+
+    def check(text: str) -> Any:
+        doc = json.loads(text)
+        if "responses" in doc:
+            listing.validate(doc)
+            return doc["responses"]
+        entry.validate(doc)
+        return doc
+
+    return check

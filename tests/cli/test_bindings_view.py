@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import errno
 import io
-import json
 import sys
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from davbind.cli.main import cli
 from davbind.client import Client
 
+SIZE = "{DAV:}getcontentlength"
 
 def run(*args: str) -> Result:
     env = {"DAVBIND_USER": "", "DAVBIND_PASSWORD": "", "NETRC": "/nonexistent", "DAVBIND_URL": ""}
@@ -53,16 +54,16 @@ def test_ls_shows_bindings_outside_the_listing(shared: str, where: str, line: st
     assert any(text.endswith("  " + expected) for text in long_lines), long_lines
 
 
-def test_json_of_ls_and_info_lists_every_path(shared: str) -> None:
+def test_json_of_ls_and_info_lists_every_path(shared: str, schema_checked: Any) -> None:
     top = _p(shared)
-    team = json.loads(run("ls", "--json", shared + "team/").stdout)
+    team = schema_checked(run("ls", "--json", shared + "team/").stdout)
     assert [(i["href"], i["aliases"], i["loops"]) for i in team] == [
         (top + "team/shared/", [top + "docs/shared/"], []),
     ]
-    up = json.loads(run("ls", "--json", shared + "docs/shared/").stdout)
+    up = schema_checked(run("ls", "--json", shared + "docs/shared/").stdout)
     loop = next(i for i in up if i["href"] == top + "docs/shared/up/")
     assert loop["aliases"] == loop["loops"] == [top + "docs/"]
-    info = json.loads(run("info", "--json", shared + "team/shared/").stdout)
+    info = schema_checked(run("info", "--json", shared + "team/shared/").stdout)
     assert info["aliases"] == [top + "docs/shared/"]
     assert sorted(info["paths"]) == [top + "docs/shared/", top + "team/shared/"]
     text = run("info", shared + "docs/").stdout
@@ -89,13 +90,13 @@ def test_listing_costs_one_request(shared: str, monkeypatch: pytest.MonkeyPatch)
     ("3", ["docs/", "shared/", "report.txt", "up/", "team/", "shared/"], 5),  # up/: docs/
 ])  # fmt: skip
 def test_tree_max_depth_with_depth_infinity(
-    shared: str, depth: str, names: list[str], resources: int
+    shared: str, depth: str, names: list[str], resources: int, schema_checked: Any
 ) -> None:
     result = run("tree", "--max-depth", depth, shared)
     assert result.exit_code == 0 and "walked with Depth: 1" not in result.stderr
     lines = result.stdout.splitlines()[1:-2]
     assert [line.lstrip("│├└─ ").split("  ->")[0] for line in lines] == names
-    data = json.loads(run("tree", "--json", "--max-depth", depth, shared).stdout)
+    data = schema_checked(run("tree", "--json", "--max-depth", depth, shared).stdout)
     assert len(data) == resources
 
 

@@ -7,7 +7,6 @@ falling back to a Depth-1 walk when Depth infinity is refused.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from click.testing import CliRunner, Result
 from davbind.cli.main import cli
 from davbind.client import Client
 
+SIZE = "{DAV:}getcontentlength"
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
     base = {"DAVBIND_USER": "", "DAVBIND_PASSWORD": "", "NETRC": "/nonexistent"}
@@ -47,7 +47,9 @@ def shared_tree(base: str) -> None:
         c.put("docs/shared/report.txt", b"quarterly")
 
 
-def test_tree_shows_each_resource_once_with_aliases_and_loops(space: str) -> None:
+def test_tree_shows_each_resource_once_with_aliases_and_loops(
+    space: str, schema_checked: Any
+) -> None:
     shared_tree(space)
     result = run("tree", space)
     assert result.exit_code == 0, result.output
@@ -64,11 +66,11 @@ def test_tree_shows_each_resource_once_with_aliases_and_loops(space: str) -> Non
         "",
         "5 directories, 1 file, 2 aliases (1 loop)",
     ]
-    data = json.loads(run("tree", "--json", space).stdout)
+    data = schema_checked(run("tree", "--json", space).stdout)
     hrefs = [item["href"] for item in data]
     assert len(hrefs) == len(set(hrefs)) == 6
     for item in data:
-        assert {"href", "resource_id", "collection", "size", "aliases"} <= set(item)
+        assert {"href", "resource_id", "collection", "props", "aliases"} <= set(item)
         assert item["resource_id"].startswith("urn:uuid:")
     shared = next(i for i in data if i["href"].endswith("/docs/shared/"))
     assert shared["aliases"] == [f"/{name}/team/shared/"]
@@ -79,28 +81,30 @@ def test_tree_shows_each_resource_once_with_aliases_and_loops(space: str) -> Non
 @pytest.mark.parametrize("refuse_infinity", [False, True], ids=["infinity", "refused"])
 def test_tree_on_wsgidav_lists_everything(
     wsgidav: Callable[..., Any], refuse_infinity: bool
-) -> None:
+, schema_checked: Any) -> None:
     with wsgidav(refuse_infinity=refuse_infinity) as (url, root):
         (root / "a" / "b").mkdir(parents=True)
         (root / "a" / "b" / "deep.txt").write_text("deep")
         (root / "a" / "one two.txt").write_text("12")
         (root / "top.txt").write_text("t")
         result = run("tree", url)
-        data = json.loads(run("tree", "--json", url).stdout)
+        data = schema_checked(run("tree", "--json", url).stdout)
     assert result.exit_code == 0
     assert ("walked with Depth: 1" in result.stderr) is refuse_infinity
     lines = result.stdout.splitlines()
     for name in ("a/", "b/", "deep.txt", "one two.txt", "top.txt"):
         assert any(line.endswith(name) for line in lines), (name, lines)
     assert lines[-1] == "3 directories, 3 files"
-    assert sorted((i["href"], i["size"], i["aliases"], i["resource_id"]) for i in data) == [
+    found = sorted((i["href"], i["props"].get(SIZE), i["aliases"], i.get("resource_id"))
+                   for i in data)  # fmt: skip
+    assert found == [
         ("/", None, [], None), ("/a/", None, [], None), ("/a/b/", None, [], None),
         ("/a/b/deep.txt", 4, [], None), ("/a/one%20two.txt", 2, [], None),
         ("/top.txt", 1, [], None),
     ]  # fmt: skip
 
 
-def test_ls_forms(space: str) -> None:
+def test_ls_forms(space: str, schema_checked: Any) -> None:
     with Client(space) as c:
         c.put("x.txt", b"12345")
         c.mkcol("sub/")
@@ -112,8 +116,8 @@ def test_ls_forms(space: str) -> None:
     ]
     long_lines = run("ls", "-l", space).stdout.splitlines()
     assert long_lines[0].startswith("d ") and long_lines[1].split()[:2] == ["-", "5"]
-    data = json.loads(run("ls", "--json", space).stdout)
-    assert [(i["href"], i["size"], i["collection"], i["aliases"]) for i in data] == [
+    data = schema_checked(run("ls", "--json", space).stdout)
+    assert [(i["href"], i["props"].get(SIZE), i["collection"], i["aliases"]) for i in data] == [
         (_path(space) + "sub/", None, True, []),
         (_path(space) + "x.txt", 5, False, [_path(space) + "y.txt"]),
     ]
@@ -123,7 +127,7 @@ def _path(url: str) -> str:
     return "/" + url.split("/", 3)[3]
 
 
-def test_info(space: str) -> None:
+def test_info(space: str, schema_checked: Any) -> None:
     with Client(space) as c:
         c.put("f.txt", b"abc")
         c.mkcol("d/")
@@ -131,8 +135,9 @@ def test_info(space: str) -> None:
     text = run("info", space + "f.txt").stdout
     assert "resource-id: urn:uuid:" in text and "size:        3" in text
     assert f"binding:     {_path(space)}d/g.txt" in text
-    data = json.loads(run("info", "--json", space + "d/g.txt").stdout)
-    assert data["resource_id"].startswith("urn:uuid:") and data["size"] == 3
+    data = schema_checked(run("info", "--json", space + "d/g.txt").stdout)
+    assert data["resource_id"].startswith("urn:uuid:") and data["props"][SIZE] == 3
+    assert data["props"]["{DAV:}displayname"] == "g.txt"  # the segment asked for (D-1)
     assert sorted(data["paths"]) == [_path(space) + "d/g.txt", _path(space) + "f.txt"]
     assert "{DAV:}parent-set" in data["props"] and "{DAV:}getetag" in data["props"]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import sqlite3
 import sys
 import xml.etree.ElementTree as ET
@@ -26,9 +27,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+import jsonschema
 import pytest
 
 from davbind.server.app import App, build_services
+from davbind.server.json_schema import ERROR, LISTING
 from davbind.server.settings import Settings
 
 D = "{DAV:}"
@@ -55,6 +58,59 @@ def stored_digests(data_dir: Path) -> list[str]:
     with contextlib.closing(sqlite3.connect(data_dir / "meta.sqlite3")) as db:
         inline = [str(r[0]) for r in db.execute("SELECT digest FROM inline_blobs")]
     return sorted(files + inline)
+
+
+LISTING_CHECK = jsonschema.Draft202012Validator(LISTING)
+ERROR_CHECK = jsonschema.Draft202012Validator(ERROR)
+JSON_SEEN: dict[str, int] = {"listing": 0, "error": 0}
+"""How many JSON bodies the schema check saw in this session (a test reads it)."""
+
+
+def check_json(status: int, headers: Mapping[str, str], body: bytes) -> None:
+    """Every JSON body a server test receives must fit the published schema: a 207
+    the listing schema, a 4xx/5xx the problem schema (and an error asked for in JSON
+    must not come as anything else)."""
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/problem+json" or (ctype == "application/json" and status >= 400):
+        assert status >= 400, (status, ctype)
+        ERROR_CHECK.validate(json.loads(body))
+        JSON_SEEN["error"] += 1
+    elif ctype == "application/json":
+        assert status == 207, (status, body[:200])
+        LISTING_CHECK.validate(json.loads(body))
+        JSON_SEEN["listing"] += 1
+
+
+@pytest.fixture(autouse=True)
+def _json_bodies_fit_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrap every in-process ``App`` of the server tests (whatever client drives it) so
+    that each JSON body it sends is checked by ``check_json`` when its last chunk
+    leaves; a misfit fails the request, and so the test."""
+    original = App.__call__
+
+    async def checked(self: App, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await original(self, scope, receive, send)
+            return
+        status = 0
+        headers: dict[str, str] = {}
+        chunks: list[bytes] | None = None
+
+        async def spy(message: Any) -> None:
+            nonlocal status, headers, chunks
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = {k.decode().lower(): v.decode() for k, v in message["headers"]}
+                chunks = [] if "json" in headers.get("content-type", "") else None
+            elif message["type"] == "http.response.body" and chunks is not None:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and scope["method"] != "HEAD":
+                    check_json(status, headers, b"".join(chunks))
+            await send(message)
+
+        await original(self, scope, receive, spy)
+
+    monkeypatch.setattr(App, "__call__", checked)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ LIVE_ALLPROP_FILE = {
         "resourcetype",
         "supportedlock",
         "lockdiscovery",
+        "displayname",  # live since D-1
     )
 }
 LIVE_ALLPROP_COLL = LIVE_ALLPROP_FILE - {D + "getcontentlength", D + "getcontenttype"}

@@ -1,5 +1,7 @@
-"""The JSON rendering of PROPFIND (``Accept: application/json``): the same entries, in the
-same order and with the same statuses (208 included) and resource ids as the XML form."""
+"""The JSON rendering of PROPFIND (``Accept: application/json``, decision D-3): the same
+entries, in the same order and with the same statuses (208 included) and resource ids as
+the XML form, every live property typed.  Every JSON body here is also checked against
+the published schema (the ``conftest`` wraps the app)."""
 
 from __future__ import annotations
 
@@ -62,10 +64,15 @@ def test_json_matches_the_rfc5842_example_with_208(dav: Any) -> None:
     assert bar["resource_id"] == coll["resource_id"] != foo["resource_id"]
     assert coll["resource_id"].startswith("urn:uuid:")
     assert bar["props"]["{DAV:}displayname"] == "Loop Demo"
-    assert bar["props"]["{DAV:}resource-id"].count(coll["resource_id"]) == 1
-    assert foo["props"]["{DAV:}getcontentlength"] == "14"
+    assert bar["props"]["{DAV:}resource-id"] == coll["resource_id"]
+    assert bar["first_reported_at"] == "/Coll/"
+    assert "first_reported_at" not in coll and "first_reported_at" not in foo
+    assert foo["props"]["{DAV:}getcontentlength"] == 14
+    assert foo["props"]["{DAV:}resourcetype"] == []
+    assert coll["props"]["{DAV:}resourcetype"] == ["collection"]
+    assert foo["props"]["{DAV:}displayname"] == "Foo"  # its own segment (D-1)
     assert foo["collection"] is False and coll["collection"] is True
-    assert foo["missing"] == ["{DAV:}displayname"]
+    assert "missing" not in foo
 
 
 @pytest.mark.parametrize("depth", ["0", "1", "infinity"])
@@ -103,8 +110,14 @@ def test_json_escapes_odd_names_and_values(dav: Any) -> None:
         '<Z:note>say "hi" &amp; &lt;bye&gt;</Z:note></D:prop></D:set></D:propertyupdate>'
     )
     assert dav.request("PROPPATCH", '/q/a%22b%3Cc%3E%26.txt', content=patch).status_code == 207
-    body = '<D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop><Z:note/></D:prop></D:propfind>'
+    body = (
+        '<D:propfind xmlns:D="DAV:" xmlns:Z="urn:z"><D:prop><Z:note/><D:displayname/></D:prop>'
+        "</D:propfind>"
+    )
     doc = _json(dav, "/q/", "1", body)
     (entry,) = [e for e in doc["responses"] if not e["collection"]]
     assert entry["href"] == "/q/a%22b%3Cc%3E%26.txt"
-    assert entry["props"]["{urn:z}note"] == 'say "hi" & <bye>'
+    note = entry["props"]["{urn:z}note"]
+    assert note["text"] == 'say "hi" & <bye>'
+    assert ET.fromstring(note["xml"]).tag == "{urn:z}note"
+    assert entry["props"]["{DAV:}displayname"] == 'a"b<c>&.txt'

@@ -103,3 +103,63 @@ def test_allprop_run_equals_the_per_member_path(tmp_path: Path, minimal: bool) -
     assert fast == slow
     assert sum('<n xmlns="urn:x">' in part for part in fast) == 6
     assert any("&amp;" in part and "&lt;" in part for part in fast)
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_json_allprop_values_equal_the_row_values(resource: Resource) -> None:
+    from davbind.server.propfind_json import allprop_values, row_values
+
+    row = dict(zip(ROW_NAMES[:ROW_ALLPROP], row_values(resource)[:ROW_ALLPROP], strict=True))
+    assert allprop_values(resource) == {k: v for k, v in row.items() if v is not None}
+    size = row["{DAV:}getcontentlength"]
+    assert size is None if resource.is_collection else size == resource.size
+
+
+def test_json_allprop_run_equals_the_per_member_path(tmp_path: Path) -> None:
+    import json
+
+    store, coll = _store_with_members(tmp_path)
+    spec = parse_propfind(b'<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>')
+    try:
+        with store.read() as txn:
+            members = [pair for batch in txn.members(coll.key) for pair in batch]
+            r = Renderer(txn, spec, locks=LockView(txn), minimal=False, as_json=True)
+            (fast,) = r.run(("d",), members)
+            slow = [r.one(("d", seg), res, 200) for seg, res in members]
+    finally:
+        store.close()
+    assert json.loads(f"[{fast}]") == [json.loads(s) for s in slow]
+    assert fast == ",".join(slow)
+    notes = [e["props"].get("{urn:x}n") for e in json.loads(f"[{fast}]")]
+    assert sum(n is not None for n in notes) == 6
+
+
+ODD_VALUES = [
+    [("{DAV:}displayname", 'a "q" \\ é\u2028\x7f'), ("{DAV:}getcontentlength", 0),
+     ("{DAV:}resourcetype", []), ("{urn:x}n", {"text": "t", "xml": '<n xmlns="urn:x">t</n>'})],
+    [("{DAV:}resourcetype", ["collection"]), ("{DAV:}lockdiscovery", [{"scope": "shared",
+      "owner": None, "timeout": 5}]), ("{DAV:}parent-set", [{"href": "/", "segment": "a%20b"}])],
+    [],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("found", ODD_VALUES)
+@pytest.mark.parametrize("status", [200, 208])
+def test_entry_text_is_what_the_encoder_gives(found: list[tuple[str, object]],
+                                              status: int) -> None:  # fmt: skip
+    from davbind.server.propfind_json import ENCODER, SUPPORTEDLOCK, entry_text
+
+    found = [*found, ("{DAV:}supportedlock", SUPPORTEDLOCK)]
+    res = RESOURCES[status % 2]
+    first = "/wh\u00e9re/" if status == 208 else None
+    missing = ["{DAV:}getcontenttype"] if found[0][0] != "{DAV:}resourcetype" else []
+    expected: dict[str, object] = {
+        "href": '/d/"x"', "status": status, "resource_id": res.rid,
+        "collection": res.is_collection, "props": dict(found),
+    }  # fmt: skip
+    if missing:
+        expected["missing"] = missing
+    if first:
+        expected["first_reported_at"] = first
+    text = entry_text('/d/"x"', res, found, missing, status, first)
+    assert text == ENCODER.encode(expected)

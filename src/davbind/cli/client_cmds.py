@@ -5,8 +5,9 @@ in ``transfer_cmds``).
 Listings come from ``Client.propfind`` / ``Client.walk`` with ``DAV:parent-set`` asked for
 in the same request, so every resource is shown once with all the other paths it lives
 at, also those outside the listing, and loops are marked (``render``; RFC 5842 §2, §3.2,
-§7).  ``--json`` prints one object per resource with at least ``href``,
-``resource_id``, ``collection``, ``size``, ``aliases`` and ``loops``.
+§7).  ``--json`` prints the shapes of the published listing schema (decision D-3):
+``ls``/``tree`` a ``{"responses": [...]}`` document, ``info`` one entry, each entry with
+typed ``props`` plus the fold's ``aliases`` and ``loops`` (``info``: ``paths``).
 
 Location arguments, credentials and exit codes: see ``connection``.
 """
@@ -57,7 +58,7 @@ def ls_cmd(opts: Options, url: str, long_: bool, as_json: bool) -> None:
         seen: dict[int, Entry] = {}
         for node in nodes:
             seen.setdefault(id(node.entry), node.entry)
-        click.echo(json.dumps([entry_json(e) for e in seen.values()], indent=2))
+        click.echo(json.dumps({"responses": [entry_json(e) for e in seen.values()]}, indent=2))
         return
     shown = shown_keys(listing)
     for node in nodes:
@@ -91,7 +92,7 @@ def tree_cmd(opts: Options, url: str, as_json: bool, max_depth: int | None) -> N
         for node, _ in nodes_of(root, max_depth):
             kept.setdefault(id(node.entry), node.entry)
     if as_json:
-        click.echo(json.dumps([entry_json(e) for e in kept.values()], indent=2))
+        click.echo(json.dumps({"responses": [entry_json(e) for e in kept.values()]}, indent=2))
         return
     shown = shown_keys(listing)
     for root in roots:
@@ -114,8 +115,6 @@ def info_cmd(opts: Options, url: str, as_json: bool) -> None:
     if as_json:
         data = entry_json(entry)
         data["paths"] = paths
-        data["parents"] = [{"href": p.href, "segment": p.segment} for p in entry.parents]
-        data["props"] = {n: (v.xml or v.text) for n, v in entry.props.items()}
         click.echo(json.dumps(data, indent=2))
         return
     rows = [("href", entry.href), ("resource-id", entry.resource_id or "-"),

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from davbind.client import Entry, Listing, PropValue, TreeNode
 from davbind.client.hrefs import as_collection, href_key, is_below, normalize_href
+from davbind.client.multistatus_json import typed
 
 #: Asked for in listings on top of the client's defaults: every binding's parent.
 PARENT_SET = "{DAV:}parent-set"
@@ -49,21 +50,18 @@ def elsewhere(href: str, entry: Entry, shown: Collection[str] = ()) -> list[tupl
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
-    modified = entry.modified
+    """One resource as an entry of the published listing schema (decision D-3: typed
+    property values), plus what the fold knows: its other hrefs (``aliases``) and those
+    on a binding loop (``loops``)."""
     others = elsewhere(entry.href, entry)
-    return {
-        "href": entry.href,
-        "resource_id": entry.resource_id,
-        "collection": entry.collection,
-        "size": entry.size,
-        "aliases": sorted(p for p, _ in others),
-        "loops": sorted(p for p, kind in others if kind == "loop"),
-        "status": entry.status,
-        "etag": entry.etag,
-        "modified": modified.isoformat() if modified is not None else None,
-        "content_type": entry.content_type,
-        "displayname": entry.displayname,
-    }
+    item: dict[str, Any] = {"href": entry.href, "status": entry.status or 200}
+    if entry.resource_id is not None:
+        item["resource_id"] = entry.resource_id
+    item["collection"] = entry.collection
+    item["props"] = {name: typed(name, value) for name, value in entry.props.items()}
+    item["aliases"] = sorted(p for p, _ in others)
+    item["loops"] = sorted(p for p, kind in others if kind == "loop")
+    return item
 
 
 def label(node: TreeNode, shown: Collection[str] = ()) -> str:

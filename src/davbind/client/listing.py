@@ -48,6 +48,7 @@ from davbind.client.multistatus import (
     parse_parent_set,
     slices,
 )
+from davbind.client.multistatus_json import JsonMultistatusParser
 from davbind.client.reported import (
     ALREADY_REPORTED,
     Facts,
@@ -405,6 +406,11 @@ def fold_multistatus(body: bytes, base_url: str | None = None) -> Listing:
     """One :class:`Entry` per resource from a whole 207 body (see the module docstring).
 
     ``base_url`` is the request URL: relative hrefs are resolved against it, and its
-    scheme and host are stripped from absolute ones.
+    scheme and host are stripped from absolute ones.  ``body`` may be the XML multistatus
+    or davbind's JSON form (``multistatus_json``): both fold to equal listings.
     """
+    if body.lstrip()[:1] == b"{":
+        parser = JsonMultistatusParser()
+        items = [r for chunk in slices(body) for r in parser.feed(chunk)] + parser.close()
+        return fold_responses(items, base_url)
     return fold_responses(iter_responses(slices(body)), base_url)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from davbind.client.errors import ProtocolError, StatusError, status_error
 from davbind.client.hrefs import last_segment, normalize_path, parent_href
 from davbind.client.multistatus import Response, parse_error_body, parse_multistatus
+from davbind.client.multistatus_json import is_json, problem_details
 from davbind.protocol.headers import dav_request_classes
 from davbind.protocol.paths import encode_segment
 from davbind.protocol.xmlbody import element_xml, escape_text
@@ -70,6 +71,10 @@ def _overwrite(overwrite: bool) -> tuple[str, str]:
     return ("Overwrite", "T" if overwrite else "F")
 
 
+ACCEPT_LISTING = "application/json, application/xml;q=0.9, text/xml;q=0.8"
+"""What a PROPFIND accepts: davbind's JSON form first, the XML multistatus otherwise."""
+
+
 def propfind_body(props: Sequence[str] | None, include: Sequence[str] = ()) -> bytes:
     """``<D:propfind>`` naming ``props``; ``None`` means ``allprop`` (+ ``include``)."""
     if props is None:
@@ -87,11 +92,17 @@ def propfind(
     *,
     include: Sequence[str] = (),
     bind: bool = True,
+    prefer_json: bool = False,
 ) -> Request:
-    """PROPFIND; ``bind`` sends ``DAV: bind`` so the server may answer 208 (RFC 5842 §8.2)."""
+    """PROPFIND; ``bind`` sends ``DAV: bind`` so the server may answer 208 (RFC 5842 §8.2).
+    ``prefer_json`` asks for JSON first (a davbind server answers in its JSON form,
+    decision D-3; any other in XML): only for a caller that reads the answer by its
+    Content-Type (``operations.Multistatus``)."""
     if depth not in ("0", "1", "infinity"):
         raise ValueError(f"depth must be '0', '1' or 'infinity', not {depth!r}")
     headers = [("Depth", depth), ("Content-Type", XML)]
+    if prefer_json:
+        headers.append(("Accept", ACCEPT_LISTING))
     if bind:
         headers.append(("DAV", "bind"))
     return Request("PROPFIND", url, tuple(headers), propfind_body(props, include), frozenset({207}))
@@ -240,7 +251,8 @@ def proppatch(
 
 def failure(request: Request, status: int, content_type: str | None, body: bytes) -> StatusError:
     """The typed error for an unexpected status (RFC 4918 §16 body read leniently)."""
-    conditions, message = parse_error_body(body, content_type)
+    problem = problem_details(body) if is_json(content_type) else None
+    conditions, message = problem or parse_error_body(body, content_type)
     return status_error(
         status, method=request.method, url=request.url, conditions=conditions, message=message
     )

@@ -147,7 +147,7 @@ def _text(elem: Element) -> str:
     return "".join(elem.itertext()).strip()
 
 
-def _value(prop: Element) -> PropValue:
+def element_value(prop: Element) -> PropValue:
     if len(prop) == 0:
         return PropValue(prop.text or "")
     prop.tail = None  # the element is kept (PropValue.xml); its tail is not part of it
@@ -164,7 +164,7 @@ def _propstat(elem: Element) -> PropStat:
         tag = child.tag
         if tag == _PROP:
             for prop in child:
-                props[prop.tag] = _value(prop)
+                props[prop.tag] = element_value(prop)
         elif tag == _STATUS_EL:
             status = parse_status(child.text or "")
         elif tag == _ERROR:
@@ -315,7 +315,7 @@ def parse_multistatus(body: bytes) -> list[Response]:
     return list(iter_responses(slices(body)))
 
 
-def _small_tree(body: bytes) -> Element | None:
+def small_tree(body: bytes) -> Element | None:
     """A small trusted-shape body as an element tree, hardened; None if unreadable."""
     builder = TreeBuilder()
     parser = hardened_parser()
@@ -342,7 +342,7 @@ def parse_error_body(body: bytes, content_type: str | None) -> tuple[tuple[str, 
     media = (content_type or "").split(";", 1)[0].strip().lower()
     head = body[: 256 * 1024]
     if media.endswith("xml") or head.lstrip().startswith(b"<"):
-        root = _small_tree(head)
+        root = small_tree(head)
         if root is None or root.tag != "{DAV:}error":
             return (), ""
         conditions = tuple(
@@ -363,7 +363,7 @@ def parse_error_body(body: bytes, content_type: str | None) -> tuple[tuple[str, 
 
 def lock_timeout(body: bytes) -> str | None:
     """The ``DAV:timeout`` of the first active lock in a LOCK answer (RFC 4918 §9.10.1)."""
-    root = _small_tree(body)
+    root = small_tree(body)
     if root is None:
         return None
     found = root.find(".//{DAV:}activelock/{DAV:}timeout")

@@ -31,6 +31,7 @@ from davbind.client.hrefs import normalize_path, parent_href, path_url
 from davbind.client.listing import PARENT_SET, Entry, Folder, Listing
 from davbind.client.messages import LIST_PROPS, LockToken, Request
 from davbind.client.multistatus import MultistatusParser, Response, lock_timeout
+from davbind.client.multistatus_json import JsonMultistatusParser, is_json
 from davbind.client.reported import RESOURCE_ID
 from davbind.client.transfer import (
     Meter,
@@ -146,14 +147,16 @@ def done(request: Request) -> Op[None]:
 
 
 class Multistatus:
-    """A consumer that parses a 207 body while it arrives, handing each response on."""
+    """A consumer that parses a 207 body while it arrives, handing each response on:
+    the XML multistatus, or davbind's JSON form when the answer's Content-Type says so."""
 
     def __init__(self, add: Callable[[Response], None]) -> None:
-        self.parser = MultistatusParser()
+        self.parser: MultistatusParser | JsonMultistatusParser = MultistatusParser()
         self._add = add
 
     def start(self, headers: Mapping[str, str]) -> None:
-        pass
+        if is_json(headers.get("content-type")):
+            self.parser = JsonMultistatusParser()
 
     def feed(self, chunk: bytes) -> None:
         for item in self.parser.feed(chunk):
@@ -202,7 +205,7 @@ def propfind(
     url: str, depth: str, props: Sequence[str] | None = LIST_PROPS, include: Sequence[str] = ()
 ) -> Op[Listing]:
     """One PROPFIND folded into a :class:`Listing` while its body arrives."""
-    request = messages.propfind(url, depth, props, include=include)
+    request = messages.propfind(url, depth, props, include=include, prefer_json=True)
     folder = Folder(request.url)
     sink = Multistatus(folder.add)
     yield from send(Exchange(request, consumer=sink))
@@ -255,7 +258,8 @@ def _infinity(url: str, props: Sequence[str]) -> Op[Listing]:
         folder.add(item)
 
     sink = Multistatus(add)
-    yield from send(Exchange(messages.propfind(url, "infinity", props), consumer=sink))
+    request = messages.propfind(url, "infinity", props, prefer_json=True)
+    yield from send(Exchange(request, consumer=sink))
     sink.finish()
     return folder.listing()
 
@@ -275,7 +279,8 @@ def walk(url: str, props: Sequence[str] = LIST_PROPS, max_depth: int | None = No
     skipped = 0
     while (next_url := steps.next_url()) is not None:
         try:
-            steps.feed((yield from responses(messages.propfind(next_url, "1", props))))
+            step = messages.propfind(next_url, "1", props, prefer_json=True)
+            steps.feed((yield from responses(step)))
         except StatusError:
             if steps.requests == 0:
                 raise

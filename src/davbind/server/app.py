@@ -31,7 +31,9 @@ from davbind.protocol.multistatus import error_document
 from davbind.server import (
     bindings,
     copymove,
+    json_schema,
     locks,
+    problem,
     propfind,
     proppatch,
     read,
@@ -70,8 +72,8 @@ Handler = Callable[[Services, Request], Awaitable[Response]]
 
 HANDLERS: dict[str, Handler] = {
     "OPTIONS": read.options,
-    "GET": read.get,
-    "HEAD": read.get,
+    "GET": json_schema.get,  # the schemas' URLs, then the store (read.get)
+    "HEAD": json_schema.get,
     "PUT": write.put,
     "DELETE": write.delete,
     "MKCOL": write.mkcol,
@@ -100,8 +102,9 @@ def unknown_method(method: str) -> DAVError:
     return DAVError(400, "malformed request method")
 
 
-def error_response(exc: Exception) -> Response:
-    """The single mapping from raised errors to HTTP responses."""
+def error_response(exc: Exception, *, problem_json: bool = False) -> Response:
+    """The single mapping from raised errors to HTTP responses.  ``problem_json``: the
+    request accepts JSON, so the body is an RFC 9457 problem document (D-3)."""
     if isinstance(exc, DAVError):
         err = exc
     elif isinstance(exc, NotFound):
@@ -125,6 +128,9 @@ def error_response(exc: Exception) -> Response:
     headers: list[tuple[str, str]] = list(err.headers)
     if err.status == 405:
         headers.append(("Allow", ", ".join(sorted(HANDLERS))))
+    if problem_json and err.status >= 400:
+        headers.append(("Content-Type", problem.CONTENT_TYPE))
+        return Response(err.status, headers, problem.document(err))
     if err.conditions or err.status in (423, 412, 403, 409, 507, 508):
         headers.append(("Content-Type", 'application/xml; charset="utf-8"'))
         return Response(err.status, headers, error_document(err))
@@ -157,10 +163,10 @@ class App:
         except ClientGone:
             return
         except (DAVError, StorageError) as exc:
-            response = error_response(exc)
+            response = error_response(exc, problem_json=problem.accepts_json(scope))
         except Exception as exc:
             log.exception("unhandled error for %s %s", scope.get("method"), scope.get("path"))
-            response = error_response(exc)
+            response = error_response(exc, problem_json=problem.accepts_json(scope))
         await send_response(send, response, head=head, zerocopy=offers_zerocopy(scope))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

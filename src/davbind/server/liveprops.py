@@ -4,7 +4,10 @@ Each live property renders itself from a ``PropContext`` to a serialised element
 ``None`` when it is not defined on that resource (reported as 404 in PROPFIND).  The
 registry also says which are returned by ``allprop`` (RFC 4918 §9.1: not resource-id,
 not parent-set, RFC 5842 §3) and which are protected (PROPPATCH gets 403 with
-``cannot-modify-protected-property``, RFC 4918 §16).  Nothing here reads file content.
+``cannot-modify-protected-property``, RFC 4918 §16).  ``displayname`` is the one live
+property that is not protected: it defaults to the last segment of the URL the request
+used (decision D-1) and a dead ``displayname`` set by PROPPATCH replaces it (the
+renderer prefers the dead one).  Nothing here reads file content.
 
 The properties that depend on the resource row alone (``ROW_NAMES``) are also rendered
 all at once by ``row_fragments``, the hot path of a listing: a few microseconds per
@@ -82,11 +85,12 @@ class PropContext:
 @dataclass(frozen=True, slots=True)
 class LiveProp:
     """``row``: the value depends on the resource row alone (``row_fragments``), not on
-    lock or binding state."""
+    lock or binding state.  ``protected``: PROPPATCH may not set or remove it."""
 
     render: Callable[[PropContext], str | None]
     allprop: bool = True
     row: bool = True
+    protected: bool = True
 
 
 def _el(local: str, inner: str) -> str:
@@ -195,6 +199,13 @@ def _lockdiscovery(c: PropContext) -> str:
     return _el("lockdiscovery", "".join(activelock(lk) for lk in locks))
 
 
+def displayname(segments: tuple[str, ...]) -> str:
+    """Decision D-1: the default ``DAV:displayname`` (RFC 4918 §15.2) is the last segment
+    of the URL the resource was reached by, so an alias shows its own name; the root's
+    is empty."""
+    return _el("displayname", escape_text(segments[-1]) if segments else "")
+
+
 def _resource_id(c: PropContext) -> str:
     return f"<D:resource-id><D:href>{escape_text(c.resource.rid)}</D:href></D:resource-id>"
 
@@ -267,6 +278,7 @@ REGISTRY: dict[str, LiveProp] = {
     DAV + "resourcetype": LiveProp(_resourcetype),
     DAV + "supportedlock": LiveProp(lambda c: SUPPORTEDLOCK),
     DAV + "lockdiscovery": LiveProp(_lockdiscovery, row=False),
+    DAV + "displayname": LiveProp(lambda c: displayname(c.segments), row=False, protected=False),
     DAV + "resource-id": LiveProp(_resource_id, allprop=False),
     DAV + "parent-set": LiveProp(_parent_set, allprop=False, row=False),
 }
@@ -326,6 +338,8 @@ _PLAIN = re.compile(r"[\w.+;=/ \"-]*")
 
 
 def is_protected(name: str) -> bool:
-    """Live properties cannot be set or removed by PROPPATCH (``displayname`` is dead)."""
-    return name in REGISTRY
+    """Live properties cannot be set or removed by PROPPATCH, except ``displayname``
+    (RFC 4918 §15.2 lets a client set it; decision D-1)."""
+    prop = REGISTRY.get(name)
+    return prop is not None and prop.protected
 

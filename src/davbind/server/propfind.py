@@ -6,7 +6,8 @@ flat whatever the number of members.  Everything that can fail the whole request
 400, a loop for a client without ``DAV: bind`` -> 508, too many responses -> 403
 ``propfind-finite-depth``) is decided before the first byte (decision A-20 in
 docs/protocol-decisions.md).  With ``Accept: application/json`` the same entries are
-streamed as JSON (``propfind_json``).  Rendering is ``render.Renderer``'s, the one
+streamed as JSON (``propfind_json``, decision D-3), and a 508 names the binding that
+closes the loop (``closing_binding``).  Rendering is ``render.Renderer``'s, the one
 renderer for every depth and form.
 """
 
@@ -24,6 +25,7 @@ from davbind.protocol.xmlbody import PropfindRequest, parse_propfind
 from davbind.server import propfind_json
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import LockView
+from davbind.server.problem import wants_json
 from davbind.server.render import Renderer
 from davbind.server.services import Services
 from davbind.server.target import locate
@@ -57,9 +59,10 @@ def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
     if infinite and resource.is_collection:
         plan = scan(resource.key, True, txn.edges_below(resource.key))
         if plan.has_loop and not ask.bind_aware:
+            closing = closing_binding(txn, resource, ask.segments) if ask.as_json else None
             raise DAVError(
                 508, "binding loop below the target; send 'DAV: bind' to get 208 responses",
-                headers=VARY,
+                hrefs=(closing,) if closing else (), headers=VARY,
             )
         count = plan.responses_bind_aware if ask.bind_aware else plan.responses_plain
         if count is None or count > ask.max_responses:
@@ -76,6 +79,33 @@ def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
     return None, _chunks(renderer, steps, ask)
 
 
+def closing_binding(txn: Txn, root: Resource, segments: tuple[str, ...]) -> str | None:
+    """The href of the binding that closes the first loop a Depth-infinity walk without
+    ``DAV: bind`` meets (RFC 5842 §7.2): depth-first, segments in code-point order, the
+    walk's own order.  Each collection is explored once (a collection whose subtree was
+    explored without meeting the current path cannot lead back to it)."""
+    on_path = {root.key}
+    done: set[int] = set()
+    stack: list[tuple[int, tuple[str, ...], Iterator[tuple[str, Resource]]]] = [
+        (root.key, (), iter(txn.children(root.key)))
+    ]
+    while stack:
+        key, path, members = stack[-1]
+        for seg, child in members:
+            if not child.is_collection or child.key in done:
+                continue
+            if child.key in on_path:
+                return href((*segments, *path, seg), True)
+            on_path.add(child.key)
+            stack.append((child.key, (*path, seg), iter(txn.children(child.key))))
+            break
+        else:
+            stack.pop()
+            on_path.discard(key)
+            done.add(key)
+    return None
+
+
 def _chunks(renderer: Renderer, steps: Iterator[Step[Resource]], ask: _Ask) -> Iterator[bytes]:
     start, sep, end = (propfind_json.START, ",", propfind_json.END) if ask.as_json else (
         START, "", END
@@ -87,7 +117,9 @@ def _chunks(renderer: Renderer, steps: Iterator[Step[Resource]], ask: _Ask) -> I
         for step in steps:
             if isinstance(step, Run):
                 parts = renderer.run(ask.segments + step.prefix, step.members)
-            elif ask.noroot and not step.path:
+            elif ask.noroot and not step.path:  # left out, but a later 208 may name it
+                renderer.reported(renderer.hrefs(ask.segments, step.node.is_collection),
+                                  step.node, step.status)  # fmt: skip
                 continue
             else:
                 parts = [renderer.one(ask.segments + step.path, step.node, step.status)]
@@ -122,7 +154,7 @@ async def propfind(services: Services, request: Request) -> Response:
         bind_aware="bind" in dav_request_classes(request.header_lines("dav")),
         minimal="return=minimal" in prefer or (request.header("brief") or "").lower() == "t",
         noroot="depth-noroot" in prefer and depth is not Depth.ZERO,
-        as_json="application/json" in (request.header("accept") or ""),
+        as_json=wants_json(request.header("accept")),
         max_responses=services.settings.max_propfind_responses,
     )
     _, payload = await services.threads.stream(lambda txn: _plan(txn, ask))

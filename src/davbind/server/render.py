@@ -1,14 +1,17 @@
-"""The PROPFIND renderer: the ``<D:response>`` of every visit of a listing, for Depth 0,
-1 and infinity alike, in XML (RFC 4918 §14.16, §14.24) or JSON (``propfind_json``).
+"""The PROPFIND renderer: the response of every visit of a listing, for Depth 0, 1 and
+infinity alike, in XML (RFC 4918 §14.16, §14.24) or JSON (``propfind_json``, D-3).
 
 One path for every request shape.  What varies is decided once per request, in the
 ``Renderer``: which properties are asked for (allprop, with or without ``include``,
 named ones, propname, RFC 4918 §9.1), the lock state every member shows (read once,
-``LockView``), ``Prefer: return=minimal`` (RFC 8144 §3).  Per member, the properties
-that depend on the resource row alone come from ``liveprops.row_fragments`` (one call),
-dead properties from one query per run of members (``Txn.dead_props_of``), and the rest
-(``lockdiscovery``, ``parent-set``) from the live-property registry with a context the
-whole request shares.  Nothing is stored: a listing never writes.
+``LockView``), ``Prefer: return=minimal`` (RFC 8144 §3), and the form: a ``Form`` turns
+each fact into an XML fragment (``XmlForm``) or a typed JSON value (``JsonForm``), so
+both forms choose the same properties by the same code.  Per member, the properties
+that depend on the resource row alone come from one call (``Form.row``), dead properties
+from one query per run of members (``Txn.dead_props_of``), and the rest
+(``displayname``, ``lockdiscovery``, ``parent-set``) from the URL and the live-property
+registry with a context the whole request shares.  Nothing is stored: a listing never
+writes.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 from davbind.protocol.multistatus import propstat, response
 from davbind.protocol.paths import encode_segment, href
-from davbind.protocol.xmlbody import PropfindRequest, element_xml
+from davbind.protocol.xmlbody import PropfindRequest, element_xml, escape_text
 from davbind.server import propfind_json
 from davbind.server.liveprops import (
     REGISTRY,
@@ -27,23 +31,95 @@ from davbind.server.liveprops import (
     ROW_NAMES,
     LockView,
     PropContext,
+    activelock,
     allprop_text,
+    displayname,
     row_fragments,
 )
 from davbind.storage.interface import Txn
-from davbind.storage.model import DeadProp, Resource
+from davbind.storage.model import DeadProp, Lock, Resource
 
 LOCKDISCOVERY = "{DAV:}lockdiscovery"
+DISPLAYNAME = "{DAV:}displayname"
+PARENT_SET = "{DAV:}parent-set"
 _ROW_INDEX = {name: i for i, name in enumerate(ROW_NAMES)}
 _OK = "</D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>"
 
+V = TypeVar("V")
+
 
 @dataclass(frozen=True, slots=True)
-class Rendered:
-    """The properties of one visit: serialised found elements and missing names."""
+class Rendered(Generic[V]):
+    """The properties of one visit: (name, value) of the found ones, missing names."""
 
-    found: list[str]
+    found: list[tuple[str, V]]
     missing: list[str]
+
+
+class Form(Protocol[V]):
+    """How one form writes each kind of property value."""
+
+    no_locks: V
+
+    def row(self, r: Resource) -> Sequence[V | None]: ...
+
+    def displayname(self, segments: tuple[str, ...]) -> V: ...
+
+    def dead(self, prop: DeadProp) -> V: ...
+
+    def locks(self, locks: Sequence[Lock]) -> V: ...
+
+    def registry(self, name: str, ctx: PropContext) -> V | None: ...
+
+
+class XmlForm:
+    """Serialised property elements, as the multistatus carries them."""
+
+    no_locks = "<D:lockdiscovery/>"
+    row = staticmethod(row_fragments)
+    displayname = staticmethod(displayname)
+
+    @staticmethod
+    def dead(prop: DeadProp) -> str:
+        return prop.xml
+
+    @staticmethod
+    def locks(locks: Sequence[Lock]) -> str:
+        return f"<D:lockdiscovery>{''.join(activelock(lk) for lk in locks)}</D:lockdiscovery>"
+
+    @staticmethod
+    def registry(name: str, ctx: PropContext) -> str | None:
+        return REGISTRY[name].render(ctx)
+
+
+class JsonForm:
+    """Typed JSON values (``propfind_json``), built from the row, never from XML text."""
+
+    no_locks = propfind_json.NO_LOCKS
+    row = staticmethod(propfind_json.row_values)
+
+    @staticmethod
+    def displayname(segments: tuple[str, ...]) -> str:
+        return segments[-1] if segments else ""
+
+    @staticmethod
+    def dead(prop: DeadProp) -> object:
+        if prop.name == DISPLAYNAME:
+            return propfind_json.dead_displayname(prop)
+        return propfind_json.dead_value(prop)
+
+    @staticmethod
+    def locks(locks: Sequence[Lock]) -> object:
+        return propfind_json.lockdiscovery(locks)
+
+    @staticmethod
+    def registry(name: str, ctx: PropContext) -> object | None:
+        text = REGISTRY[name].render(ctx)
+        if text is None:
+            return None
+        if name == PARENT_SET:  # the canonical parent paths are the registry's (A-22)
+            return propfind_json.parent_set(text)
+        raise AssertionError(f"{name} has no JSON form")  # every other one is a row prop
 
 
 @functools.lru_cache(maxsize=64)
@@ -52,15 +128,16 @@ def _not_found(missing: tuple[str, ...]) -> str:
     return propstat(404, [element_xml(n) for n in missing])
 
 
-def xml_response(href_: str, props: Rendered, status: int, minimal: bool) -> str:
+def xml_response(href_: str, props: Rendered[str], status: int, minimal: bool) -> str:
     """One ``<D:response>``.  A 208 keeps the propstat form with the properties asked
     for (RFC 5842 §7.1.1); ``minimal`` drops the 404 propstat (RFC 8144 §3)."""
-    if status == 200 and props.found:
+    found = [value for _, value in props.found]
+    if status == 200 and found:
         tail = _not_found(tuple(props.missing)) if props.missing and not minimal else ""
         head = f"<D:response><D:href>{href_}</D:href><D:propstat><D:prop>"
-        return f"{head}{''.join(props.found)}{_OK}{tail}</D:response>"
-    keep = props.found or not props.missing or status != 200
-    stats = [propstat(status, props.found)] if keep else []
+        return f"{head}{''.join(found)}{_OK}{tail}</D:response>"
+    keep = found or not props.missing or status != 200
+    stats = [propstat(status, found)] if keep else []
     if props.missing and not minimal:
         stats.append(propstat(404, [element_xml(n) for n in props.missing]))
     if not stats:
@@ -97,82 +174,129 @@ class Renderer:
                  as_json: bool) -> None:  # fmt: skip
         self.txn, self.spec, self.locks = txn, spec, locks
         self.minimal, self.as_json = minimal, as_json
+        # Any: the form's values are str (XML) or JSON values; ``as_json`` says which
+        self.form: Form[Any] = JsonForm() if as_json else XmlForm()
         self.hrefs = Hrefs()
         self._paths: dict[int, tuple[str, ...] | None] = {}  # canonical paths (parent-set)
         self._allprop = spec.kind == "allprop"
         self._named = spec.names if spec.kind == "prop" else spec.include
-        # the lockdiscovery every member shows while no lock exists at all
-        self._no_locks = None if locks.active else "<D:lockdiscovery/>"
+        # where each collection was first reported (JSON 208s name it); collections only,
+        # so it stays small whatever the number of members
+        self._first: dict[int, str] = {}
 
     def _context(self, resource: Resource, segments: tuple[str, ...]) -> PropContext:
         return PropContext(self.txn, resource, segments, self.locks, self._paths)
 
     def props(self, resource: Resource, segments: tuple[str, ...],
-              dead: list[DeadProp] | None) -> Rendered:  # fmt: skip
-        """Found elements and missing names of ``resource`` reached at ``segments``;
-        ``dead``: its dead properties if already read (``None``: read them now)."""
+              dead: list[DeadProp] | None) -> Rendered[Any]:  # fmt: skip
+        """Found properties and missing names of ``resource`` reached at ``segments``;
+        ``dead``: its dead properties if already read (``None``: read them now).  A dead
+        ``displayname`` replaces the live one (D-1)."""
         if dead is None:
             dead = self.txn.dead_props(resource.key)
-        if self.spec.kind == "propname":
-            ctx = self._context(resource, segments)
-            names = [n for n, p in REGISTRY.items() if p.render(ctx) is not None]
-            names += [d.name for d in dead if d.name not in REGISTRY]
-            return Rendered([element_xml(n) for n in dict.fromkeys(names)], [])
-        row = row_fragments(resource)
-        found: list[str] = []
+        form = self.form
+        row = form.row(resource)
+        found: list[tuple[str, Any]] = []
+        own_name = next((d for d in dead if d.name == DISPLAYNAME), None)
         if self._allprop:
-            found += filter(None, row[:ROW_ALLPROP])
-            found += [d.xml for d in dead if d.name not in REGISTRY]
-            found.append(self._lockdiscovery(resource, segments))
+            pairs = zip(ROW_NAMES[:ROW_ALLPROP], row[:ROW_ALLPROP], strict=True)
+            found += [(n, v) for n, v in pairs if v is not None and v != ""]
+            if own_name is None:
+                found.append((DISPLAYNAME, form.displayname(segments)))
+            found += [(d.name, form.dead(d)) for d in dead if _shown_dead(d.name)]
+            found.append((LOCKDISCOVERY, self._lockdiscovery(resource)))
         missing: list[str] = []
         for name in self._named:
+            value: object | None
             index = _ROW_INDEX.get(name)
             if index is not None:
-                value = row[index] or None
-                if value and self._allprop and index < ROW_ALLPROP:
+                value = row[index]
+                if value == "":  # XmlForm's "undefined"
+                    value = None
+                if self._allprop and index < ROW_ALLPROP and value is not None:
                     continue  # allprop has it already
+            elif self._allprop and (name in (LOCKDISCOVERY, DISPLAYNAME) or
+                                    (name not in REGISTRY and any(d.name == name for d in dead))):
+                continue  # allprop has it already  # fmt: skip
             elif name == LOCKDISCOVERY:
-                if self._allprop:
-                    continue
-                value = self._lockdiscovery(resource, segments)
+                value = self._lockdiscovery(resource)
+            elif name == DISPLAYNAME:
+                value = form.displayname(segments) if own_name is None else form.dead(own_name)
             elif name in REGISTRY:
-                value = REGISTRY[name].render(self._context(resource, segments))
-            elif self._allprop:  # a dead property: allprop has it already, if it exists
-                if not any(d.name == name for d in dead):
-                    missing.append(name)
-                continue
+                value = form.registry(name, self._context(resource, segments))
             else:
-                value = next((d.xml for d in dead if d.name == name), None)
-            if value:
-                found.append(value)
-            else:
+                value = next((form.dead(d) for d in dead if d.name == name), None)
+            if value is None:
                 missing.append(name)
+            else:
+                found.append((name, value))
         return Rendered(found, missing)
 
-    def _lockdiscovery(self, resource: Resource, segments: tuple[str, ...]) -> str:
-        if self._no_locks is not None:
-            return self._no_locks
-        return REGISTRY[LOCKDISCOVERY].render(self._context(resource, segments)) or ""
+    def names(self, resource: Resource, segments: tuple[str, ...]) -> list[str]:
+        """``propname`` (RFC 4918 §9.1): every defined live property and dead one."""
+        ctx = self._context(resource, segments)
+        names = [n for n, p in REGISTRY.items() if p.render(ctx) is not None]
+        names += [d.name for d in self.txn.dead_props(resource.key) if d.name not in REGISTRY]
+        return list(dict.fromkeys(names))
+
+    def _lockdiscovery(self, resource: Resource) -> object:
+        if not self.locks.active:
+            return self.form.no_locks
+        return self.form.locks(self.locks.covering(resource.key))
 
     def one(self, segments: tuple[str, ...], resource: Resource, status: int) -> str:
         """The response of one visit (the target, a collection met by a Depth infinity
         walk, or a 208)."""
+        href_ = self.hrefs(segments, resource.is_collection)
+        first = self.reported(href_, resource, status)
+        if self.spec.kind == "propname":
+            names = self.names(resource, segments)
+            if self.as_json:
+                return propfind_json.ENCODER.encode(
+                    propfind_json.names_entry(href_, resource, names, status, first))
+            return xml_response(href_, Rendered([(n, element_xml(n)) for n in names], []),
+                                status, self.minimal)  # fmt: skip
         props = self.props(resource, segments, None)
-        return self._format(self.hrefs(segments, resource.is_collection), resource, props,
-                            status)  # fmt: skip
+        if self.as_json:
+            return self._json_entry(href_, resource, props, status, first)
+        return xml_response(href_, props, status, self.minimal)
+
+    def reported(self, href_: str, resource: Resource, status: int) -> str | None:
+        """Remember where a collection is first reported; for a 208, where that was.
+        Also called for a target that ``depth-noroot`` leaves out (its 208s name it)."""
+        if not resource.is_collection:
+            return None
+        if status == 208:
+            return self._first.get(resource.key)
+        self._first.setdefault(resource.key, href_)
+        return None
+
+    def _json_entry(self, href_: str, resource: Resource, props: Rendered[object], status: int,
+                    first: str | None) -> str:  # fmt: skip
+        missing = props.missing if not self.minimal else []
+        return propfind_json.entry_text(href_, resource, props.found, missing, status, first)
 
     def run(self, prefix: tuple[str, ...], members: Sequence[tuple[str, Resource]]) -> list[str]:
-        """The responses of members of the collection at ``prefix``, each with 200."""
+        """The responses of members of the collection at ``prefix``, each with 200 (in
+        JSON, one string holding them all, comma-separated)."""
+        if self.spec.kind == "propname":
+            return [self.one((*prefix, seg), res, 200) for seg, res in members]
         dead = self.txn.dead_props_of([r.key for _, r in members])
         base = self.hrefs.of_collection(prefix)
-        if self._allprop and not self._named and not self.as_json:
+        plain = self._allprop and not self._named
+        if plain and not self.as_json:
             return self._allprop_xml(base, members, dead)
-        out = []
+        if plain:
+            return [self._allprop_json(base, members, dead)]
+        texts: list[str] = []
         for seg, res in members:
             props = self.props(res, (*prefix, seg), dead.get(res.key, []))
             href_ = f"{base}{encode_segment(seg)}{'/' if res.is_collection else ''}"
-            out.append(self._format(href_, res, props, 200))
-        return out
+            if self.as_json:
+                texts.append(self._json_entry(href_, res, props, 200, None))
+            else:
+                texts.append(xml_response(href_, props, 200, self.minimal))
+        return [",".join(texts)] if self.as_json else texts
 
     def _allprop_xml(self, base: str, members: Sequence[tuple[str, Resource]],
                      dead: dict[int, list[DeadProp]]) -> list[str]:  # fmt: skip
@@ -180,13 +304,15 @@ class Renderer:
         most listings, so it is written out (the tests compare both paths)."""
         out = []
         head = f"<D:response><D:href>{base}"
-        shared = self._no_locks
+        shared = None if self.locks.active else XmlForm.no_locks
         for seg, res in members:
             extra = dead.get(res.key)
             props = allprop_text(res)
+            if extra is None or not any(d.name == DISPLAYNAME for d in extra):
+                props += f"<D:displayname>{escape_text(seg)}</D:displayname>"
             if extra:
-                props += "".join(d.xml for d in extra if d.name not in REGISTRY)
-            lock = shared if shared is not None else self._lockdiscovery(res, ())
+                props += "".join(d.xml for d in extra if _shown_dead(d.name))
+            lock = shared if shared is not None else self._lockdiscovery(res)
             name = encode_segment(seg)
             mid = "/</D:href><D:propstat><D:prop>" if res.is_collection else (
                 "</D:href><D:propstat><D:prop>"
@@ -194,8 +320,33 @@ class Renderer:
             out.append(f"{head}{name}{mid}{props}{lock}{_OK}</D:response>")
         return out
 
-    def _format(self, href_: str, resource: Resource, props: Rendered, status: int) -> str:
-        if self.as_json:
-            return propfind_json.entry(href_, resource, props.found, props.missing, status,
-                                       self.minimal)  # fmt: skip
-        return xml_response(href_, props, status, self.minimal)
+    def _allprop_json(self, base: str, members: Sequence[tuple[str, Resource]],
+                      dead: dict[int, list[DeadProp]]) -> str:  # fmt: skip
+        """``props`` + ``_json_entry`` for a plain allprop, one string operation per
+        member (``propfind_json.allprop_text``); a member with dead properties goes
+        through ``entry_text`` (the tests compare both paths)."""
+        out = []
+        text = propfind_json.allprop_text
+        encode = propfind_json.ENCODER.encode
+        shared = None if self.locks.active else "[]"
+        for seg, res in members:
+            coll = res.is_collection
+            href_ = f"{base}{encode_segment(seg)}{'/' if coll else ''}"
+            extra = dead.get(res.key)
+            if extra is None:
+                lock = shared if shared is not None else encode(self._lockdiscovery(res))
+                out.append(text(href_, seg, res, lock))
+                continue
+            props = propfind_json.allprop_values(res)
+            if not any(d.name == DISPLAYNAME for d in extra):
+                props[DISPLAYNAME] = seg
+            props.update((d.name, JsonForm.dead(d)) for d in extra if _shown_dead(d.name))
+            props[LOCKDISCOVERY] = self._lockdiscovery(res)
+            out.append(propfind_json.entry_text(href_, res, list(props.items()), [], 200, None))
+        return ",".join(out)
+
+
+def _shown_dead(name: str) -> bool:
+    """A dead property allprop shows: any but one shadowed by a protected live one."""
+    prop = REGISTRY.get(name)
+    return prop is None or not prop.protected
