@@ -66,6 +66,11 @@ def test_row_fragments_equal_the_registry(resource: Resource) -> None:
     for name, text in zip(ROW_NAMES, row, strict=True):
         assert text == (REGISTRY[name].render(ctx) or ""), name
     assert allprop_text(resource) == "".join(row[:ROW_ALLPROP])
+    from davbind.server.liveprops import ROW_RENDERERS
+
+    assert set(ROW_RENDERERS) == set(ROW_NAMES)
+    for name, text in zip(ROW_NAMES, row, strict=True):
+        assert ROW_RENDERERS[name](resource) == text, name
 
 
 def _store_with_members(tmp: Path):  # type: ignore[no-untyped-def]
@@ -163,3 +168,42 @@ def test_entry_text_is_what_the_encoder_gives(found: list[tuple[str, object]],
         expected["first_reported_at"] = first
     text = entry_text('/d/"x"', res, found, missing, status, first)
     assert text == ENCODER.encode(expected)
+
+
+NAMED = [
+    b"<D:resourcetype/><D:getcontentlength/><D:getetag/><D:getlastmodified/>"
+    b"<D:displayname/><D:resource-id/>",  # what sync clients ask
+    b'<D:getcontenttype/><D:creationdate/><x:n xmlns:x="urn:x"/><x:none xmlns:x="urn:x"/>'
+    b"<D:lockdiscovery/><D:supportedlock/><D:parent-set/>",
+]
+
+
+@pytest.mark.parametrize("minimal", [False, True])
+@pytest.mark.parametrize("names", NAMED)
+def test_named_run_equals_the_per_member_path(tmp_path: Path, names: bytes,
+                                              minimal: bool) -> None:  # fmt: skip
+    store, coll = _store_with_members(tmp_path)
+    with store.write() as txn:  # one member names itself
+        member = txn.lookup(coll.key, "m 03é")
+        assert member is not None
+        txn.set_dead_prop(member.key, DeadProp("{DAV:}displayname",
+                                               "<D:displayname>own</D:displayname>"))  # fmt: skip
+    body = b'<D:propfind xmlns:D="DAV:"><D:prop>' + names + b"</D:prop></D:propfind>"
+    spec = parse_propfind(body)
+    try:
+        with store.read() as txn:
+            members = [pair for batch in txn.members(coll.key) for pair in batch]
+            r = Renderer(txn, spec, locks=LockView(txn), minimal=minimal, as_json=False)
+            fast = r.run(("d",), members)
+            slow = [
+                xml_response(r.hrefs(("d", seg), res.is_collection),
+                             r.props(res, ("d", seg), None), 200, minimal)
+                for seg, res in members
+            ]
+    finally:
+        store.close()
+    assert fast == slow
+    if b"displayname" in names:
+        assert sum("<D:displayname>own</D:displayname>" in part for part in fast) == 1
+    else:
+        assert sum('<n xmlns="urn:x">' in part for part in fast) == 6
