@@ -37,6 +37,7 @@ from davbind.server import (
     read,
     write,
 )
+from davbind.server.auth import MAY_WRITE_KEY, USER_KEY, Authenticator
 from davbind.server.http import (
     ClientGone,
     Receive,
@@ -150,7 +151,11 @@ class App:
             handler = HANDLERS.get(request.method)
             if handler is None:
                 raise unknown_method(request.method)
-            if request.method in WRITE_METHODS and not self.services.settings.anonymous_write:
+            request.principal = scope.get(USER_KEY)  # set by ``auth.Authenticator``
+            may_write = scope.get(MAY_WRITE_KEY, self.services.settings.anonymous_write)
+            if request.method in WRITE_METHODS and not may_write:
+                if request.principal is not None:
+                    raise DAVError(403, "this credential is read-only")
                 raise DAVError(403, "anonymous write access is disabled on this address")
             response = await handler(self.services, request)
         except ClientGone:
@@ -180,8 +185,10 @@ def build_services(settings: Settings) -> Services:
     return Services(settings, store, blobs, StorageThreads(store))
 
 
-def create_app(settings: Settings | None = None) -> App:
-    """Factory for uvicorn (``--factory``): settings come from DAVBIND_SETTINGS_JSON."""
+def create_app(settings: Settings | None = None) -> Authenticator:
+    """Factory for uvicorn (``--factory``): settings come from DAVBIND_SETTINGS_JSON.
+    The app is wrapped in authentication (``server.auth``)."""
     if settings is None:
         settings = Settings.from_json(os.environ["DAVBIND_SETTINGS_JSON"])
-    return App(build_services(settings))
+    services = build_services(settings)
+    return Authenticator(App(services), services)
