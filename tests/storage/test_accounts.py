@@ -20,7 +20,7 @@ from davbind.storage.credentials import (
 )
 from davbind.storage.homes import ALIAS_PARENT, HOME_PARENT, make_home, remove_home
 from davbind.storage.interface import MetadataStore
-from davbind.storage.model import AlreadyExists, NotFound
+from davbind.storage.model import AlreadyExists, Conflict, NotFound
 from davbind.storage.open import open_blobs, open_metadata
 from davbind.storage.sqlite import SCHEMA_VERSION
 
@@ -177,7 +177,7 @@ def test_a_home_path_taken_by_something_else_is_refused(store: MetadataStore) ->
     with store.write() as txn:
         files = txn.create(txn.resolve(()).key, "home", collection=True)
         txn.create(files.key, "bob", collection=False)
-    with store.write() as txn, pytest.raises(AlreadyExists, match="not a collection"):
+    with store.write() as txn, pytest.raises(Conflict, match="not a collection"):
         make_home(txn, "bob")
     with store.write() as txn:
         other = txn.create(txn.resolve(()).key, "other", collection=True)
@@ -185,5 +185,5 @@ def test_a_home_path_taken_by_something_else_is_refused(store: MetadataStore) ->
         parent = txn.resolve(ALIAS_PARENT)
         txn.unbind(parent.key, "carol")
         txn.bind(parent.key, "carol", other.key)
-        with pytest.raises(AlreadyExists, match="not carol's home"):
+        with pytest.raises(Conflict, match="not carol's home"):
             make_home(txn, "carol")

@@ -11,7 +11,7 @@ made as needed.
 from __future__ import annotations
 
 from davbind.storage.interface import Txn
-from davbind.storage.model import AlreadyExists, NotACollection, NotFound, Resource
+from davbind.storage.model import Conflict, NotACollection, NotFound, Resource
 
 HOME_PARENT = ("home",)
 ALIAS_PARENT = ("remote.php", "dav", "files")
@@ -26,21 +26,21 @@ def _collection_at(txn: Txn, segments: tuple[str, ...]) -> Resource:
             found = txn.create(current.key, segment, collection=True)
         elif not found.is_collection:
             path = "/" + "/".join(segments[: i + 1])
-            raise AlreadyExists(f"{path} exists and is not a collection")
+            raise Conflict(f"{path} exists and is not a collection")
         current = found
     return current
 
 
 def make_home(txn: Txn, name: str) -> Resource:
     """Bind ``/home/<name>/`` (kept if it exists: a user re-added finds their files) and
-    its alias; ``AlreadyExists`` when either path is taken by something else."""
+    its alias; ``Conflict`` when either path is taken by something else."""
     home = _collection_at(txn, (*HOME_PARENT, name))
     alias_parent = _collection_at(txn, ALIAS_PARENT)
     bound = txn.lookup(alias_parent.key, name)
     if bound is None:
         txn.bind(alias_parent.key, name, home.key)
     elif bound.key != home.key:
-        raise AlreadyExists(f"/{'/'.join(ALIAS_PARENT)}/{name} exists and is not {name}'s home")
+        raise Conflict(f"/{'/'.join(ALIAS_PARENT)}/{name} exists and is not {name}'s home")
     return home
 
 
