@@ -21,7 +21,7 @@ from typing import TypeVar
 
 import click
 
-from davbind.storage.accounts import AppToken, BadUserName, User, check_user_name
+from davbind.storage.accounts import AppToken, BadUserName, TokenScope, User, check_user_name
 from davbind.storage.credentials import hash_password, mint_token, token_digest
 from davbind.storage.homes import ALIAS_PARENT, HOME_PARENT, make_home, remove_home
 from davbind.storage.interface import MetadataStore, Txn
@@ -181,7 +181,7 @@ def token_add_cmd(name: str, label: str, read_only: bool, data_dir: Path) -> Non
         if txn.user(name) is None:
             raise NotFound(f"user {name}")
         digest = token_digest(txn.token_secret(), new.token)
-        scope = "read" if read_only else "write"
+        scope: TokenScope = "read" if read_only else "write"
         txn.add_token(AppToken(new.id, name, label, scope, digest, time.time()))
 
     _write(data_dir, add)
