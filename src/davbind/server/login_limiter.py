@@ -51,7 +51,7 @@ class LoginLimiter:
             level = self._level(key, now)
             if level < 1.0:
                 wait = max(wait, (1.0 - level) / self.rate)
-        return math.ceil(wait)
+        return math.ceil(wait - 1e-9)  # float noise must not add a second
 
     def failed(self, keys: Iterable[str]) -> None:
         now = self._clock()
