@@ -57,6 +57,23 @@ def test_a_certificate_without_its_key_is_a_config_error(tmp_path: Path) -> None
     assert "serving" not in result.output
 
 
+@pytest.mark.parametrize("where", ["flags", "toml"])
+def test_an_unusable_certificate_is_a_config_error(tmp_path: Path, where: str) -> None:
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert.write_text("not a certificate")
+    key.write_text("not a key")
+    if where == "flags":
+        args = ["--tls-cert", str(cert), "--tls-key", str(key)]
+    else:
+        config = tmp_path / "s.toml"
+        config.write_text(f'tls_cert = "{cert}"\ntls_key = "{tmp_path / "missing.pem"}"\n')
+        args = ["--config", str(config)]
+    result = CliRunner().invoke(cli, ["serve", "--data", str(tmp_path / "d"), *args], env=CLEAN)
+    assert result.exit_code == 2
+    assert "cannot use the TLS certificate" in result.output
+    assert "Traceback" not in result.output and "serving" not in result.output
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,6 +12,7 @@ import os
 import resource
 import shutil
 import socket
+import ssl
 from pathlib import Path
 
 import click
@@ -143,6 +144,8 @@ def serve(
         )
     except SettingsError as exc:
         _fail(str(exc), 2)
+    if settings.tls_cert:
+        _check_tls(settings.tls_cert, settings.tls_key)
     data = Path(settings.data_dir)
     refused = foreign_data_dir(data)
     if refused is not None:
@@ -188,6 +191,14 @@ def raise_open_files_limit() -> str:
     except (ValueError, OSError) as exc:  # e.g. macOS refuses RLIM_INFINITY
         return f"open files limit: {soft} (could not raise it to {hard}: {exc})"
     return f"open files limit: {hard} (raised from {soft})"
+
+
+def _check_tls(cert: str, key: str) -> None:
+    """Load the pair once here: uvicorn would fail in each worker with a traceback."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        _fail(f"cannot use the TLS certificate {cert} with key {key}: {exc}", 2)
 
 
 def _fail(message: str, code: int) -> None:
