@@ -37,7 +37,7 @@ from davbind.server import (
     read,
     write,
 )
-from davbind.server.auth import MAY_WRITE_KEY, USER_KEY, Authenticator
+from davbind.server.auth import MAY_WRITE_KEY, READ_METHODS, USER_KEY, Authenticator
 from davbind.server.http import (
     ClientGone,
     Receive,
@@ -86,7 +86,7 @@ HANDLERS: dict[str, Handler] = {
     "REBIND": bindings.rebind,
 }
 
-WRITE_METHODS = frozenset(HANDLERS) - {"OPTIONS", "GET", "HEAD", "PROPFIND"}
+WRITE_METHODS = frozenset(HANDLERS) - READ_METHODS
 
 METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
