@@ -204,12 +204,12 @@ def _wait_ready(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None
         except httpx.TransportError as exc:
             last = repr(exc)
         else:
-            if r.status_code == 200:
+            if r.status_code in (200, 401):  # 401: up, with accounts (server.auth)
                 return
             last = f"HTTP {r.status_code}"
         time.sleep(0.1)
     pytest.fail(
-        f"davbind serve did not answer OPTIONS {url} with 200 within {READY_TIMEOUT:.0f} s "
+        f"davbind serve did not answer OPTIONS {url} with 200 or 401 within {READY_TIMEOUT:.0f} s "
         f"(last: {last})\n--- {log_path} ---\n{tail(log_path)}",
         pytrace=False,
     )

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from davbind.server.access_log import PRINCIPAL_KEY, AccessLog
+from davbind.server.access_log import USER_KEY, AccessLog
 from davbind.server.app import HANDLERS, App, build_services
 from davbind.server.health import PATH as HEALTH
 from davbind.server.health import Health
@@ -72,7 +72,7 @@ class Spy:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.principal is not None and scope["type"] == "http":
-            scope[PRINCIPAL_KEY] = self.principal
+            scope[USER_KEY] = self.principal
 
         async def spying(message: Any) -> None:
             if message["type"] != "http.response.body":

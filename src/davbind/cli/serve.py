@@ -14,6 +14,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 from pathlib import Path
 
 import click
@@ -57,7 +58,7 @@ def foreign_data_dir(data_dir: Path) -> str | None:
     )
 
 
-def prepare(settings: Settings) -> None:
+def prepare(settings: Settings) -> bool:
     """Before any worker starts: create the store (and its root), verify content a crash
     left unflushed (rolling back what it cut short), finish interrupted blob
     reclamation, drop leftovers of interrupted uploads (and the answer caches an older
@@ -70,21 +71,23 @@ def prepare(settings: Settings) -> None:
     directory is served read-only, with a warning: writes answer 503 (``server.app``),
     which keeps a backup or a snapshot mounted read-only browsable.  What cannot be
     served (a new store on a full or read-only disk, an unreplayed log on a read-only
-    one) stops the start with a one-line message."""
+    one) stops the start with a one-line message.  Returns whether any user exists."""
     try:
         blobs = open_blobs(settings.blobs_url, durable=settings.durable)
         store = open_metadata(settings.metadata_url, blobs)
     except (StorageError, SchemaTooNew) as exc:
         _fail(str(exc), 1)
-        return
+        raise
     except OSError as exc:
         _fail(f"cannot open the store: {exc}", 1)
-        return
+        raise
     try:
+        with store.read() as txn:
+            users = txn.has_users()
         if getattr(store, "read_only", False):
             click.echo(f"warning: {settings.data_dir} is read-only: serving reads only, "
                        "writes answer 503", err=True)  # fmt: skip
-            return
+            return users
         try:
             sweep = getattr(store, "sweep", None)
             if sweep is not None:
@@ -100,6 +103,7 @@ def prepare(settings: Settings) -> None:
         store.close()
     for gone in ("cache", "runs"):  # answer caches of earlier releases
         shutil.rmtree(Path(settings.data_dir) / gone, ignore_errors=True)
+    return users
 
 
 @click.command()
@@ -110,7 +114,15 @@ def prepare(settings: Settings) -> None:
 @click.option("--config", "config_file", default=None, type=click.Path(exists=True),
               help="TOML configuration file.")
 @click.option("--allow-anonymous-write/--no-anonymous-write", default=None,
-              help="Allow writes without authentication (default: only on loopback).")
+              help="Allow reads and writes without logging in (default: only on loopback "
+                   "while no user exists).")
+@click.option("--allow-anonymous-read/--no-anonymous-read", default=None,
+              help="Allow reads without logging in (default: only on loopback while no "
+                   "user exists).")
+@click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate (chain) file: serve HTTPS (needs --tls-key).")
+@click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="PEM private key file of --tls-cert.")
 @click.option("--allow-loops/--no-loops", default=None,
               help="Allow BIND/REBIND/MOVE to create binding loops [allowed].")
 @click.option("--durability", type=click.Choice(["standard", "strict"]), default=None,
@@ -133,6 +145,9 @@ def serve(
     workers: int | None,
     config_file: str | None,
     allow_anonymous_write: bool | None,
+    allow_anonymous_read: bool | None,
+    tls_cert: str | None,
+    tls_key: str | None,
     allow_loops: bool | None,
     durability: str | None,
     log_level: str | None,
@@ -147,13 +162,16 @@ def serve(
             {
                 "host": host, "port": port, "data_dir": data_dir, "workers": workers,
                 "allow_anonymous_write": allow_anonymous_write, "allow_loops": allow_loops,
-                "durability": durability,
+                "durability": durability, "allow_anonymous_read": allow_anonymous_read,
+                "tls_cert": tls_cert, "tls_key": tls_key,
                 "log_level": log_level and log_level.lower(), "access_log": access_log,
                 "access_log_format": access_log_format, "metrics_port": metrics_port,
             },
         )
     except SettingsError as exc:
         _fail(str(exc), 2)
+    if settings.tls_cert:
+        _check_tls(settings.tls_cert, settings.tls_key)
     data = Path(settings.data_dir)
     refused = foreign_data_dir(data)
     if refused is not None:
@@ -163,13 +181,15 @@ def serve(
     except OSError as exc:
         _fail(f"cannot create the data directory {data}: {exc.strerror or exc}", 1)
     _check_listen(settings.host, settings.port)
-    prepare(settings)
-    if not is_loopback(settings.host) and not settings.anonymous_write:
-        click.echo("note: anonymous writes are refused on a non-loopback address", err=True)
+    users = prepare(settings)
+    for line in security_notes(settings, users):
+        click.echo(line, err=True)
     os.environ["DAVBIND_SETTINGS_JSON"] = settings.to_json()
     click.echo(raise_open_files_limit(), err=True)
     metrics = _metrics_listener(settings)
-    click.echo(f"davbind serving {settings.data_dir} on {url_of(settings.host, settings.port)}")
+    tls = bool(settings.tls_cert)
+    url = url_of(settings.host, settings.port, tls=tls)
+    click.echo(f"davbind serving {settings.data_dir} on {url}")
     if metrics is not None:
         click.echo(f"metrics on {metrics.url}")
     uvicorn.run(
@@ -184,6 +204,8 @@ def serve(
         access_log=False,  # davbind writes its own (server.observability)
         timeout_graceful_shutdown=10,
         timeout_keep_alive=settings.keepalive_timeout,
+        ssl_certfile=settings.tls_cert or None,
+        ssl_keyfile=settings.tls_key or None,
     )
 
 
@@ -223,15 +245,44 @@ def _metrics_listener(settings: Settings) -> MetricsListener | None:
     return listener
 
 
+def _check_tls(cert: str, key: str) -> None:
+    """Load the pair once here: uvicorn would fail in each worker with a traceback."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        _fail(f"cannot use the TLS certificate {cert} with key {key}: {exc}", 2)
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"davbind serve: {message}", err=True)
     raise SystemExit(code)
 
 
-def url_of(host: str, port: int) -> str:
+def url_of(host: str, port: int, *, tls: bool = False) -> str:
     """The URL a browser takes: an IPv6 literal goes in brackets (RFC 3986 §3.2.2)."""
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    return f"http://{shown}:{port}/"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/"
+
+
+def security_notes(settings: Settings, users: bool) -> list[str]:
+    """What the operator must know about who can reach what (``server.auth``)."""
+    notes = []
+    loopback = is_loopback(settings.host)
+    if not loopback and not settings.tls_cert:
+        notes.append(f"warning: {settings.host} is not a loopback address and TLS is off: "
+                     "passwords and files cross the network readable by anyone on the "
+                     "path; give --tls-cert and --tls-key or put a TLS proxy in front")  # fmt: skip
+    access = settings.anonymous_access(users)
+    if settings.allow_anonymous_write:
+        notes.append("warning: anonymous write access is on: anyone who reaches this "
+                     "server may change or delete everything")  # fmt: skip
+    elif access == "read" and not loopback:
+        notes.append("note: anonymous read access is on: anyone who reaches this server "
+                     "may read everything")  # fmt: skip
+    if not users and access == "none":
+        notes.append(f"note: no user exists yet: every request gets 401 until one is made "
+                     f"with `davbind user add NAME --data {settings.data_dir}`")  # fmt: skip
+    return notes
 
 
 def _check_listen(host: str, port: int) -> None:

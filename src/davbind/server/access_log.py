@@ -17,9 +17,9 @@ Two formats:
   are written ``\\xHH``, so one request is always one line.
 * ``json``: one JSON object per line with the same fields (``time`` in ISO 8601, UTC).
 
-``user`` is the authenticated principal: the string the authentication layer stores
-under the ASGI scope key ``PRINCIPAL_KEY`` (``"davbind.principal"``), ``-`` when there
-is none.  No other request header than User-Agent and Referer is read: credentials
+``user`` is the authenticated user: the name the authentication layer (``server.auth``)
+stores under the ASGI scope key ``USER_KEY`` (``"user"``), ``-`` when there is none.
+No other request header than User-Agent and Referer is read: credentials
 (``Authorization``, cookies) never reach the log.
 
 Lines go to stdout directly, not through ``logging``: a log record, its handler's lock
@@ -36,8 +36,8 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-PRINCIPAL_KEY = "davbind.principal"
-"""The ASGI scope key under which authentication puts the principal's name (a ``str``)."""
+USER_KEY = "user"
+"""The ASGI scope key under which authentication puts the user's name (a ``str``)."""
 
 PIPE_BUF = 4096
 """Writes of up to this many bytes to a pipe are never interleaved with another
@@ -78,7 +78,7 @@ def record_of(scope: Any, status: int, bytes_in: int, bytes_out: int, started: f
     client = scope.get("client")
     target = scope.get("raw_path") or scope["path"].encode()
     query = scope.get("query_string")
-    user = scope.get(PRINCIPAL_KEY)
+    user = scope.get(USER_KEY)
     return AccessRecord(
         time=started,
         client=client[0] if client else "-",

@@ -39,6 +39,7 @@ from davbind.server import (
     read,
     write,
 )
+from davbind.server.auth import MAY_WRITE_KEY, READ_METHODS, USER_KEY, Authenticator
 from davbind.server.http import (
     ClientGone,
     Receive,
@@ -88,7 +89,7 @@ HANDLERS: dict[str, Handler] = {
     "REBIND": bindings.rebind,
 }
 
-WRITE_METHODS = frozenset(HANDLERS) - {"OPTIONS", "GET", "HEAD", "PROPFIND"}
+WRITE_METHODS = frozenset(HANDLERS) - READ_METHODS
 
 METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -157,7 +158,11 @@ class App:
             handler = HANDLERS.get(request.method)
             if handler is None:
                 raise unknown_method(request.method)
-            if request.method in WRITE_METHODS and not self.services.settings.anonymous_write:
+            request.principal = scope.get(USER_KEY)  # set by ``auth.Authenticator``
+            may_write = scope.get(MAY_WRITE_KEY, self.services.settings.anonymous_write)
+            if request.method in WRITE_METHODS and not may_write:
+                if request.principal is not None:
+                    raise DAVError(403, "this credential is read-only")
                 raise DAVError(403, "anonymous write access is disabled on this address")
             response = await handler(self.services, request)
         except ClientGone:
@@ -189,9 +194,11 @@ def build_services(settings: Settings) -> Services:
 
 def create_app(settings: Settings | None = None) -> Observed:
     """Factory for uvicorn (``--factory``): settings come from DAVBIND_SETTINGS_JSON.
-    The app is wrapped in the observability middleware (access log, metrics, health)."""
+    The app is wrapped in authentication (``server.auth``), and that in the
+    observability middleware (access log, metrics, health): every request is logged and
+    counted, refused logins included, and the health check needs no credentials."""
     if settings is None:
         settings = Settings.from_json(os.environ["DAVBIND_SETTINGS_JSON"])
     configure_logging(settings.log_level)
     services = build_services(settings)
-    return observe(App(services), services, HANDLERS)
+    return observe(Authenticator(App(services), services), services, HANDLERS)

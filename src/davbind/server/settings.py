@@ -1,7 +1,8 @@
 """Server settings: built once at the edge (CLI flags, environment, TOML), then frozen.
 
-Secure defaults: listen on 127.0.0.1; anonymous writes are refused on any non-loopback
-address unless ``allow_anonymous_write`` is set explicitly.
+Secure defaults: listen on 127.0.0.1; anonymous access is refused on any non-loopback
+address unless ``allow_anonymous_read`` (read-only) or ``allow_anonymous_write`` is set
+explicitly, and on loopback too once a user exists (``anonymous_access``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ class Settings:
     lock_timeout_default: int = 3600
     allow_loops: bool = True
     allow_anonymous_write: bool | None = None
+    allow_anonymous_read: bool | None = None
+    # Authentication (server/auth.py): how long a verified credential is trusted without
+    # checking it again (also the bound on revocation), and failed logins allowed a minute
+    # per user and per client address.
+    auth_cache_seconds: int = 60
+    login_failures_per_minute: int = 5
+    tls_cert: str = ""  # PEM files; both or neither
+    tls_key: str = ""
     durability: str = "standard"  # or "strict": see ``durable``
     # Connection hygiene (server/connection_limits.py); times in seconds.
     header_timeout: int = 20
@@ -56,6 +65,8 @@ class Settings:
                 raise ValueError(
                     f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}"
                 )
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: give both or neither")
 
     def resolved(self) -> Settings:
         """Fill the storage URLs from ``data_dir`` when not given."""
@@ -78,6 +89,25 @@ class Settings:
         if self.allow_anonymous_write is not None:
             return self.allow_anonymous_write
         return is_loopback(self.host)
+
+    def anonymous_access(self, users_exist: bool | None) -> str:
+        """``"write"``, ``"read"`` or ``"none"`` for a request without credentials.
+        Explicit settings decide alone (write implies read); otherwise only loopback
+        with no user at all is open, as before accounts existed.  ``users_exist`` may be
+        None when the answer does not depend on it (``anonymous_needs_users``)."""
+        if self.allow_anonymous_write:
+            return "write"
+        if self.allow_anonymous_read:
+            return "read"
+        if self.allow_anonymous_read is False or not is_loopback(self.host) or users_exist:
+            return "none"
+        return "read" if self.allow_anonymous_write is False else "write"
+
+    @property
+    def anonymous_needs_users(self) -> bool:
+        """Whether ``anonymous_access`` depends on whether users exist."""
+        decided = self.allow_anonymous_write or self.allow_anonymous_read is not None
+        return not decided and is_loopback(self.host)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -108,7 +138,7 @@ TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 # port 0 would pick a random port nobody is told about; a limit of 0 would refuse all
 POSITIVE = ("port", "workers", "header_timeout", "keepalive_timeout", "max_header_bytes",
-            "max_header_fields", "max_connections")  # fmt: skip
+            "max_header_fields", "max_connections", "login_failures_per_minute")  # fmt: skip
 
 
 class SettingsError(ValueError):
@@ -199,4 +229,7 @@ def load_settings(config_file: str | None, overrides: dict[str, Any]) -> Setting
             values[name] = value
     if values.get("metrics_port") and values.get("metrics_port") == values.get("port", 8080):
         raise SettingsError(f"metrics_port {values['metrics_port']} is the port served already")
-    return Settings(**values).resolved()
+    try:
+        return Settings(**values).resolved()
+    except ValueError as exc:  # a rule across settings (``Settings.__post_init__``)
+        raise SettingsError(str(exc)) from None

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from davbind.storage.accounts import AccountsTxn
 from davbind.storage.model import DeadProp, Lock, Resource
 
 INLINE_MAX = 64 * 1024
@@ -23,7 +24,7 @@ fsync of its own.  Readers look inline first for content up to this size, so low
 it in a later release needs a migration of the rows above the new limit."""
 
 
-class Txn(Protocol):
+class Txn(AccountsTxn, Protocol):
     """One transaction over resources, bindings, dead properties and locks."""
 
     @property

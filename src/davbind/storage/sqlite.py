@@ -46,6 +46,7 @@ from davbind.storage.flusher import Flusher
 from davbind.storage.interface import BlobStore
 from davbind.storage.model import ReadOnlyStore, StorageFull
 from davbind.storage.space import Reserve, is_full, writable
+from davbind.storage.sqlite_accounts import TOKEN_SECRET_KEY, new_token_key
 from davbind.storage.sqlite_txn import SqliteTxn
 
 log = logging.getLogger("davbind.storage")
@@ -80,15 +81,23 @@ CREATE TABLE IF NOT EXISTS fallback(
   ctype TEXT);
 CREATE INDEX IF NOT EXISTS fallback_digest ON fallback(digest) WHERE digest IS NOT NULL;
 CREATE TABLE IF NOT EXISTS damaged(digest TEXT PRIMARY KEY, reason TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS users(
+  name TEXT PRIMARY KEY, pwhash TEXT NOT NULL, created REAL NOT NULL, changed REAL NOT NULL
+  ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens(
+  id TEXT PRIMARY KEY, user TEXT NOT NULL, label TEXT NOT NULL, scope TEXT NOT NULL,
+  digest TEXT NOT NULL UNIQUE, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user);
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """``PRAGMA user_version`` of the schema above.  1 (or 0: made before versions were
 recorded) had render-cache columns in ``resources`` and a trigger keeping them, which
-``_migrate`` drops; a database of a newer version is refused, never half-understood.
-The ``damaged`` table (content found damaged by ``davbind fsck --mark``) came without a
-version change: an older davbind ignores it, and a database without it reads as
-having no marks."""
+``_migrate`` drops; 3 added the accounts (``users``, ``tokens`` and the app-password
+key in ``meta``, ``storage.accounts``), which ``_migrate`` gives its key.  A database
+of a newer version is refused, never half-understood.  The ``damaged`` table (content
+found damaged by ``davbind fsck --mark``) came without a version change: an older
+davbind ignores it, and a database without it reads as having no marks."""
 
 
 class SchemaTooNew(RuntimeError):
@@ -105,11 +114,16 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
     if version == SCHEMA_VERSION:
         return
-    conn.execute("DROP TRIGGER IF EXISTS resources_mgen")
-    columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(resources)")}
-    for column in ("cache", "cache_gen", "mgen"):
-        if column in columns:
-            conn.execute(f"ALTER TABLE resources DROP COLUMN {column}")
+    if version < 2:
+        conn.execute("DROP TRIGGER IF EXISTS resources_mgen")
+        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(resources)")}
+        for column in ("cache", "cache_gen", "mgen"):
+            if column in columns:
+                conn.execute(f"ALTER TABLE resources DROP COLUMN {column}")
+    if version < 3:  # the tables came with SCHEMA; the key is made once, here
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(k, v) VALUES (?, ?)", (TOKEN_SECRET_KEY, new_token_key())
+        )
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

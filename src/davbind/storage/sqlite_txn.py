@@ -35,6 +35,7 @@ from davbind.storage.model import (
     Resource,
     StorageFull,
 )
+from davbind.storage.sqlite_accounts import SqliteAccounts
 from davbind.storage.sqlite_locks import SqliteLocks
 
 _COLS = (
@@ -53,8 +54,9 @@ def _resource(row: Sequence[Any]) -> Resource:
     return Resource(key, rid, coll == 1, *rest)
 
 
-class SqliteTxn(SqliteLocks):
-    """``Txn`` over one SQLite connection (its lock queries are ``SqliteLocks``')."""
+class SqliteTxn(SqliteLocks, SqliteAccounts):
+    """``Txn`` over one SQLite connection (its lock queries are ``SqliteLocks``', its
+    account queries ``SqliteAccounts``')."""
 
     def __init__(self, conn: sqlite3.Connection, root_key: int, blobs: BlobStore,
                  full: bool = False) -> None:  # fmt: skip
