@@ -2,15 +2,20 @@
 
 Every test in tests/storage that asks for ``store`` runs once per entry of ``BACKENDS``.
 A backend is a function from a fresh temporary directory to the pair (metadata URL, blob
-URL) that ``open_metadata`` / ``open_blobs`` understand; adding PostgreSQL is one entry
-here (a URL to a fresh, empty database).  Helpers are fixtures returning callables, so the
-test modules need not import from this file.
+URL) that ``open_metadata`` / ``open_blobs`` understand.  PostgreSQL gets a fresh, empty
+database per test on the server named by ``DAVBIND_TEST_POSTGRES_URL`` (scripts/postgres.sh
+starts a throwaway one); without it its tests are skipped, or fail when ``CI`` is set.
+Helpers are fixtures returning callables, so the test modules need not import from this
+file.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -18,8 +23,45 @@ from davbind.storage.interface import BlobStore, MetadataStore, Txn
 from davbind.storage.model import Resource
 from davbind.storage.open import open_blobs, open_metadata
 
+POSTGRES_ENV = "DAVBIND_TEST_POSTGRES_URL"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _postgres_server() -> str:
+    """The test server's URL; skips the test without one (fails it in CI)."""
+    url = os.environ.get(POSTGRES_ENV, "")
+    if not url:
+        msg = f"{POSTGRES_ENV} is not set (scripts/postgres.sh starts a server)"
+        if _in_ci():
+            pytest.fail(f"{msg}; CI is set, so a missing server is a failure", pytrace=False)
+        pytest.skip(msg)
+    return url
+
+
+def _postgres_database(server: str, name: str, *, drop: bool = False) -> str:
+    """Create (or drop) database ``name`` on ``server``; returns its URL."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        else:  # FILE_COPY: about twice as fast as the default for a test database
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY FILE_COPY'
+                         .encode())
+    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+
+
+def _postgres(tmp: Path) -> tuple[str, str]:
+    name = f"davbind_test_{uuid.uuid4().hex[:16]}"
+    return _postgres_database(_postgres_server(), name), f"file://{tmp}/blobs"
+
+
 BACKENDS: dict[str, Callable[[Path], tuple[str, str]]] = {
     "sqlite": lambda tmp: (f"sqlite://{tmp}/meta.sqlite3", f"file://{tmp}/blobs"),
+    "postgresql": _postgres,
 }
 
 OpenStore = Callable[[], MetadataStore]
@@ -28,10 +70,14 @@ MakeFile = Callable[..., Resource]
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def urls(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
-    """(metadata URL, blob URL) of a fresh, empty store of one backend."""
+def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(metadata URL, blob URL) of a fresh, empty store of one backend (a PostgreSQL
+    database is dropped afterwards, once every store of the test is closed)."""
     make: Callable[[Path], tuple[str, str]] = BACKENDS[request.param]
-    return make(tmp_path.resolve())
+    made = make(tmp_path.resolve())
+    yield made
+    if request.param == "postgresql":
+        _postgres_database(os.environ[POSTGRES_ENV], urlsplit(made[0]).path[1:], drop=True)
 
 
 class _Settled:
