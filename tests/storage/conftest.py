@@ -69,6 +69,16 @@ PutBlob = Callable[[Txn, bytes], tuple[str, int]]
 MakeFile = Callable[..., Resource]
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database (for tests of that backend only)."""
+    server = _postgres_server()
+    name = f"davbind_test_{uuid.uuid4().hex[:16]}"
+    url = _postgres_database(server, name)
+    yield url
+    _postgres_database(server, name, drop=True)
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(metadata URL, blob URL) of a fresh, empty store of one backend (a PostgreSQL

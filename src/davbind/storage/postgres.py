@@ -75,19 +75,17 @@ class PostgresMetadataStore:
         self.url = url
         self.blobs = blobs
         self._trash_left = False
+        try:
+            # one direct connection first: an unreachable server fails at once, with the
+            # driver's reason rather than the pool's timeout
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                self.root_key = migrate(conn)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot open {_redacted(url)}: {exc}") from exc
         self._pool: ConnectionPool[Conn] = ConnectionPool(
-            url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=False,
+            url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=True,
             name="davbind-metadata",
         )
-        try:
-            self._pool.open(wait=True, timeout=10.0)
-            with self._pool.connection() as conn:
-                self.root_key = migrate(conn)
-        except BaseException as exc:
-            self._pool.close()
-            if isinstance(exc, psycopg.Error):  # PoolTimeout included: no server
-                raise StorageError(f"cannot open {_redacted(url)}: {exc}") from exc
-            raise
         self._flusher = None if blobs.durable else Flusher(
             blobs, self._mark_synced, self._stale_unsynced
         )
