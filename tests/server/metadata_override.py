@@ -1,0 +1,63 @@
+"""The server's tests on another metadata backend than the default SQLite file.
+
+``DAVBIND_TEST_METADATA_URL=postgresql://user@host:port/db`` names a PostgreSQL server:
+each data directory of the handler tests (``Dav``, ``rfc5842_fixtures.Srv``) then gets
+a fresh database of its own there, the same for every app opened on that directory (a
+restart keeps the data), dropped when the test process exits.  Unset, the apps use the
+SQLite file in their data directory, as always.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ENV = "DAVBIND_TEST_METADATA_URL"
+
+_made: dict[Path, str] = {}  # data directory -> its database's URL
+
+
+def metadata_url(data_dir: Path) -> str:
+    """The URL of the database of ``data_dir`` on the server of ``ENV`` (made empty on
+    first use); "" when ``ENV`` is unset."""
+    server = os.environ.get(ENV, "")
+    if not server:
+        return ""
+    key = data_dir.resolve()
+    if key not in _made:
+        import psycopg
+
+        name = f"davbind_server_test_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(
+                f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY FILE_COPY'.encode()
+            )
+        if not _made:
+            atexit.register(_drop_all, server)
+        _made[key] = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    return _made[key]
+
+
+def _drop_all(server: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        for url in _made.values():
+            name = urlsplit(url).path[1:]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+
+
+def inline_digests(data_dir: Path, metadata_url: str) -> list[str]:
+    """Digests of the contents the metadata store keeps inline (``Txn.store_inline``)."""
+    if metadata_url:
+        import psycopg
+
+        with psycopg.connect(metadata_url) as conn:
+            return [str(r[0]) for r in conn.execute("SELECT digest FROM inline_blobs")]
+    with contextlib.closing(sqlite3.connect(data_dir / "meta.sqlite3")) as db:
+        return [str(r[0]) for r in db.execute("SELECT digest FROM inline_blobs")]
