@@ -342,6 +342,14 @@ def dav(make_dav: Callable[..., Dav]) -> Dav:
     return make_dav()
 
 
+@pytest.fixture(autouse=True)
+def _metadata_databases() -> Iterator[None]:
+    """Drops the databases of ``DAVBIND_TEST_METADATA_URL`` made by the test (set up
+    first, so torn down after the fixtures whose apps use them)."""
+    yield
+    metadata_override.drop_made()
+
+
 @pytest.fixture
 def make_srv(tmp_path: Path) -> Iterator[Any]:
     """For the RFC 5842 modules: a factory of in-process servers on one data directory

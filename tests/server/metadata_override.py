@@ -3,13 +3,12 @@
 ``DAVBIND_TEST_METADATA_URL=postgresql://user@host:port/db`` names a PostgreSQL server:
 each data directory of the handler tests (``Dav``, ``rfc5842_fixtures.Srv``) then gets
 a fresh database of its own there, the same for every app opened on that directory (a
-restart keeps the data), dropped when the test process exits.  Unset, the apps use the
-SQLite file in their data directory, as always.
+restart keeps the data), dropped after the test (``drop_made``, an autouse fixture).
+Unset, the apps use the SQLite file in their data directory, as always.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import sqlite3
@@ -37,19 +36,21 @@ def metadata_url(data_dir: Path) -> str:
             conn.execute(
                 f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY FILE_COPY'.encode()
             )
-        if not _made:
-            atexit.register(_drop_all, server)
         _made[key] = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
     return _made[key]
 
 
-def _drop_all(server: str) -> None:
+def drop_made() -> None:
+    """Drop every database made so far (after a test, once its apps are closed)."""
+    if not _made:
+        return
     import psycopg
 
-    with psycopg.connect(server, autocommit=True) as conn:
+    with psycopg.connect(os.environ[ENV], autocommit=True) as conn:
         for url in _made.values():
             name = urlsplit(url).path[1:]
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+    _made.clear()
 
 
 def inline_digests(data_dir: Path, metadata_url: str) -> list[str]:
