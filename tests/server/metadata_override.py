@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import uuid
+import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/: shared helper modules
+import postgres_databases
 
 ENV = "DAVBIND_TEST_METADATA_URL"
 
@@ -29,28 +31,15 @@ def metadata_url(data_dir: Path) -> str:
         return ""
     key = data_dir.resolve()
     if key not in _made:
-        import psycopg
-
-        name = f"davbind_server_test_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(
-                f'CREATE DATABASE "{name}" TEMPLATE template0 STRATEGY FILE_COPY'.encode()
-            )
-        _made[key] = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+        _made[key] = postgres_databases.create(server, "davbind_server_test_")
     return _made[key]
 
 
 def drop_made() -> None:
     """Drop every database made so far (after a test, once its apps are closed)."""
-    if not _made:
-        return
-    import psycopg
-
-    with psycopg.connect(os.environ[ENV], autocommit=True) as conn:
-        for url in _made.values():
-            name = urlsplit(url).path[1:]
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
-    _made.clear()
+    if _made:
+        postgres_databases.drop(os.environ[ENV], list(_made.values()))
+        _made.clear()
 
 
 def inline_digests(data_dir: Path, metadata_url: str) -> list[str]:
