@@ -97,5 +97,25 @@ log "pytest of the uvicorn seam against uvicorn $low"
     tests/server/test_connection_limits.py \
     tests/server/test_storage_threads.py tests/server/test_seam_version.py
 
+# --- test services (stopped on exit) ----------------------------------------------------
+cleanups=()
+run_cleanups() { local c; for c in "${cleanups[@]}"; do eval "$c" || true; done; }
+trap run_cleanups EXIT
+
+# A throwaway PostgreSQL for the postgresql metadata backend's tests, unless
+# DAVBIND_TEST_POSTGRES_URL names a server already (scripts/postgres.sh).
+if [ -z "${DAVBIND_TEST_POSTGRES_URL:-}" ]; then
+    pg_dir=$(mktemp -d -t davbind-pg.XXXXXX)
+    cleanups+=('scripts/postgres.sh stop "$pg_dir"')
+    log "starting a throwaway PostgreSQL in $pg_dir"
+    if pg_env=$(scripts/postgres.sh start "$pg_dir"); then
+        eval "$pg_env"
+    else
+        log "no PostgreSQL: its tests are skipped (and fail when CI is set)"
+    fi
+fi
+
 log "pytest -q -ra $*"
-exec "$python" -m pytest -q -ra "$@"
+status=0
+"$python" -m pytest -q -ra "$@" || status=$?
+exit "$status"

@@ -14,10 +14,8 @@ functions: another ``conftest`` module elsewhere in ``tests/`` would clash with
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
-import sqlite3
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
@@ -33,6 +31,9 @@ import pytest
 from davbind.server.app import App, build_services
 from davbind.server.json_schema import ERROR, LISTING
 from davbind.server.settings import Settings
+
+sys.path.insert(0, str(Path(__file__).parent))  # this directory's helper modules
+import metadata_override
 
 D = "{DAV:}"
 BASE = "http://testserver"
@@ -51,13 +52,12 @@ SNAPSHOT_PROPS = (
 )
 
 
-def stored_digests(data_dir: Path) -> list[str]:
+def stored_digests(data_dir: Path, metadata_url: str = "") -> list[str]:
     """Digests of the blob files under ``data_dir`` and of the contents its metadata
-    store keeps inline (``Txn.store_inline``), sorted; a digest stored both ways twice."""
+    store keeps inline (``Txn.store_inline``), sorted; a digest stored both ways twice.
+    ``metadata_url``: the store's, when it is not the SQLite file in ``data_dir``."""
     files = [p.name for p in (data_dir / "blobs").glob("??/??/*") if p.is_file()]
-    with contextlib.closing(sqlite3.connect(data_dir / "meta.sqlite3")) as db:
-        inline = [str(r[0]) for r in db.execute("SELECT digest FROM inline_blobs")]
-    return sorted(files + inline)
+    return sorted(files + metadata_override.inline_digests(data_dir, metadata_url))
 
 
 LISTING_CHECK = jsonschema.Draft202012Validator(LISTING)
@@ -135,7 +135,8 @@ class Dav:
 
     def __init__(self, data_dir: Path, **limits: Any) -> None:
         self.data_dir = data_dir
-        base = Settings(data_dir=str(data_dir)).resolved()
+        self.metadata_url = metadata_override.metadata_url(data_dir)
+        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url).resolved()
         self.settings = dataclasses.replace(base, **limits)
         self.app = App(build_services(self.settings))
         self._in_flight = 0
@@ -304,7 +305,7 @@ class Dav:
     def stored(self) -> list[str]:
         """The digest of every stored content: blob files and contents kept inline."""
         self.flushed()
-        return stored_digests(self.data_dir)
+        return stored_digests(self.data_dir, self.metadata_url)
 
     def tmp_files(self) -> list[Path]:
         tmp = self.data_dir / "blobs" / "tmp"
@@ -395,6 +396,14 @@ def make_dav(tmp_path: Path) -> Iterator[Callable[..., Dav]]:
 @pytest.fixture
 def dav(make_dav: Callable[..., Dav]) -> Dav:
     return make_dav()
+
+
+@pytest.fixture(autouse=True)
+def _metadata_databases() -> Iterator[None]:
+    """Drops the databases of ``DAVBIND_TEST_METADATA_URL`` made by the test (set up
+    first, so torn down after the fixtures whose apps use them)."""
+    yield
+    metadata_override.drop_made()
 
 
 @pytest.fixture

@@ -15,10 +15,8 @@ not on ``sys.path``, so each test module puts its own directory there first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import re
-import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
+import metadata_override
 
 from davbind.server.app import App, build_services
 from davbind.server.settings import Settings
@@ -230,7 +229,8 @@ class Srv:
     """One davbind app on one data directory, driven over in-process HTTP."""
 
     def __init__(self, data_dir: Path, **overrides: Any) -> None:
-        base = Settings(data_dir=str(data_dir)).resolved()
+        self.metadata_url = metadata_override.metadata_url(data_dir)
+        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url).resolved()
         self.settings = dataclasses.replace(base, **overrides)
         self.app = App(build_services(self.settings))
 
@@ -246,9 +246,7 @@ class Srv:
         """Digests of every stored content, blob files and contents kept inline."""
         data = Path(self.settings.data_dir)
         files = [p.name for p in (data / "blobs").glob("??/??/*") if p.is_file()]
-        with contextlib.closing(sqlite3.connect(data / "meta.sqlite3")) as db:
-            inline = [str(r[0]) for r in db.execute("SELECT digest FROM inline_blobs")]
-        return sorted(files + inline)
+        return sorted(files + metadata_override.inline_digests(data, self.metadata_url))
 
     # -- requests -----------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Choose storage backends by URL scheme, importing each lazily.
 
 ``sqlite:///path/meta.sqlite3`` (default) for metadata, ``file:///path/blobs`` (default)
-for content.  Other schemes (``postgresql://``, ``s3://``) are added here as backends land.
+for content; ``postgresql://user@host:port/db`` for metadata shared by several machines
+(needs the ``postgresql`` extra).  Other schemes are added here as backends land.
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ def open_metadata(url: str, blobs: BlobStore) -> MetadataStore:
         path = _local_path(url)
         _ensure_dir(path.parent)
         return SqliteMetadataStore(path, blobs)
+    if scheme in ("postgresql", "postgres"):
+        try:
+            from davbind.storage.postgres import PostgresMetadataStore
+        except ImportError as exc:
+            raise ValueError(
+                f"a {scheme}:// metadata store needs the PostgreSQL driver: "
+                "pip install 'davbind[postgresql]'"
+            ) from exc
+
+        return PostgresMetadataStore(url, blobs)
     raise ValueError(f"unsupported metadata store URL scheme {scheme!r} in {url!r}")
 
 

@@ -1,0 +1,264 @@
+"""PostgreSQL metadata store (``postgresql://user@host/db``), for several machines.
+
+Everything the SQLite store keeps (resources, bindings, dead properties, locks, blob
+references, unsynced/fallback bookkeeping, damage marks, the trash) lives in one
+PostgreSQL database shared by every server process, on any machine; the schema and its
+migrations are ``postgres_schema``, one transaction's queries ``postgres_txn``.
+
+Transactions: a reader gets ``REPEATABLE READ READ ONLY`` (one snapshot for the whole
+request).  A writer first takes a transaction-scoped advisory lock
+(``pg_advisory_xact_lock``), held until commit or rollback: write transactions of every
+process are serial, as with SQLite's ``BEGIN IMMEDIATE``, so a check-then-change (a
+cycle check, the reachability walk of garbage collection, "does this segment exist")
+sees no other writer's half-done work, and ``READ COMMITTED`` suffices inside it.
+
+The generation (``generation``) is a one-row counter bumped by every write transaction
+just before it commits: it changes whenever some process committed a change a read can
+see, at the cost of one indexed read per call.  Bookkeeping that no read shows (the
+flusher marking content durable, emptying the trash) commits without a bump, so it
+does not invalidate every cache of every node.
+
+The trash is emptied after commit, in a write transaction of its own (so under the
+writer lock: a concurrent upload of the same content either committed its reference
+first, and the content stays, or places its file after the delete).  PostgreSQL's
+commit is durable on return (``synchronous_commit`` on), so no log needs syncing before
+blob files are deleted.  A blob store that is not ``durable`` gets the same background
+flusher and crash recovery (``recover``) as with SQLite.
+
+Local-only parts of the SQLite store are absent here: the full-disk reserve
+(``storage.space``; a server whose disk is full answers ``disk_full``, raised as
+``StorageFull``), read-only opening, and WAL checkpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import psycopg
+import psycopg.errors
+from psycopg_pool import ConnectionPool
+
+from davbind.storage.flusher import Flusher
+from davbind.storage.interface import BlobStore
+from davbind.storage.model import StorageError, StorageFull
+from davbind.storage.postgres_schema import WRITER_LOCK, migrate
+from davbind.storage.postgres_txn import PostgresTxn
+
+log = logging.getLogger("davbind.storage")
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+POOL_MAX = 16
+"""Connections per process at most: the server's reader pool plus its writer thread,
+with room for the flusher and the generation checks."""
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password, for messages."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the metadata URL"
+    host, db = info.get("host", "localhost"), info.get("dbname", "")
+    return f"postgresql://{info.get('user', '')}@{host}:{info.get('port', 5432)}/{db}"
+
+
+class PostgresMetadataStore:
+    """``MetadataStore`` over one PostgreSQL database, with a connection pool."""
+
+    read_only = False
+
+    def __init__(self, url: str, blobs: BlobStore) -> None:
+        self.url = url
+        self.blobs = blobs
+        self._trash_left = False
+        try:
+            # one direct connection first: an unreachable server fails at once, with the
+            # driver's reason rather than the pool's timeout
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                self.root_key = migrate(conn)
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot open {_redacted(url)}: {exc}") from exc
+        self._pool: ConnectionPool[Conn] = ConnectionPool(
+            url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=True,
+            name="davbind-metadata",
+        )
+        self._flusher = None if blobs.durable else Flusher(
+            blobs, self._mark_synced, self._stale_unsynced
+        )
+
+    def generation(self) -> int:
+        """The write counter (module doc); one round trip to the server."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT n FROM generation").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    @contextmanager
+    def read(self) -> Iterator[PostgresTxn]:
+        with self._pool.connection() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield PostgresTxn(conn, self.root_key, self.blobs)
+            finally:
+                _rollback(conn)
+
+    def write(self) -> AbstractContextManager[PostgresTxn]:
+        return self._write(visible=True)
+
+    @contextmanager
+    def _write(self, *, visible: bool) -> Iterator[PostgresTxn]:
+        """A write transaction; ``visible``: it may change what a read returns, so it
+        bumps the generation (bookkeeping of the flusher does not)."""
+        with self._pool.connection() as conn:
+            txn = PostgresTxn(conn, self.root_key, self.blobs)
+            try:
+                _begin_write(conn)
+                yield txn
+                if visible:
+                    conn.execute("UPDATE generation SET n = n + 1")
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(conn)
+                if txn.placed:
+                    self._drop_placed(conn, txn.placed)
+                if isinstance(exc, psycopg.errors.DiskFull):
+                    raise StorageFull(f"the database server is out of space: {exc}") from exc
+                raise
+            if txn.trashed or self._trash_left:
+                self._empty_trash_after_commit(conn)
+        if txn.unsynced and self._flusher is not None:
+            self._flusher.submit(txn.unsynced)
+
+    def _drop_placed(self, conn: Conn, digests: list[str]) -> None:
+        """A transaction that put blob files in place did not commit: delete those no row
+        refers to (under the writer lock: another process may have committed a reference
+        to the same content meanwhile)."""
+        try:
+            _begin_write(conn)
+            try:
+                known = {
+                    str(r[0]) for r in conn.execute(
+                        "SELECT digest FROM blobs WHERE digest = ANY(%s)", (digests,)
+                    )
+                }
+                for digest in digests:
+                    if digest not in known:
+                        self.blobs.delete(digest)
+            finally:
+                _rollback(conn)
+        except Exception:
+            log.exception("removing the content of a failed write (left to the next start)")
+
+    def _empty_trash_after_commit(self, conn: Conn) -> None:
+        """The commit stands whatever happens here: a failure is logged, and the trash is
+        emptied again after the next commit (or at start-up, ``sweep``)."""
+        try:
+            self._empty_trash(conn)
+            self._trash_left = False
+        except Exception:
+            self._trash_left = True
+            log.exception("releasing content after a commit failed (retried later)")
+
+    def _has_file(self, digest: str) -> bool:
+        """Whether ``digest`` may be held by the blob store (a store without local paths
+        is asked to delete every released digest)."""
+        path = self.blobs.path(digest)
+        return path is None or path.exists()
+
+    def _empty_trash(self, conn: Conn) -> None:
+        """Delete content nobody references, blob files and inline rows alike, under the
+        writer lock (module doc)."""
+        _begin_write(conn)
+        try:
+            rows = conn.execute(
+                "SELECT t.digest FROM blob_trash t WHERE NOT EXISTS "
+                "(SELECT 1 FROM blobs b WHERE b.digest = t.digest)"
+            ).fetchall()
+            for (digest,) in rows:
+                if self._has_file(str(digest)):
+                    self.blobs.delete(str(digest))
+            conn.execute(
+                "DELETE FROM inline_blobs WHERE digest IN (SELECT digest FROM blob_trash) "
+                "AND NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = inline_blobs.digest)"
+            )
+            conn.execute("DELETE FROM blob_trash")
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def _mark_synced(self, digests: list[str]) -> None:
+        with self._write(visible=False) as txn:
+            txn.mark_synced(digests)
+
+    def _stale_unsynced(self, before: float) -> list[str]:
+        with self.read() as txn:
+            return txn.unsynced_digests(before)
+
+    def flush_blobs(self, timeout: float | None = None) -> bool:
+        """Wait until the content committed so far by this process is on disk."""
+        return True if self._flusher is None else self._flusher.drain(timeout)
+
+    def recover(self) -> tuple[int, int]:
+        """After a crash: every digest still unsynced is re-hashed; complete content is
+        flushed and kept, lost content is rolled back (``roll_back_unsynced``).  Returns
+        (digests kept, resources rolled back)."""
+        with self.read() as txn:
+            pending = txn.unsynced_digests()
+        kept = rolled = 0
+        for digest in pending:
+            if self.blobs.verify(digest):
+                self.blobs.sync(digest)
+                self._mark_synced([digest])
+                kept += 1
+                continue
+            with self.write() as txn:
+                changed = txn.roll_back_unsynced(digest)
+            rolled += changed
+            log.warning("content %s was lost before it reached the disk: %d resource(s) "
+                        "rolled back to their last stored content", digest, changed)
+        return kept, rolled
+
+    def sweep(self) -> int:
+        """Start-up hygiene: recover unsynced content, finish interrupted trash runs and
+        delete blob files no row refers to.  The orphan listing runs under the writer
+        lock, so the content of another process's open write transaction (placed but not
+        yet referenced) cannot be taken for an orphan.  Returns the orphans removed."""
+        self.recover()
+        with self._pool.connection() as conn:
+            self._empty_trash(conn)
+            _begin_write(conn)
+            try:
+                known = {str(r[0]) for r in conn.execute("SELECT digest FROM blobs")}
+                orphans = [d for d in self.blobs.digests() if d not in known]
+                for digest in orphans:
+                    self.blobs.delete(digest)
+            finally:
+                _rollback(conn)
+        return len(orphans)
+
+    def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.close()
+        self._pool.close()
+
+
+def _begin_write(conn: Conn) -> None:
+    """Open a write transaction: serial across every process (module doc)."""
+    conn.execute("BEGIN")
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
+
+
+def _rollback(conn: Conn) -> None:
+    """Roll back if a transaction is open; a failing rollback (a lost connection) is
+    logged, never raised over the error that led here."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except psycopg.Error:
+        log.exception("rollback failed")
