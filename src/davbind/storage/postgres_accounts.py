@@ -40,12 +40,10 @@ def accounts_migration() -> str:
 
 class PostgresAccounts:
     """Account reads and writes; mixed into ``PostgresTxn``, which provides the
-    connection and ``_grow``."""
+    connection.  (The full-disk check of the SQLite store has no PostgreSQL
+    counterpart: PostgreSQL reports a full disk itself.)"""
 
     _c: psycopg.Connection[tuple[Any, ...]]
-
-    def _grow(self) -> None:
-        raise NotImplementedError
 
     def users(self) -> Iterator[User]:
         for row in self._c.execute(f"{_USER} ORDER BY name").fetchall():
@@ -59,7 +57,6 @@ class PostgresAccounts:
         return self._c.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None
 
     def add_user(self, user: User) -> None:
-        self._grow()
         cur = self._c.execute(
             "INSERT INTO users(name, pwhash, created, changed) VALUES (%s,%s,%s,%s) "
             "ON CONFLICT DO NOTHING",
@@ -91,7 +88,6 @@ class PostgresAccounts:
     def add_token(self, token: AppToken) -> None:
         if token.scope not in SCOPES:
             raise ValueError(f"unknown token scope {token.scope!r}")
-        self._grow()
         cur = self._c.execute(
             'INSERT INTO tokens(id, "user", label, scope, digest, created) '
             "VALUES (%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
