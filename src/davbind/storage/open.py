@@ -1,7 +1,9 @@
 """Choose storage backends by URL scheme, importing each lazily.
 
 ``sqlite:///path/meta.sqlite3`` (default) for metadata, ``file:///path/blobs`` (default)
-for content.  Other schemes (``postgresql://``, ``s3://``) are added here as backends land.
+for content; ``s3://bucket/prefix?endpoint=URL&region=NAME`` for content in an
+S3-compatible object store (``blobs_s3``, credentials from the ``AWS_*`` environment
+variables).  Other schemes are added here as backends land.
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ def open_blobs(url: str, *, durable: bool = False) -> BlobStore:
         path = _local_path(url)
         _ensure_dir(path)
         return FileBlobStore(path, durable)
+    if scheme == "s3":
+        # an object store is durable once it answers: ``durable`` changes nothing there
+        try:
+            from davbind.storage.blobs_s3 import S3BlobStore, store_from_url
+        except ImportError as exc:
+            raise ValueError(
+                f"{url!r} needs the S3 client library: pip install 'davbind[s3]'"
+            ) from exc
+        return S3BlobStore(store_from_url(url))
     raise ValueError(f"unsupported blob store URL scheme {scheme!r} in {url!r}")
 
 
