@@ -178,12 +178,12 @@ class S3BlobStore:
         if upload.committed:
             return False
         manifest = json.dumps({"data": upload.key, "size": size}).encode()
-        try:
-            with s3_errors("storing an upload"):
+        with s3_errors("storing an upload"):
+            try:
                 obstore.put(self._store, _manifest_key(digest), manifest, mode="create")
-        except AlreadyExistsError:
-            upload.abort()
-            return False
+            except AlreadyExistsError:  # stored before: this copy is not needed
+                upload.abort()
+                return False
         upload.committed = True
         return True
 
@@ -245,13 +245,13 @@ class S3BlobStore:
                     if match is not None:
                         yield match.group(1)
 
-    def sweep_data(self, min_age: float = DATA_MIN_AGE) -> int:
-        """Delete data objects no manifest names and older than ``min_age`` seconds;
-        returns how many.  Reads every manifest: a maintenance task, not a startup one."""
+    def orphans(self, min_age: float = DATA_MIN_AGE) -> list[str]:
+        """Keys of the data objects no manifest names and older than ``min_age``
+        seconds.  Reads every manifest: a maintenance task, not a startup one."""
         named: set[str] = set()
         candidates: list[str] = []
         cutoff = time.time() - min_age
-        with s3_errors("sweeping content"):
+        with s3_errors("looking for orphaned content"):
             for batch in obstore.list(self._store, chunk_size=1000):
                 for meta in batch:
                     path = meta["path"]
@@ -260,7 +260,12 @@ class S3BlobStore:
                         named.add(self._manifest(match.group(1))[0])
                     elif path.startswith("data/") and meta["last_modified"].timestamp() <= cutoff:
                         candidates.append(path)
-            orphans = [key for key in candidates if key not in named]
+        return [key for key in candidates if key not in named]
+
+    def sweep_data(self, min_age: float = DATA_MIN_AGE) -> int:
+        """Delete ``orphans(min_age)``; returns how many."""
+        orphans = self.orphans(min_age)
+        with s3_errors("deleting orphaned content"):
             for key in orphans:
                 obstore.delete(self._store, key)
         return len(orphans)
