@@ -9,11 +9,8 @@ test modules need not import from this file.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -68,32 +65,10 @@ def _settled(blobs: BlobStore) -> BlobStore:
 def blobs(request: pytest.FixtureRequest, urls: tuple[str, str]) -> BlobStore:
     """The blob store: the backend's own, in each ``durability`` mode (content flushed
     after its commit, recorded as unsynced meanwhile, or before it), and an S3 object
-    store (``s3_blob_url``; always durable)."""
+    store (``s3_blob_url`` in tests/conftest.py; always durable)."""
     if request.param == "s3":
         return _settled(open_blobs(request.getfixturevalue("s3_blob_url")))
     return _settled(open_blobs(urls[1], durable=request.param == "strict"))
-
-
-# -- the S3 blob store -------------------------------------------------------------------
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
-@pytest.fixture
-def s3_blob_url() -> str:
-    """A fresh, empty prefix of the S3 service of the tests (``DAVBIND_TEST_S3_URL``,
-    set by scripts/test.sh, which starts SeaweedFS: scripts/seaweed.sh).  Without it the
-    test is skipped, or fails when ``CI`` is set."""
-    base = os.environ.get("DAVBIND_TEST_S3_URL", "")
-    if not base:
-        message = "DAVBIND_TEST_S3_URL is not set (scripts/test.sh starts SeaweedFS)"
-        if _in_ci():
-            pytest.fail(f"{message}; CI is set, so this is a failure", pytrace=False)
-        pytest.skip(message)
-    parsed = urlsplit(base)
-    return urlunsplit(parsed._replace(path=f"{parsed.path.rstrip('/')}/{uuid.uuid4().hex}"))
 
 
 @pytest.fixture
