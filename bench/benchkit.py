@@ -34,8 +34,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 @contextmanager
-def own_server(workers: int) -> Iterator[tuple[str, int]]:
-    """Start ``davbind serve`` on a temp dir; yield (url, pid); SIGTERM it afterwards."""
+def own_server(workers: int, settings: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """Start ``davbind serve`` on a temp dir; yield (url, pid); SIGTERM it afterwards.
+    ``settings``: ``DAVBIND_*`` environment variables for it (none is inherited)."""
     with tempfile.TemporaryDirectory(prefix="davbind-bench-") as tmp:
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
@@ -46,6 +47,7 @@ def own_server(workers: int) -> Iterator[tuple[str, int]]:
             "--data", str(Path(tmp) / "data"), "--workers", str(workers),
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("DAVBIND_")}
+        env.update(settings or {})
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=env,

@@ -125,6 +125,27 @@ def test_reader_reads_the_ranges_asked_for(s3: S3BlobStore) -> None:
             fh.seek(-1)
 
 
+def test_reader_streams_an_advised_span(s3: S3BlobStore) -> None:
+    data = bytes(range(256)) * 20_000  # 5 MB: several pieces of the stream
+    _put(s3, data)
+    with s3.open(_sha(data)) as fh:
+        fh.seek(100)
+        fh.advise(3_000_000)  # type: ignore[attr-defined]
+        got = [fh.read(1_000_000) for _ in range(2)]
+        assert b"".join(got) == data[100:2_000_100]
+        assert fh.read(1_500_000) == data[2_000_100:3_000_100]  # the span ends here ...
+        assert fh.read(10) == data[3_000_100:3_000_110]  # ... a ranged GET goes on
+        fh.seek(0)
+        fh.advise(len(data) + 10)  # past the end: up to the end
+        assert fh.read(200) == data[:200]
+        fh.seek(4_000_000)  # leaves the span
+        assert fh.read(5) == data[4_000_000:4_000_005]
+        fh.seek(0)
+        fh.advise(len(data))
+        assert fh.read() == data
+        assert fh.read(1) == b""
+
+
 def test_missing_content(s3: S3BlobStore) -> None:
     digest = _sha(b"never stored")
     with pytest.raises(FileNotFoundError):

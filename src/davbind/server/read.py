@@ -193,6 +193,9 @@ def _content(txn: Txn, blobs: BlobStore, resource: Resource, start: int, length:
         _check_size(digest, size, fh)
         if start:
             fh.seek(start)
+        advise = getattr(fh, "advise", None)  # a blob store without local files
+        if advise is not None:
+            advise(length)  # streams the span in one request (storage.s3_reader)
     except BaseException:
         fh.close()
         raise
