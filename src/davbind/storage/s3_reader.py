@@ -5,11 +5,11 @@ position, so reading a few bytes of a large object transfers only those.  A call
 knows it will read a span sequentially says so first (``advise(length)``, as a GET with a
 large body does): the span is then streamed in a single ranged GET and each ``read``
 takes its bytes from that stream, since one request per 2 MiB chunk halved the speed of
-a download from SeaweedFS (per-request cost).  The stream is received a few pieces ahead
-of the reader (``_Prefetch``, at most ``PREFETCH_PIECES``), and a client's range request
-still reads only its range.  The object's size is known from the blob's manifest, so
-seeking costs no request, and ``seek(0, SEEK_END)`` answers the size check a GET makes
-before its status line.
+a download from SeaweedFS (per-request cost).  The stream is pulled as it is read, so no
+more than a chunk or two is held, and a client's range request still reads only its
+range.  The object's size is known from the blob's manifest, so seeking costs no
+request, and ``seek(0, SEEK_END)`` answers the size check a GET makes before its status
+line.
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import queue
-import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import obstore
 from obstore.exceptions import BaseError
@@ -34,54 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("davbind.storage")
 
 STREAM_CHUNK = 1024 * 1024
-"""An advised span's stream is received in pieces of at least this many bytes ..."""
-PREFETCH_PIECES = 8
-"""... and at most this many pieces are received ahead of the reader."""
-
-
-class _Prefetch:
-    """Receives an advised span in a thread of its own, a few pieces ahead of the reader:
-    the network then works while the reader's caller hashes and sends what it read (a
-    GET read, hashed and sent one chunk at a time ran at half the object store's
-    speed).  Stopped, the thread ends at its next piece."""
-
-    def __init__(self, stream: Iterator[Any]) -> None:
-        self._queue: queue.Queue[memoryview | BaseException | None] = queue.Queue(
-            PREFETCH_PIECES
-        )
-        self._stop = threading.Event()
-        threading.Thread(
-            target=self._run, args=(stream,), name="davbind-s3-read", daemon=True
-        ).start()
-
-    def _run(self, stream: Iterator[Any]) -> None:
-        end: BaseException | None = None
-        try:
-            for piece in stream:
-                if not self._offer(memoryview(piece)):
-                    return
-        except BaseException as exc:  # handed to the reader, raised there
-            end = exc
-        self._offer(end)
-
-    def _offer(self, item: memoryview | BaseException | None) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def next(self) -> memoryview | None:
-        """The next piece; None at the end of the span."""
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
-
-    def stop(self) -> None:
-        self._stop.set()
+"""An advised span's stream is received in pieces of at least this many bytes."""
 
 
 @contextlib.contextmanager
@@ -107,7 +58,7 @@ class S3Reader(io.RawIOBase):
         self._key = key
         self.size = size
         self._pos = 0
-        self._stream: _Prefetch | None = None  # the advised span, from ``_pos`` on
+        self._stream: Iterator[bytes] | None = None  # the advised span, from ``_pos`` on
         self._stream_end = 0
         self._pending = memoryview(b"")  # received from the stream, not read yet
 
@@ -145,12 +96,10 @@ class S3Reader(io.RawIOBase):
             return
         with s3_errors("reading content"):
             result = obstore.get(self._store, self._key, options={"range": (self._pos, end)})
-            self._stream = _Prefetch(iter(result.stream(min_chunk_size=STREAM_CHUNK)))
+            self._stream = iter(result.stream(min_chunk_size=STREAM_CHUNK))
         self._stream_end = end
 
     def _drop_stream(self) -> None:
-        if self._stream is not None:
-            self._stream.stop()
         self._stream = None
         self._pending = memoryview(b"")
 
@@ -180,11 +129,11 @@ class S3Reader(io.RawIOBase):
                 if not self._pending:
                     if self._stream is None:
                         break
-                    piece = self._stream.next()
-                    if piece is None:
+                    try:
+                        self._pending = memoryview(next(self._stream))
+                    except StopIteration:
                         self._stream = None
                         break
-                    self._pending = piece
                 take = self._pending[:need]
                 parts.append(take)
                 self._pending = self._pending[len(take) :]
@@ -192,7 +141,7 @@ class S3Reader(io.RawIOBase):
         data = b"".join(parts)
         self._pos += len(data)
         if self._pos >= self._stream_end and not self._pending:
-            self._drop_stream()  # the span is read: later reads are ranged GETs again
+            self._stream = None  # the span is read: later reads are ranged GETs again
         return data
 
     def readall(self) -> bytes:
