@@ -5,7 +5,10 @@ here asserts a time."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -126,6 +129,24 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(ordered) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+def write_record(out_dir: Path, name: str, record: dict[str, object]) -> Path:
+    """Write ``record`` plus the run's machine and commit as ``<name>-<time>.json`` in
+    ``out_dir``; returns the file (also named on stderr)."""
+    record = {
+        **record,
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = out_dir / f"{name}-{stamp}.json"
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return out
+
 
 def git_commit() -> str | None:
     try:

@@ -25,10 +25,7 @@ on free ports and prints the lines to export.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,7 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import obstore
-from benchkit import RssSampler, git_commit, own_server, positive
+from benchkit import RssSampler, own_server, positive, write_record
 from large_files import curl, make_source, refresh
 
 from davbind.storage.blobs_s3 import store_from_url
@@ -177,16 +174,8 @@ def run(args: argparse.Namespace) -> None:
         "median_mibs": medians,
         "ratio": ratio,
         "server_peak_rss": rss.peak,
-        "commit": git_commit(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out / f"s3_blobs-{args.mib}-{stamp}.json"
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    write_record(args.out, f"s3_blobs-{args.mib}", record)
 
 
 def main(argv: list[str] | None = None) -> None:
