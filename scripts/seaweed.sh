@@ -56,7 +56,8 @@ JSON
     "$weed" mini -dir="$SEAWEED_DIR/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -s3.port="$s3" -master.port="$master" -volume.port="$volume" -filer.port="$filer" \
         -admin.port="$admin" -admin.ui=false -webdav=false \
-        -s3.config="$SEAWEED_DIR/s3.json" -bucket=davbind-test \
+        -s3.config="$SEAWEED_DIR/s3.json" -s3.localSocket="$SEAWEED_DIR/s3.sock" \
+        -bucket=davbind-test \
         >"$SEAWEED_DIR/weed.log" 2>&1 &
     SEAWEED_PID=$!
     export AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_REGION=us-east-1
