@@ -5,7 +5,10 @@ here asserts a time."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
+import platform
 import signal
 import socket
 import subprocess
@@ -34,8 +37,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 @contextmanager
-def own_server(workers: int) -> Iterator[tuple[str, int]]:
-    """Start ``davbind serve`` on a temp dir; yield (url, pid); SIGTERM it afterwards."""
+def own_server(workers: int, settings: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """Start ``davbind serve`` on a temp dir; yield (url, pid); SIGTERM it afterwards.
+    ``settings``: ``DAVBIND_*`` environment variables for it (none is inherited)."""
     with tempfile.TemporaryDirectory(prefix="davbind-bench-") as tmp:
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
@@ -46,6 +50,7 @@ def own_server(workers: int) -> Iterator[tuple[str, int]]:
             "--data", str(Path(tmp) / "data"), "--workers", str(workers),
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("DAVBIND_")}
+        env.update(settings or {})
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp, env=env,
@@ -124,6 +129,24 @@ def percentile(values: list[float], q: float) -> float:
     k = (len(ordered) - 1) * q
     lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+def write_record(out_dir: Path, name: str, record: dict[str, object]) -> Path:
+    """Write ``record`` plus the run's machine and commit as ``<name>-<time>.json`` in
+    ``out_dir``; returns the file (also named on stderr)."""
+    record = {
+        **record,
+        "commit": git_commit(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = out_dir / f"{name}-{stamp}.json"
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    return out
+
 
 def git_commit() -> str | None:
     try:

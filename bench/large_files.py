@@ -20,10 +20,7 @@ By default the script starts its own ``davbind serve`` on a temporary data direc
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchkit import RssSampler, git_commit, positive, run_on_server
+from benchkit import RssSampler, positive, run_on_server, write_record
 
 HERE = Path(__file__).resolve().parent
 MIB = 1024 * 1024
@@ -115,16 +112,8 @@ def run(args: argparse.Namespace, url: str, pid: int | None) -> None:
         "put_median_mibs": put_median,
         "get_median_mibs": get_median,
         "server_peak_rss": rss.peak if pid is not None else None,
-        "commit": git_commit(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out / f"large_files-{args.mib}-{stamp}.json"
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    write_record(args.out, f"large_files-{args.mib}", record)
 
 
 def main(argv: list[str] | None = None) -> None:

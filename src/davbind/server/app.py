@@ -64,6 +64,7 @@ from davbind.storage.model import (
     ReadOnlyStore,
     StorageError,
     StorageFull,
+    Unavailable,
 )
 from davbind.storage.open import open_blobs, open_metadata
 
@@ -124,6 +125,10 @@ def error_response(exc: Exception, *, problem_json: bool = False) -> Response:
         err = DAVError(503, "the server's storage is read-only: no change can be stored")
     elif isinstance(exc, Damaged):
         err = DAVError(500, f"integrity error: {exc}")
+    elif isinstance(exc, Unavailable):
+        log.warning("storage unavailable: %s", exc)
+        err = DAVError(503, "the storage service is unavailable; try again shortly",
+                       headers=(("Retry-After", "5"),))
     else:
         err = DAVError(500, "internal error")
     headers: list[tuple[str, str]] = list(err.headers)

@@ -13,7 +13,7 @@ content whose SHA-256 is checked on the way and differs.  What is checked when:
 
 * every GET and HEAD: the fsck mark (one indexed lookup) and, for content in a file,
   that the file exists with the right size (the ``fstat`` of the opened file, or a
-  ``stat`` for HEAD);
+  ``stat`` for HEAD; a blob store without local files says the size when opened);
 * a body read into memory whole (content up to 64 KiB, remembered by digest afterwards,
   and a file up to ``SMALL`` asked for whole): its digest, before it is sent;
 * a large body sent in chunks from its first byte to its last: its digest, by
@@ -32,6 +32,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from email.utils import formatdate
+from typing import BinaryIO
 
 from davbind.protocol.errors import DAVError
 from davbind.server import collection_index, http_conditions
@@ -186,7 +187,7 @@ def _content(txn: Txn, blobs: BlobStore, resource: Resource, start: int, length:
         return data[start : start + length]
     if length <= SMALL:
         with blobs.open(digest) as fh:
-            _check_size(digest, size, fh.fileno())
+            _check_size(digest, size, fh)
             if length == size:
                 data = fh.read(size)
                 _verify(digest, size, data)
@@ -195,9 +196,12 @@ def _content(txn: Txn, blobs: BlobStore, resource: Resource, start: int, length:
             return fh.read(length)
     fh = blobs.open(digest)
     try:
-        _check_size(digest, size, fh.fileno())
+        _check_size(digest, size, fh)
         if start:
             fh.seek(start)
+        advise = getattr(fh, "advise", None)  # a blob store without local files
+        if advise is not None:
+            advise(length)  # streams the span in one request (storage.s3_reader)
     except BaseException:
         fh.close()
         raise
@@ -210,8 +214,15 @@ def _check_mark(txn: Txn, digest: str) -> None:
         raise Damaged(digest, f"marked by fsck: {reason}")
 
 
-def _check_size(digest: str, size: int, fd: int) -> None:
-    actual = os.fstat(fd).st_size
+def _check_size(digest: str, size: int, fh: BinaryIO) -> None:
+    """The opened content holds ``size`` bytes: by ``fstat`` for a file, else by seeking
+    to its end and back (a blob store without local files knows its objects' sizes)."""
+    try:
+        actual = os.fstat(fh.fileno()).st_size
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        here = fh.tell()
+        actual = fh.seek(0, os.SEEK_END)
+        fh.seek(here)
     if actual != size:
         raise Damaged(digest, f"its file holds {actual} bytes, not {size}")
 

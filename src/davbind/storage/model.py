@@ -45,6 +45,11 @@ class ReadOnlyStore(StorageError):
     every write is refused."""
 
 
+class Unavailable(StorageError):
+    """The storage service cannot be reached or refused the request (an object store
+    that is down, a wrong key): nothing of the change was kept; trying later may work."""
+
+
 class Damaged(StorageError):
     """Stored content is missing or does not match its digest (an integrity error)."""
 
