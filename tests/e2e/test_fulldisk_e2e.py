@@ -108,6 +108,39 @@ def test_full_disk_507_delete_frees_and_restart_serves(
         assert "Traceback" not in log and "cannot rollback" not in log, log
 
 
+def test_stopped_while_full_then_filled_from_outside_still_starts(
+    tmpfs: Path, server_factory: Callable[..., contextlib.AbstractContextManager[object]]
+) -> None:
+    """The server stops while the disk is full (its reserve already given back), then
+    something else takes the last free bytes: it must still start and serve reads."""
+    data = tmpfs / "data"
+    with server_factory(data_dir=data) as srv, srv.client() as c:  # type: ignore[attr-defined]
+        assert c.request("MKCOL", "/fill").status_code == 201
+        assert c.put("/keep.txt", content=b"kept").status_code == 201
+        stored = _fill_up(c)
+        assert not (data / "reserve").exists()
+        assert (data / "reserve-open").exists()
+    _fill_file(tmpfs / "filler")
+    assert os.statvfs(tmpfs).f_bavail == 0
+    with server_factory(data_dir=data) as srv, srv.client() as c:  # type: ignore[attr-defined]
+        assert not (data / "reserve-open").exists()  # given to the database's open
+        log = srv.log_tail()  # type: ignore[attr-defined]
+        assert "released the 262144-byte opening reserve" in log, log
+        assert c.get("/keep.txt").content == b"kept"
+        assert c.get("/fill/f5").status_code == 200
+        assert c.request("PROPFIND", "/fill/", headers={"Depth": "1"}).status_code == 207
+        _assert_507(c.put("/x", content=os.urandom(MiB)))
+        _assert_507(c.put("/y", content=b"y"))
+        # the first 1 MiB files: enough for the reserve, its margin and one more upload
+        for n in range(14):
+            assert c.delete(f"/fill/f{n}").status_code == 204, n
+        assert c.put("/after-restart", content=os.urandom(MiB)).status_code == 201
+        assert (data / "reserve").exists() and (data / "reserve-open").exists()
+        assert c.get(f"/fill/f{stored - 1}").status_code == 200
+        log = srv.log_tail()  # type: ignore[attr-defined]
+        assert "Traceback" not in log and "cannot rollback" not in log, log
+
+
 def _fill_file(path: Path) -> None:
     with path.open("wb") as fh:
         try:

@@ -40,6 +40,33 @@ def test_reserve_is_released_when_low_and_taken_back_with_room(tmp_path: Path,
     assert reserve.check() is False and reserve.path.exists()
 
 
+def test_the_opening_reserve_is_given_once_and_taken_back_with_the_reserve(
+    tmp_path: Path, free: dict[str, int]
+) -> None:
+    reserve = space.Reserve(tmp_path, size=64 * 1024, low=1000, open_size=8 * 1024)
+    assert reserve.check() is False
+    assert reserve.open_path.stat().st_size == 8 * 1024
+    assert reserve.release_for_open() is True and not reserve.open_path.exists()
+    assert reserve.release_for_open() is False  # nothing left: the caller gives up
+    free["bytes"] = 999
+    assert reserve.check() is True
+    free["bytes"] = 64 * 1024 + 2000
+    assert reserve.check() is False
+    assert reserve.path.exists() and reserve.open_path.stat().st_size == 8 * 1024
+
+
+def test_opening_takes_a_missing_opening_reserve_when_there_is_room(
+    tmp_path: Path, free: dict[str, int]
+) -> None:
+    reserve = space.Reserve(tmp_path, size=64 * 1024, low=1000, open_size=8 * 1024)
+    reserve.check()
+    reserve.open_path.unlink()  # a data directory from before the opening reserve
+    free["bytes"] = 8 * 1024 + 999  # room for it, but not beyond the low mark: not taken
+    assert reserve.prepare_open() is False and not reserve.open_path.exists()
+    free["bytes"] = 8 * 1024 + 1000
+    assert reserve.prepare_open() is False and reserve.open_path.exists()
+
+
 def test_a_full_store_refuses_growth_and_commits_removals(tmp_path: Path,
                                                           free: dict[str, int]) -> None:
     store = _open(tmp_path)
@@ -92,3 +119,12 @@ def test_os_errors_become_storage_words() -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
     with pytest.raises(FileNotFoundError), space.os_errors("testing"):
         raise FileNotFoundError(errno.ENOENT, "gone")
+
+
+def test_a_shared_memory_file_that_cannot_grow_is_a_full_disk() -> None:
+    shm = sqlite3.OperationalError("disk I/O error")
+    shm.sqlite_errorcode = 4874  # SQLITE_IOERR_SHMSIZE
+    assert space.is_full(shm)
+    other = sqlite3.OperationalError("disk I/O error")
+    other.sqlite_errorcode = 10  # SQLITE_IOERR
+    assert not space.is_full(other)

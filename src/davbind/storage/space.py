@@ -23,7 +23,15 @@ the two thresholds keeps the state from flapping: a refused upload gives its byt
 which alone must not end the full state; freeing ``LOW`` bytes more than the last
 refusal needed does.
 
-Whether the store is full is whether the reserve file exists, so every worker process
+The server may also stop while full (the reserve already given back), and something
+else may then take the last free bytes: opening the database could not even create its
+``-shm`` file (32 KiB) and the first frames of its log.  So a second, small reserve,
+``reserve-open`` of ``OPEN_RESERVE`` bytes, is kept for opening only: when the store
+cannot open for lack of space it is deleted and the open tried once more, and its room
+is then also where the first removals commit.  It is re-created whenever the main
+reserve is, and at open when it is missing and there is room for it.
+
+Whether the store is full is whether the main ``reserve`` file exists, so every worker process
 sharing the data directory agrees without talking.  The reserve is taken with
 ``posix_fallocate`` (or written out where that is missing): a file system that does not
 allocate such blocks for real (copy-on-write ones with compression, ZFS) gives less
@@ -48,10 +56,16 @@ RESERVE = 8 * 1024 * 1024
 LOW = 1024 * 1024
 """Below this many free bytes the reserve is given back and only removals commit."""
 RESERVE_NAME = "reserve"
+OPEN_RESERVE = 256 * 1024
+"""Bytes kept back for opening the database on a full disk: its 32 KiB ``-shm`` file and
+about fifty 4 KiB log frames, enough for the first deletions after the open (a DELETE
+of one file writes some eight frames, 33 KiB, measured on a tmpfs)."""
+OPEN_RESERVE_NAME = "reserve-open"
 
 _FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _READ_ONLY_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 _SQLITE_FULL = 13
+_SQLITE_IOERR_SHMSIZE = 4874  # could not grow the -shm file: its pages are written out
 
 log = logging.getLogger("davbind.storage")
 
@@ -61,7 +75,8 @@ def is_full(exc: BaseException) -> bool:
     if isinstance(exc, StorageFull):
         return True
     if isinstance(exc, sqlite3.Error):
-        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == _SQLITE_FULL
+        code = getattr(exc, "sqlite_errorcode", 0)
+        return (code & 0xFF) == _SQLITE_FULL or code == _SQLITE_IOERR_SHMSIZE
     return isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
 
 
@@ -109,13 +124,16 @@ def writable(directory: Path) -> bool:
 
 
 class Reserve:
-    """The ``reserve`` file of one directory (module doc)."""
+    """The ``reserve`` and ``reserve-open`` files of one directory (module doc)."""
 
-    def __init__(self, directory: Path, size: int = RESERVE, low: int = LOW) -> None:
+    def __init__(self, directory: Path, size: int = RESERVE, low: int = LOW,
+                 open_size: int = OPEN_RESERVE) -> None:  # fmt: skip
         self.path = directory / RESERVE_NAME
+        self.open_path = directory / OPEN_RESERVE_NAME
         self.directory = directory
         self.size = size
         self.low = low
+        self.open_size = open_size
         self._released = False  # this process gave the reserve back (for the log only)
 
     @property
@@ -135,7 +153,9 @@ class Reserve:
                 self.release(f"{free} bytes free")
                 return True
             return False
-        if free >= self.size + 2 * self.low and self._take():
+        if free >= self.size + 2 * self.low and self._take(self.path, self.size):
+            if not self.open_path.exists():
+                self._take(self.open_path, self.open_size)
             if self._released:
                 log.warning("space is available again (%d bytes free): writes are accepted",
                             free)  # fmt: skip
@@ -153,24 +173,46 @@ class Reserve:
         log.error("the disk holding %s is full (%s): released the %d-byte reserve; only "
                   "deletions are accepted until space is freed", self.directory, why, self.size)
 
-    def _take(self) -> bool:
-        """Create the reserve under a temporary name, then rename it into place (another
-        process doing the same at once only replaces it)."""
-        tmp = self.directory / f"{RESERVE_NAME}.{os.getpid()}"
+    def prepare_open(self) -> bool:
+        """``check`` before the database opens, and take the opening reserve if it is
+        missing (a data directory from before it existed) while there is room for it;
+        returns whether the store is full."""
+        full = self.check()
+        if not full and not self.open_path.exists():
+            with contextlib.suppress(OSError):
+                if free_bytes(self.directory) >= self.open_size + self.low:
+                    self._take(self.open_path, self.open_size)
+        return full
+
+    def release_for_open(self) -> bool:
+        """Delete the opening reserve so that the database can open; returns whether
+        there was one to delete (if not, retrying the open is pointless)."""
+        try:
+            os.unlink(self.open_path)
+        except FileNotFoundError:
+            return False
+        log.error("the disk holding %s is full: released the %d-byte opening reserve to "
+                  "open the database", self.directory, self.open_size)  # fmt: skip
+        return True
+
+    def _take(self, path: Path, size: int) -> bool:
+        """Create a reserve file under a temporary name, then rename it into place
+        (another process doing the same at once only replaces it)."""
+        tmp = self.directory / f"{path.name}.{os.getpid()}"
         try:
             fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         except OSError:
             return False
         try:
             try:
-                os.posix_fallocate(fd, 0, self.size)
+                os.posix_fallocate(fd, 0, size)
             except OSError as exc:
                 if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
                     raise
-                _write_zeros(fd, self.size)
+                _write_zeros(fd, size)
             os.close(fd)
             fd = -1
-            os.replace(tmp, self.path)
+            os.replace(tmp, path)
             return True
         except OSError:
             with contextlib.suppress(OSError):

@@ -160,18 +160,30 @@ class SqliteMetadataStore:
         if self.read_only:
             self.root_key = self._open_read_only()
             return
-        self.reserve.check()  # opening creates the log files: give the reserve if needed
-        conn = self._connect()
+        self.reserve.prepare_open()  # opening creates the log files: give the reserve if needed
         try:
+            conn, self.root_key = self._open_writable()
+        except StorageFull:
+            if not self.reserve.release_for_open():
+                raise
+            conn, self.root_key = self._open_writable()  # once: the room is all there is
+        self._idle.append(conn)
+
+    def _open_writable(self) -> tuple[sqlite3.Connection, int]:
+        """Open the database in WAL mode with its schema; a lack of space (even for the
+        ``-shm`` file) is ``StorageFull`` and releases the reserve."""
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._connect()
             conn.execute("PRAGMA journal_mode=WAL")
-            self.root_key = self._init_schema(conn)
+            return conn, self._init_schema(conn)
         except BaseException as exc:
-            conn.close()
+            if conn is not None:
+                conn.close()
             if is_full(exc):
                 self.reserve.release("opening the database")
-                raise StorageFull(f"no space left to open {path}: {exc}") from exc
+                raise StorageFull(f"no space left to open {self.path}: {exc}") from exc
             raise
-        self._idle.append(conn)
 
     def _init_schema(self, conn: sqlite3.Connection) -> int:
         """Create or migrate the schema and the root; returns the root's key."""
@@ -233,9 +245,13 @@ class SqliteMetadataStore:
         conn = sqlite3.connect(
             self._uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30.0
         )
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
-        conn.execute("PRAGMA foreign_keys=OFF")
+        try:  # the first statement opens the files, so it is where a full disk shows
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            conn.execute("PRAGMA foreign_keys=OFF")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def generation(self) -> int:
