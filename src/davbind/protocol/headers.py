@@ -241,3 +241,15 @@ def _unquote(word: str) -> str:
     if len(word) >= 2 and word[0] == word[-1] == '"':
         return re.sub(r"\\(.)", r"\1", word[1:-1])
     return word
+
+
+METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def unknown_method(method: str) -> DAVError:
+    """RFC 9110 §15.6.2: a method the server does not implement for any resource is 501
+    (405 is for a method known but not allowed on the target); one that is not a token
+    (§5.6.2, §9.1) is a malformed request."""
+    if METHOD_TOKEN.fullmatch(method):
+        return DAVError(501, f"method {method} is not implemented")
+    return DAVError(400, "malformed request method")

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Awaitable, Callable
 
 from davbind.protocol.errors import REASONS, DAVError
+from davbind.protocol.headers import unknown_method
 from davbind.protocol.multistatus import error_document
 from davbind.server import (
     bindings,
@@ -91,18 +91,6 @@ HANDLERS: dict[str, Handler] = {
 }
 
 WRITE_METHODS = frozenset(HANDLERS) - READ_METHODS
-
-METHOD_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-def unknown_method(method: str) -> DAVError:
-    """RFC 9110 §15.6.2: a method the server does not implement for any resource is 501
-    (405 is for a method known but not allowed on the target); one that is not a token
-    (§5.6.2, §9.1) is a malformed request."""
-    if METHOD_TOKEN.fullmatch(method):
-        return DAVError(501, f"method {method} is not implemented")
-    return DAVError(400, "malformed request method")
-
 
 def error_response(exc: Exception, *, problem_json: bool = False) -> Response:
     """The single mapping from raised errors to HTTP responses.  ``problem_json``: the

@@ -57,7 +57,7 @@ import httptools
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
-from davbind.server.app import unknown_method
+from davbind.protocol.headers import unknown_method
 from davbind.server.settings import Settings
 from davbind.server.zerocopy import ZeroCopyProtocol
 
