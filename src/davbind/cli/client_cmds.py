@@ -45,7 +45,8 @@ PROPS = (*LIST_PROPS, PARENT_SET)
 @click.command("ls")
 @click.argument("url")
 @click.option("-l", "long_", is_flag=True, help="Long format: type, size, modification time.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per resource.")
+@click.option("--json", "as_json", is_flag=True,
+              help='One JSON document: {"responses": [...]}, one entry per resource.')
 @connection
 def ls_cmd(opts: Options, url: str, long_: bool, as_json: bool) -> None:
     """List a collection (Depth 1); other paths of each resource and loops are marked."""
@@ -75,7 +76,8 @@ def _tree_listing(client: Client, path: str, max_depth: int | None) -> Listing:
 
 @click.command("tree")
 @click.argument("url")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per resource.")
+@click.option("--json", "as_json", is_flag=True,
+              help='One JSON document: {"responses": [...]}, one entry per resource.')
 @click.option("--max-depth", "-L", type=click.IntRange(min=0), default=None,
               help="Show at most this many levels below URL.")
 @connection
