@@ -17,7 +17,7 @@ writes.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -287,8 +287,8 @@ class Renderer:
         plain = self._allprop and not self._named
         if plain and not self.as_json:
             return self._allprop_xml(base, members, dead)
-        if self.spec.kind == "prop" and not self.as_json:
-            return self._named_xml(base, prefix, members, dead)
+        if self.spec.kind == "prop":
+            return self._named_run(base, prefix, members, dead)
         if plain:
             return [self._allprop_json(base, members, dead)]
         texts: list[str] = []
@@ -323,40 +323,50 @@ class Renderer:
             out.append(f"{head}{name}{mid}{props}{lock}{_OK}</D:response>")
         return out
 
-    def _named_xml(self, base: str, prefix: tuple[str, ...],
+    def _named_run(self, base: str, prefix: tuple[str, ...],
                    members: Sequence[tuple[str, Resource]],
                    dead: dict[int, list[DeadProp]]) -> list[str]:  # fmt: skip
-        """``props`` + ``xml_response`` for named properties, in one loop: the shape sync
-        clients ask for.  Each row property asked for is rendered alone
-        (``ROW_RENDERERS``); the others as ``props`` does (the tests compare both)."""
-        plan = [(name, ROW_RENDERERS.get(name)) for name in self._named]
-        minimal = self.minimal
+        """``props`` + the form's response for named properties, in one loop: the shape
+        sync clients ask for.  Each row property asked for is computed alone
+        (``liveprops.ROW_RENDERERS``, ``propfind_json.ROW_VALUES``); the others as
+        ``props`` does (the tests compare both, in both forms)."""
+        form = self.form
+        values: dict[str, Callable[[Resource], Any]] = (
+            propfind_json.ROW_VALUES if self.as_json else ROW_RENDERERS
+        )
+        plan = [(name, values.get(name)) for name in self._named]
+        minimal, as_json = self.minimal, self.as_json
         out = []
         for seg, res in members:
             extra = dead.get(res.key)
-            found: list[tuple[str, str]] = []
+            found: list[tuple[str, Any]] = []
             missing: list[str] = []
-            for name, render in plan:
-                if render is not None:
-                    value: str | None = render(res) or None
+            for name, value_of in plan:
+                value: Any
+                if value_of is not None:
+                    value = value_of(res)
                 elif extra is None and name not in REGISTRY and name != DISPLAYNAME:
                     value = None  # a dead property of a member that has none
                 elif name == DISPLAYNAME:
                     own = next((d for d in extra or () if d.name == DISPLAYNAME), None)
-                    value = displayname((seg,)) if own is None else own.xml
+                    value = form.displayname((seg,)) if own is None else form.dead(own)
                 elif name == LOCKDISCOVERY:
-                    value = str(self._lockdiscovery(res))
+                    value = self._lockdiscovery(res)
                 elif name in REGISTRY:
-                    value = REGISTRY[name].render(self._context(res, (*prefix, seg)))
+                    value = form.registry(name, self._context(res, (*prefix, seg)))
                 else:
-                    value = next((d.xml for d in extra or () if d.name == name), None)
-                if value is None:
+                    value = next((form.dead(d) for d in extra or () if d.name == name), None)
+                if value is None or (value == "" and not as_json):  # XML's "undefined"
                     missing.append(name)
                 else:
                     found.append((name, value))
             href_ = f"{base}{encode_segment(seg)}{'/' if res.is_collection else ''}"
-            out.append(xml_response(href_, Rendered(found, missing), 200, minimal))
-        return out
+            if as_json:
+                shown = [] if minimal else missing
+                out.append(propfind_json.entry_text(href_, res, found, shown, 200, None))
+            else:
+                out.append(xml_response(href_, Rendered(found, missing), 200, minimal))
+        return [",".join(out)] if as_json else out
 
     def _allprop_json(self, base: str, members: Sequence[tuple[str, Resource]],
                       dead: dict[int, list[DeadProp]]) -> str:  # fmt: skip
