@@ -46,6 +46,7 @@ from davbind.storage.interface import BlobStore
 from davbind.storage.model import StorageError, StorageFull
 from davbind.storage.postgres_schema import WRITER_LOCK, migrate
 from davbind.storage.postgres_txn import PostgresTxn
+from davbind.storage.recovery import recover
 
 log = logging.getLogger("davbind.storage")
 
@@ -204,24 +205,9 @@ class PostgresMetadataStore:
         return True if self._flusher is None else self._flusher.drain(timeout)
 
     def recover(self) -> tuple[int, int]:
-        """After a crash: every digest still unsynced is re-hashed; complete content is
-        flushed and kept, lost content is rolled back (``roll_back_unsynced``).  Returns
-        (digests kept, resources rolled back)."""
-        with self.read() as txn:
-            pending = txn.unsynced_digests()
-        kept = rolled = 0
-        for digest in pending:
-            if self.blobs.verify(digest):
-                self.blobs.sync(digest)
-                self._mark_synced([digest])
-                kept += 1
-                continue
-            with self.write() as txn:
-                changed = txn.roll_back_unsynced(digest)
-            rolled += changed
-            log.warning("content %s was lost before it reached the disk: %d resource(s) "
-                        "rolled back to their last stored content", digest, changed)
-        return kept, rolled
+        """After a crash: re-hash what is still unsynced, keep what is complete, roll
+        back what was lost (``storage.recovery``).  Returns (kept, rolled back)."""
+        return recover(self)
 
     def sweep(self) -> int:
         """Start-up hygiene: recover unsynced content, finish interrupted trash runs and

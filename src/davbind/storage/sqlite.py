@@ -45,6 +45,7 @@ from davbind.storage.checkpoint import BACKSTOP_PAGES, Checkpointer
 from davbind.storage.flusher import Flusher
 from davbind.storage.interface import BlobStore
 from davbind.storage.model import ReadOnlyStore, StorageFull
+from davbind.storage.recovery import recover
 from davbind.storage.space import Reserve, is_full, writable
 from davbind.storage.sqlite_accounts import TOKEN_SECRET_KEY, new_token_key
 from davbind.storage.sqlite_txn import SqliteTxn
@@ -405,24 +406,9 @@ class SqliteMetadataStore:
             raise
 
     def recover(self) -> tuple[int, int]:
-        """After a crash: every digest still unsynced is re-hashed; complete content is
-        flushed and kept, lost content is rolled back (``SqliteTxn.roll_back_unsynced``).
-        Returns (digests kept, resources rolled back)."""
-        with self.read() as txn:
-            pending = txn.unsynced_digests()
-        kept = rolled = 0
-        for digest in pending:
-            if self.blobs.verify(digest):
-                self.blobs.sync(digest)
-                self._mark_synced([digest])
-                kept += 1
-                continue
-            with self.write() as txn:
-                changed = txn.roll_back_unsynced(digest)
-            rolled += changed
-            log.warning("content %s was lost before it reached the disk: %d resource(s) "
-                        "rolled back to their last stored content", digest, changed)
-        return kept, rolled
+        """After a crash: re-hash what is still unsynced, keep what is complete, roll
+        back what was lost (``storage.recovery``).  Returns (kept, rolled back)."""
+        return recover(self)
 
     def sweep(self) -> int:
         """Startup hygiene (no other process may be writing): recover unsynced content
