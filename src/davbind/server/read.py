@@ -31,13 +31,13 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import BinaryIO
 
 from davbind.protocol.errors import DAVError
 from davbind.server import collection_index, http_conditions
 from davbind.server.filebody import FileBody
 from davbind.server.http import Request, Response
+from davbind.server.liveprops import http_date
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import INLINE_MAX, BlobStore, Txn
@@ -83,7 +83,7 @@ async def options(services: Services, request: Request) -> Response:
 def entity_headers(resource: Resource) -> list[tuple[str, str]]:
     return [
         ("ETag", resource.etag),
-        ("Last-Modified", formatdate(resource.modified, usegmt=True)),
+        ("Last-Modified", http_date(resource.modified)),
     ]
 
 
