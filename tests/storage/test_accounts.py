@@ -119,7 +119,7 @@ def test_a_version_2_store_gains_the_accounts(tmp_path: Path) -> None:
     finally:
         store.close()
     with contextlib.closing(sqlite3.connect(meta)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
 
 
 def test_passwords_are_argon2id_and_verified() -> None:

@@ -32,9 +32,12 @@ def _collection_at(txn: Txn, segments: tuple[str, ...]) -> Resource:
 
 
 def make_home(txn: Txn, name: str) -> Resource:
-    """Bind ``/home/<name>/`` (kept if it exists: a user re-added finds their files) and
-    its alias; ``Conflict`` when either path is taken by something else."""
+    """Bind ``/home/<name>/`` (kept if it exists: a user re-added finds their files),
+    owned by ``name`` (``storage.grants``), and its alias; ``Conflict`` when either path
+    is taken by something else."""
     home = _collection_at(txn, (*HOME_PARENT, name))
+    if home.owner is None:  # a new home, or one made before owners existed
+        txn.set_owner(home.key, name)
     alias_parent = _collection_at(txn, ALIAS_PARENT)
     bound = txn.lookup(alias_parent.key, name)
     if bound is None:

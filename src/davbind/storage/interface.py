@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from davbind.storage.accounts import AccountsTxn
+from davbind.storage.grants import GrantsTxn
 from davbind.storage.model import DeadProp, Lock, Resource
 
 INLINE_MAX = 64 * 1024
@@ -24,7 +25,7 @@ fsync of its own.  Readers look inline first for content up to this size, so low
 it in a later release needs a migration of the rows above the new limit."""
 
 
-class Txn(AccountsTxn, Protocol):
+class Txn(AccountsTxn, GrantsTxn, Protocol):
     """One transaction over resources, bindings, dead properties and locks."""
 
     @property

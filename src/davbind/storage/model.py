@@ -80,6 +80,7 @@ class Resource(NamedTuple):
     created: float
     modified: float
     cgen: int = 0
+    owner: str | None = None  # a user name; None: the server's (``storage.grants``)
 
     @property
     def etag(self) -> str:

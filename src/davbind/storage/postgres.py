@@ -42,6 +42,7 @@ import psycopg.errors
 from psycopg_pool import ConnectionPool
 
 from davbind.storage.flusher import Flusher
+from davbind.storage.grants import quota_error
 from davbind.storage.interface import BlobStore
 from davbind.storage.model import StorageError, StorageFull
 from davbind.storage.postgres_schema import WRITER_LOCK, migrate
@@ -126,6 +127,9 @@ class PostgresMetadataStore:
                 _rollback(conn)
                 if txn.placed:
                     self._drop_placed(conn, txn.placed)
+                over = quota_error(exc) if isinstance(exc, psycopg.Error) else None
+                if over is not None:
+                    raise over from exc
                 if isinstance(exc, psycopg.errors.DiskFull):
                     raise StorageFull(f"the database server is out of space: {exc}") from exc
                 raise

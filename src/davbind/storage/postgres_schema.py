@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from davbind.storage.postgres_accounts import accounts_migration
+from davbind.storage.postgres_grants import grants_migration
 from davbind.storage.sqlite import SchemaTooNew
 
 WRITER_LOCK = 0x64617662  # "davb": the advisory lock every write transaction takes
@@ -65,9 +66,12 @@ INSERT INTO generation(n) VALUES (0);
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-MIGRATIONS: tuple[Callable[[], str], ...] = (lambda: _V1, accounts_migration)
+MIGRATIONS: tuple[Callable[[], str], ...] = (
+    lambda: _V1, accounts_migration, grants_migration
+)
 """Migration ``i`` (the SQL its function returns) brings a database from version ``i`` to
-``i + 1``; append, never edit.  2: the accounts (``storage.postgres_accounts``)."""
+``i + 1``; append, never edit.  2: the accounts (``storage.postgres_accounts``); 3:
+ownership, grants and quotas (``storage.postgres_grants``)."""
 
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from davbind.storage.grants import GrantsQueries
 from davbind.storage.interface import INLINE_MAX, BlobStore, Upload
 from davbind.storage.model import (
     AlreadyExists,
@@ -32,15 +33,17 @@ from davbind.storage.postgres_reclaim import PostgresReclaim
 
 _COLS = (
     "r.key, r.rid, r.coll, r.digest, r.size, r.ctype, r.version, r.created, r.modified, "
-    "r.cgen"
+    "r.cgen, r.owner"
 )
 
 MEMBER_BATCH = 512
 """Members per batch of ``members`` (rows fetched per round trip)."""
 
 
-class PostgresTxn(PostgresLocks, PostgresAccounts, PostgresReclaim):
+class PostgresTxn(PostgresLocks, PostgresAccounts, PostgresReclaim, GrantsQueries):
     """``Txn`` over one PostgreSQL connection inside an open transaction."""
+
+    _P = "%s"  # the driver's placeholder, for the queries shared with SQLite
 
     def __init__(
         self, conn: psycopg.Connection[tuple[Any, ...]], root_key: int, blobs: BlobStore
@@ -193,10 +196,11 @@ class PostgresTxn(PostgresLocks, PostgresAccounts, PostgresReclaim):
             raise AlreadyExists(segment)
         now = time.time()
         row = self._c.execute(
-            "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING key",
+            "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified, owner) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, (SELECT owner FROM resources WHERE key = %s)) "
+            "RETURNING key",
             (f"urn:uuid:{uuid.uuid4()}", collection, digest, size, content_type, now,
-             now if modified is None else modified),
+             now if modified is None else modified, parent),
         ).fetchone()
         assert row is not None
         key = int(row[0])

@@ -43,6 +43,7 @@ from pathlib import Path
 
 from davbind.storage.checkpoint import BACKSTOP_PAGES, Checkpointer
 from davbind.storage.flusher import Flusher
+from davbind.storage.grants import OWNERS_FROM_HOMES, QUOTA_MESSAGE, quota_error
 from davbind.storage.interface import BlobStore
 from davbind.storage.model import ReadOnlyStore, StorageFull
 from davbind.storage.recovery import recover
@@ -57,7 +58,7 @@ CREATE TABLE IF NOT EXISTS resources(
   key INTEGER PRIMARY KEY AUTOINCREMENT, rid TEXT NOT NULL UNIQUE, coll INTEGER NOT NULL,
   digest TEXT, size INTEGER NOT NULL DEFAULT 0, ctype TEXT,
   version INTEGER NOT NULL DEFAULT 1, created REAL NOT NULL, modified REAL NOT NULL,
-  cgen INTEGER NOT NULL DEFAULT 0);
+  cgen INTEGER NOT NULL DEFAULT 0, owner TEXT);
 CREATE INDEX IF NOT EXISTS resources_digest ON resources(digest) WHERE digest IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bindings(
   parent INTEGER NOT NULL, segment TEXT NOT NULL, child INTEGER NOT NULL,
@@ -89,13 +90,52 @@ CREATE TABLE IF NOT EXISTS tokens(
   id TEXT PRIMARY KEY, user TEXT NOT NULL, label TEXT NOT NULL, scope TEXT NOT NULL,
   digest TEXT NOT NULL UNIQUE, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user);
+CREATE TABLE IF NOT EXISTS grants(
+  key INTEGER NOT NULL, principal TEXT NOT NULL, privs INTEGER NOT NULL,
+  PRIMARY KEY(key, principal)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS grants_principal ON grants(principal);
+CREATE TABLE IF NOT EXISTS quotas(name TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS usage(name TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;
 """
 
-SCHEMA_VERSION = 3
+OWNERSHIP_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS resources_usage_ins AFTER INSERT ON resources
+ WHEN new.owner IS NOT NULL AND new.size <> 0 BEGIN
+  INSERT INTO usage(name, bytes) VALUES (new.owner, new.size)
+   ON CONFLICT(name) DO UPDATE SET bytes = bytes + excluded.bytes;
+ END;
+CREATE TRIGGER IF NOT EXISTS resources_usage_del AFTER DELETE ON resources
+ WHEN old.owner IS NOT NULL AND old.size <> 0 BEGIN
+  UPDATE usage SET bytes = bytes - old.size WHERE name = old.owner;
+ END;
+CREATE TRIGGER IF NOT EXISTS resources_usage_upd AFTER UPDATE OF size, owner ON resources
+ WHEN old.owner IS NOT new.owner OR old.size <> new.size BEGIN
+  UPDATE usage SET bytes = bytes - old.size WHERE name = old.owner;
+  INSERT INTO usage(name, bytes) SELECT new.owner, new.size WHERE new.owner IS NOT NULL
+   ON CONFLICT(name) DO UPDATE SET bytes = bytes + excluded.bytes;
+ END;
+CREATE TRIGGER IF NOT EXISTS resources_grants_del AFTER DELETE ON resources BEGIN
+  DELETE FROM grants WHERE key = old.key;
+ END;
+CREATE TRIGGER IF NOT EXISTS usage_quota_ins AFTER INSERT ON usage
+ WHEN new.bytes > (SELECT bytes FROM quotas WHERE name = new.name) BEGIN
+  SELECT RAISE(ABORT, '{QUOTA_MESSAGE}');
+ END;
+CREATE TRIGGER IF NOT EXISTS usage_quota_upd AFTER UPDATE OF bytes ON usage
+ WHEN new.bytes > old.bytes AND new.bytes > (SELECT bytes FROM quotas WHERE name = new.name)
+ BEGIN
+  SELECT RAISE(ABORT, '{QUOTA_MESSAGE}');
+ END;
+"""
+"""Usage, quota and grant bookkeeping (``storage.grants``), made after ``owner`` exists."""
+
+SCHEMA_VERSION = 4
 """``PRAGMA user_version`` of the schema above.  1 (or 0: made before versions were
 recorded) had render-cache columns in ``resources`` and a trigger keeping them, which
 ``_migrate`` drops; 3 added the accounts (``users``, ``tokens`` and the app-password
-key in ``meta``, ``storage.accounts``), which ``_migrate`` gives its key.  A database
+key in ``meta``, ``storage.accounts``), which ``_migrate`` gives its key; 4 added
+ownership, grants and quotas (``storage.grants``): ``_migrate`` gives each user what is
+reachable from their home.  A database
 of a newer version is refused, never half-understood.  The ``damaged`` table (content
 found damaged by ``davbind fsck --mark``) came without a version change: an older
 davbind ignores it, and a database without it reads as having no marks."""
@@ -125,6 +165,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute(
             "INSERT OR IGNORE INTO meta(k, v) VALUES (?, ?)", (TOKEN_SECRET_KEY, new_token_key())
         )
+    if version < 4:
+        conn.execute(OWNERS_FROM_HOMES)
     conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
@@ -189,6 +231,14 @@ class SqliteMetadataStore:
     def _init_schema(self, conn: sqlite3.Connection) -> int:
         """Create or migrate the schema and the root; returns the root's key."""
         conn.executescript(SCHEMA)
+        columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(resources)")}
+        if "owner" not in columns:  # made before schema 4
+            try:
+                conn.execute("ALTER TABLE resources ADD COLUMN owner TEXT")
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
+        conn.executescript(OWNERSHIP_TRIGGERS)
         conn.execute("BEGIN IMMEDIATE")
         try:
             _migrate(conn)
@@ -307,6 +357,9 @@ class SqliteMetadataStore:
                 _rollback(conn)
                 if txn.placed:
                     self._drop_placed(conn, txn.placed)
+                over = quota_error(exc) if isinstance(exc, sqlite3.IntegrityError) else None
+                if over is not None:
+                    raise over from exc
                 if is_full(exc) and not isinstance(exc, StorageFull):
                     self.reserve.release(f"a commit failed: {exc}")
                     log.warning("a write failed for lack of space: %s", exc)

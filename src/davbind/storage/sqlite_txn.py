@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from davbind.storage.grants import GrantsQueries
 from davbind.storage.interface import INLINE_MAX, BlobStore, Upload
 from davbind.storage.model import (
     AlreadyExists,
@@ -40,7 +41,7 @@ from davbind.storage.sqlite_locks import SqliteLocks
 
 _COLS = (
     "r.key, r.rid, r.coll, r.digest, r.size, r.ctype, r.version, r.created, r.modified, "
-    "r.cgen"
+    "r.cgen, r.owner"
 )
 
 MEMBER_BATCH = 512
@@ -54,7 +55,7 @@ def _resource(row: Sequence[Any]) -> Resource:
     return Resource(key, rid, coll == 1, *rest)
 
 
-class SqliteTxn(SqliteLocks, SqliteAccounts):
+class SqliteTxn(SqliteLocks, SqliteAccounts, GrantsQueries):
     """``Txn`` over one SQLite connection (its lock queries are ``SqliteLocks``', its
     account queries ``SqliteAccounts``')."""
 
@@ -207,10 +208,10 @@ class SqliteTxn(SqliteLocks, SqliteAccounts):
         self._grow()
         now = time.time()
         cur = self._c.execute(
-            "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO resources(rid, coll, digest, size, ctype, created, modified, owner) "
+            "VALUES (?,?,?,?,?,?,?,(SELECT owner FROM resources WHERE key=?))",
             (f"urn:uuid:{uuid.uuid4()}", int(collection), digest, size, content_type, now,
-             now if modified is None else modified),
+             now if modified is None else modified, parent),
         )
         key = int(cur.lastrowid or 0)
         if digest is not None:

@@ -1,0 +1,94 @@
+"""Sharing is binding (docs/permissions.md): to share a resource with a user is to grant
+them privileges on it and bind it into their ``Shared`` collection, so it appears in
+their space with the same ``DAV:resource-id`` (RFC 5842 §3.1) and every change either
+makes is the other's at once.  The recipient may unbind it from their space without
+touching the owner's; revoking the grant ends their access on every path, and removes
+the bindings in their ``Shared`` collection.
+
+A share with ``AUTHENTICATED`` (every signed-in user) is a grant alone: nothing is bound
+anywhere, the resource is reached by its own paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from davbind.storage.grants import AUTHENTICATED, Privilege
+from davbind.storage.homes import HOME_PARENT
+from davbind.storage.interface import Txn
+from davbind.storage.model import Conflict, NotFound, Resource
+
+SHARED = "Shared"
+"""The collection of a home that shares are bound into."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """A share as made: the grant, and where the resource now appears (if bound)."""
+
+    key: int
+    principal: str
+    privileges: Privilege
+    bound_at: tuple[str, ...] | None
+
+
+def _recipient_shared(txn: Txn, user: str) -> tuple[Resource, tuple[str, ...]]:
+    """``/home/<user>/Shared/``, made (owned by ``user``) if missing."""
+    home = txn.resolve((*HOME_PARENT, user))
+    shared = txn.lookup(home.key, SHARED)
+    if shared is None:
+        shared = txn.create(home.key, SHARED, collection=True)
+    elif not shared.is_collection:
+        raise Conflict(f"/{'/'.join(HOME_PARENT)}/{user}/{SHARED} is not a collection")
+    return shared, (*HOME_PARENT, user, SHARED)
+
+
+def _free_name(txn: Txn, parent: int, wanted: str) -> str:
+    name, n = wanted, 1
+    while txn.lookup(parent, name) is not None:
+        n += 1
+        name = f"{wanted} ({n})"
+    return name
+
+
+def share(txn: Txn, segments: Sequence[str], principal: str,
+          privileges: Privilege) -> Shared:  # fmt: skip
+    """Grant ``privileges`` on the resource at ``segments`` to ``principal`` and, for a
+    user who does not own it, bind it into their ``Shared`` collection (once: sharing
+    again changes the grant).  ``NotFound`` for an unknown path or user."""
+    resource = txn.resolve(tuple(segments))
+    if not segments:
+        raise Conflict("the root collection cannot be shared")
+    if principal != AUTHENTICATED and txn.user(principal) is None:
+        raise NotFound(f"user {principal}")
+    txn.set_grant(resource.key, principal, privileges)
+    if principal == AUTHENTICATED or resource.owner == principal:
+        return Shared(resource.key, principal, privileges, None)
+    shared, at = _recipient_shared(txn, principal)
+    for segment, member in txn.children(shared.key):
+        if member.key == resource.key:
+            return Shared(resource.key, principal, privileges, (*at, segment))
+    name = _free_name(txn, shared.key, segments[-1])
+    txn.bind(shared.key, name, resource.key)
+    return Shared(resource.key, principal, privileges, (*at, name))
+
+
+def unshare(txn: Txn, segments: Sequence[str], principal: str) -> bool:
+    """Remove ``principal``'s grant on the resource at ``segments`` and its bindings in
+    their ``Shared`` collection; False if there was no grant."""
+    resource = txn.resolve(tuple(segments))
+    had = principal in txn.grants_on([resource.key]).get(resource.key, {})
+    txn.set_grant(resource.key, principal, Privilege.NONE)
+    if principal == AUTHENTICATED:
+        return had
+    try:
+        home = txn.resolve((*HOME_PARENT, principal))
+    except NotFound:
+        return had
+    shared = txn.lookup(home.key, SHARED)
+    if shared is not None and shared.is_collection:
+        for segment, member in list(txn.children(shared.key)):
+            if member.key == resource.key:
+                txn.unbind(shared.key, segment)
+    return had
