@@ -35,7 +35,7 @@ def node(graph: Graph, key: int) -> Node:
 
 
 def kids(graph: Graph, batch: int = 512):
-    def children(n: Node) -> Iterator[list[tuple[str, Node]]]:
+    def children(n: Node, path: tuple[str, ...] = ()) -> Iterator[list[tuple[str, Node]]]:
         members = [(seg, node(graph, graph[n.key][seg])) for seg in sorted(graph[n.key])]
         for at in range(0, len(members), batch):
             yield members[at : at + batch]
@@ -257,7 +257,7 @@ def test_walk_is_lazy():
     calls: list[int] = []
     graph = {0: {"a": 1, "b": 2}, 1: {}, 2: {}}
 
-    def children(n: Node):
+    def children(n: Node, path: tuple[str, ...] = ()):
         calls.append(n.key)
         return kids(graph)(n)
 

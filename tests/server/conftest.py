@@ -75,6 +75,8 @@ def check_json(status: int, headers: Mapping[str, str], body: bytes) -> None:
         assert status >= 400, (status, ctype)
         ERROR_CHECK.validate(json.loads(body))
         JSON_SEEN["error"] += 1
+    elif ctype == "application/json" and status == 200:  # a share's answer (server.shares)
+        assert set(json.loads(body)) == {"path", "with", "access", "bound_at"}
     elif ctype == "application/json":
         assert status == 207, (status, body[:200])
         LISTING_CHECK.validate(json.loads(body))
@@ -136,7 +138,10 @@ class Dav:
     def __init__(self, data_dir: Path, **limits: Any) -> None:
         self.data_dir = data_dir
         self.metadata_url = metadata_override.metadata_url(data_dir)
-        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url).resolved()
+        # loops allowed: these tests exercise RFC 5842's loop rules (208, 508); the
+        # default that refuses them is tested in tests/server/test_loop_default.py
+        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url,
+                        allow_loops=True).resolved()
         self.settings = dataclasses.replace(base, **limits)
         self.app = App(build_services(self.settings))
         self._in_flight = 0

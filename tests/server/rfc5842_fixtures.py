@@ -230,7 +230,10 @@ class Srv:
 
     def __init__(self, data_dir: Path, **overrides: Any) -> None:
         self.metadata_url = metadata_override.metadata_url(data_dir)
-        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url).resolved()
+        # loops allowed: these tests exercise RFC 5842's loop rules (208, 508); the
+        # default that refuses them is tested in tests/server/test_loop_default.py
+        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url,
+                        allow_loops=True).resolved()
         self.settings = dataclasses.replace(base, **overrides)
         self.app = App(build_services(self.settings))
 

@@ -57,7 +57,9 @@ class Run(Generic[N]):
 
 
 Step = Visit[N] | Run[N]
-Children = Callable[[N], Iterable[Sequence[tuple[str, N]]]]
+Children = Callable[[N, tuple[str, ...]], Iterable[Sequence[tuple[str, N]]]]
+"""``children(node, path)``: the members of ``node``, reached at ``path`` below the target
+(what a member may show can depend on the path, e.g. privileges)."""
 
 
 class LoopDetected(Exception):
@@ -128,7 +130,7 @@ def walk(
 ) -> Iterator[Step[N]]:
     """Yield the steps of a PROPFIND in document order.
 
-    ``children(node)`` yields the members of a collection as batches of (segment, node),
+    ``children(node, path)`` yields the members of a collection as batches of (segment, node),
     sorted by segment across batches.  ``infinite`` selects Depth infinity; otherwise
     ``depth_one`` selects Depth 1 over 0.  Raises ``LoopDetected`` mid-walk only if a
     loop was not caught by ``scan`` first.
@@ -137,14 +139,14 @@ def walk(
     if not root.is_collection or (not infinite and not depth_one):
         return
     if not infinite:
-        for batch in children(root):
+        for batch in children(root, ()):
             if batch:
                 yield Run((), batch)
         return
     seen: set[int] = {root.key}
     on_path: list[int] = [root.key]
     stack: list[tuple[tuple[str, ...], Iterator[Run[N] | tuple[str, N]]]] = [
-        ((), _split((), children(root)))
+        ((), _split((), children(root, ())))
     ]
     while stack:
         prefix, it = stack[-1]
@@ -167,7 +169,7 @@ def walk(
             raise LoopDetected(path)
         yield Visit(path, child, 200)
         on_path.append(child.key)
-        stack.append((path, _split(path, children(child))))
+        stack.append((path, _split(path, children(child, path))))
 
 
 def _split(

@@ -37,9 +37,17 @@ from davbind.server import (
     propfind,
     proppatch,
     read,
+    shares,
     write,
 )
-from davbind.server.auth import MAY_WRITE_KEY, READ_METHODS, USER_KEY, Authenticator
+from davbind.server.access import UNRESTRICTED
+from davbind.server.auth import (
+    ACCESS_KEY,
+    MAY_WRITE_KEY,
+    READ_METHODS,
+    USER_KEY,
+    Authenticator,
+)
 from davbind.server.http import (
     ClientGone,
     Receive,
@@ -88,6 +96,7 @@ HANDLERS: dict[str, Handler] = {
     "BIND": bindings.bind,
     "UNBIND": bindings.unbind,
     "REBIND": bindings.rebind,
+    "POST": shares.post,  # only at /.well-known/davbind/shares
 }
 
 WRITE_METHODS = frozenset(HANDLERS) - READ_METHODS
@@ -152,6 +161,7 @@ class App:
             if handler is None:
                 raise unknown_method(request.method)
             request.principal = scope.get(USER_KEY)  # set by ``auth.Authenticator``
+            request.access = scope.get(ACCESS_KEY, UNRESTRICTED)
             may_write = scope.get(MAY_WRITE_KEY, self.services.settings.anonymous_write)
             if request.method in WRITE_METHODS and not may_write:
                 if request.principal is not None:

@@ -21,7 +21,8 @@ What a passed request carries in its ASGI scope (for the app and any middleware)
 * ``scope["davbind.principal"]``: the ``Principal`` (name, whether it may write, the
   app password used);
 * ``scope["davbind.may_write"]``: whether a method that changes something may run;
-  the app answers 403 otherwise (a read-only app password, read-only anonymous access).
+  the app answers 403 otherwise (a read-only app password, read-only anonymous access);
+* ``scope["davbind.access"]``: the ``access.Access`` privileges are decided by.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from davbind.server.access import UNRESTRICTED, Access, Privilege
 from davbind.server.credential_cache import Clock, CredentialCache
 from davbind.server.http import Receive, Response, Scope, Send, send_response
 from davbind.server.login_limiter import LoginLimiter
@@ -46,6 +48,7 @@ log = logging.getLogger("davbind.auth")
 USER_KEY = "user"
 PRINCIPAL_KEY = "davbind.principal"
 MAY_WRITE_KEY = "davbind.may_write"
+ACCESS_KEY = "davbind.access"
 
 READ_METHODS = frozenset({"OPTIONS", "GET", "HEAD", "PROPFIND"})
 CHALLENGES = (
@@ -158,6 +161,7 @@ class Authenticator:
         scope[USER_KEY] = principal.name
         scope[PRINCIPAL_KEY] = principal
         scope[MAY_WRITE_KEY] = principal.may_write
+        scope[ACCESS_KEY] = Access(principal.name)
 
     async def _anonymous(self, scope: Scope, writes: bool) -> None:
         users = await self._users_exist() if self.settings.anonymous_needs_users else None
@@ -167,6 +171,13 @@ class Authenticator:
         if access == "read" and writes and (users or await self._users_exist()):
             raise Refused(unauthorized("log in to change anything here"))
         scope[MAY_WRITE_KEY] = access == "write"
+        if users is None:
+            users = await self._users_exist()
+        if access == "write" and not users:
+            scope[ACCESS_KEY] = UNRESTRICTED  # nobody to tell apart (``server.access``)
+        else:
+            public = Privilege.ALL if access == "write" else Privilege.READ
+            scope[ACCESS_KEY] = Access(None, public)
 
     async def _login(self, scope: Scope, value: str) -> Principal:
         presented = parse_authorization(value)

@@ -18,6 +18,7 @@ from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import SimpleRef, parse_overwrite, parse_simple_ref
 from davbind.protocol.paths import check_segment, href, split_path
 from davbind.protocol.xmlbody import parse_bind, parse_rebind, parse_unbind
+from davbind.server.access import PathAccess, Privilege
 from davbind.server.http import Request, Response
 from davbind.server.lock_rules import Guard, release_locks_through
 from davbind.server.services import Services
@@ -28,13 +29,15 @@ from davbind.storage.model import Resource
 MAX_BINDINGS_PER_RESOURCE = 1000
 
 
-def _collection(txn: Txn, request: Request, condition: str) -> Resource:
-    """The Request-URI collection: 404 if unmapped, 409 + ``condition`` if not a collection."""
-    resource = locate(txn, request.segments).resource
-    if resource is None:
-        raise DAVError(404, "the Request-URI is not mapped")
+def _collection(txn: Txn, paths: PathAccess, request: Request, condition: str,
+                wanted: Privilege) -> Resource:  # fmt: skip
+    """The Request-URI collection: 404 if unmapped, 409 + ``condition`` if not a
+    collection, 403 without ``wanted`` on it (RFC 3744 §3.9, §3.10)."""
+    target = locate(txn, request.segments, paths)
+    resource = target.readable("the Request-URI is not mapped")
     if not resource.is_collection:
         raise DAVError(409, "the Request-URI is not a collection", (condition,))
+    target.need(wanted)
     return resource
 
 
@@ -133,9 +136,10 @@ async def bind(services: Services, request: Request) -> Response:
     overwrite_header = request.header("overwrite")
 
     def work(txn: Txn) -> Response:
-        coll = _collection(txn, request, "bind-into-collection")
+        paths = PathAccess(txn, request.access)
+        coll = _collection(txn, paths, request, "bind-into-collection", Privilege.BIND)
         source_segments = _href_segments(request, spec.href, "bind-source-exists")
-        source = locate(txn, source_segments).resource
+        source = locate(txn, source_segments, paths).visible
         if source is None:
             raise DAVError(409, "DAV:href does not identify a resource", ("bind-source-exists",))
         segment = _segment(spec.segment)
@@ -172,7 +176,8 @@ async def unbind(services: Services, request: Request) -> Response:
     spec = parse_unbind(await request.body(services.settings.max_xml_bytes))
 
     def work(txn: Txn) -> Response:
-        coll = _collection(txn, request, "unbind-from-collection")
+        paths = PathAccess(txn, request.access)
+        coll = _collection(txn, paths, request, "unbind-from-collection", Privilege.UNBIND)
         try:
             segment = _segment(spec.segment)
         except DAVError as exc:
@@ -196,11 +201,14 @@ async def rebind(services: Services, request: Request) -> Response:
     overwrite_header = request.header("overwrite")
 
     def work(txn: Txn) -> Response:
-        coll = _collection(txn, request, "rebind-into-collection")
+        paths = PathAccess(txn, request.access)
+        coll = _collection(txn, paths, request, "rebind-into-collection", Privilege.BIND)
         source_segments = _href_segments(request, spec.href, "rebind-source-exists")
-        src = locate(txn, source_segments)
-        if src.resource is None or src.parent is None:
+        src = locate(txn, source_segments, paths)
+        if src.visible is None or src.parent is None:
             raise DAVError(409, "DAV:href does not identify a binding", ("rebind-source-exists",))
+        src.need_parent(Privilege.UNBIND)
+        moving = src.visible
         segment = _segment(spec.segment)
         member = (*request.segments, segment)
         if member == source_segments:
@@ -208,9 +216,9 @@ async def rebind(services: Services, request: Request) -> Response:
         existing = txn.lookup(coll.key, segment)
         if existing is not None and not parse_overwrite(overwrite_header):
             raise DAVError(412, "a binding with that segment exists", ("can-overwrite",))
-        refuse_loop(services, txn, coll, src.resource)
-        if existing is not None and existing.key != src.resource.key:
-            refuse_replacing_ancestor(txn, existing, src.resource)
+        refuse_loop(services, txn, coll, moving)
+        if existing is not None and existing.key != moving.key:
+            refuse_replacing_ancestor(txn, existing, moving)
         guard = Guard(request, txn)
         guard.modify(coll, "locked-update-allowed")
         if existing is not None:
@@ -218,10 +226,9 @@ async def rebind(services: Services, request: Request) -> Response:
         guard.modify(src.parent, "locked-source-collection-update-allowed")
         guard.unmap(src.parent.key, src.segment, "protected-source-url-deletion-allowed")
         guard.check_if()
-        moved = src.resource
         move_binding(services, txn, src, coll, segment, replacing=existing is not None)
         if existing is None:
-            return Response(201, [("Location", _location(request, member, moved.is_collection))])
+            return Response(201, [("Location", _location(request, member, moving.is_collection))])
         return Response(204)
 
     return await services.threads.write(work)

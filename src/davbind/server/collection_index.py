@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import encode_segment, href
 from davbind.server import http_conditions
+from davbind.server.access import PathAccess
 from davbind.server.http import Request
 from davbind.server.liveprops import iso_date
 from davbind.server.target import locate
@@ -90,14 +91,14 @@ def start(txn: Txn, request: Request) -> tuple[Head, Iterator[bytes]]:
     the conditional headers (RFC 9110 §13.2.2) and return the page's chunks (none for a
     304).  The caller found a collection at that URL in an earlier snapshot; one that is
     gone or became a file since is answered as such (404, 409)."""
-    resource = locate(txn, request.segments).resource
-    if resource is None:
-        raise DAVError(404, "not found")
+    paths = PathAccess(txn, request.access)
+    resource = locate(txn, request.segments, paths).readable()
     if not resource.is_collection:
         raise DAVError(409, "the collection was replaced by a file while it was being read")
     if not http_conditions.check(request, resource, safe=True):
         return Head(resource, False), iter(())
-    return Head(resource, True), page(request.segments, txn.members(resource.key))
+    members = paths.filtered(request.segments, txn.members(resource.key))
+    return Head(resource, True), page(request.segments, members)
 
 
 def page(segments: tuple[str, ...], batches: Iterator[list[tuple[str, Resource]]],

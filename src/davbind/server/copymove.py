@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth, parse_destination, parse_overwrite
 from davbind.protocol.paths import split_path
+from davbind.server.access import PathAccess, Privilege
 from davbind.server.bindings import move_binding, refuse_replacing_ancestor
 from davbind.server.http import Request, Response
 from davbind.server.lock_rules import Guard, release_locks_through
@@ -34,42 +35,50 @@ def _destination(request: Request) -> tuple[str, ...]:
     return split_path(raw)
 
 
-def _prepare(txn: Txn, request: Request, dest_segments: tuple[str, ...]) -> tuple[Target, Target]:
-    source = locate(txn, request.segments)
-    if source.resource is None:
-        raise DAVError(404, "source not found")
+def _prepare(txn: Txn, paths: PathAccess, request: Request, dest_segments: tuple[str, ...],
+             ) -> tuple[Target, Target]:  # fmt: skip
+    source = locate(txn, request.segments, paths)
+    resource = source.readable("source not found")
     if dest_segments == request.segments:
         raise DAVError(403, "source and destination are the same URL")
     if not dest_segments:
         raise DAVError(403, "the root collection cannot be overwritten")
     overwrite = parse_overwrite(request.header("overwrite"))
-    dest = locate(txn, dest_segments)
+    dest = locate(txn, dest_segments, paths)
     if dest.parent is None:
         raise DAVError(409, "the destination's parent collection does not exist")
+    # RFC 3744 Appendix B: bind on the destination's collection, and unbind there too
+    # when an existing binding is replaced
+    dest.need_parent(Privilege.BIND if dest.resource is None else Privilege.BIND | Privilege.UNBIND)
     if dest.resource is not None:
         if not overwrite:
             raise DAVError(412, "destination exists and Overwrite is F")
-        if dest.resource.key == source.resource.key:
+        if dest.resource.key == resource.key:
             raise DAVError(403, "source and destination are bindings of the same resource")
-        refuse_replacing_ancestor(txn, dest.resource, source.resource)
+        refuse_replacing_ancestor(txn, dest.resource, resource)
     return source, dest
 
 
-def _snapshot(txn: Txn, root: Resource, infinite: bool) -> dict[int, list[tuple[str, Resource]]]:
+def _snapshot(txn: Txn, paths: PathAccess, source: Target, infinite: bool,
+              ) -> dict[int, list[tuple[str, Resource]]]:  # fmt: skip
+    """The members of every collection to copy, by key.  Members the principal may not
+    read are left out: a copy never reveals them (``server.access``)."""
+    root = source.resource
+    assert root is not None
     members: dict[int, list[tuple[str, Resource]]] = {}
     if not root.is_collection:
         return members
     if not infinite:
         members[root.key] = []
         return members
-    stack = [root]
+    stack = [(root, source.segments)]
     while stack:
-        node = stack.pop()
+        node, path = stack.pop()
         if node.key in members:
             continue
-        kids = list(txn.children(node.key))
+        kids = [m for batch in paths.filtered(path, txn.members(node.key)) for m in batch]
         members[node.key] = kids
-        stack.extend(child for _, child in kids if child.is_collection)
+        stack.extend((child, (*path, seg)) for seg, child in kids if child.is_collection)
     return members
 
 
@@ -159,7 +168,8 @@ async def copy(services: Services, request: Request) -> Response:
     dest_segments = _destination(request)
 
     def work(txn: Txn) -> Response:
-        source, dest = _prepare(txn, request, dest_segments)
+        paths = PathAccess(txn, request.access)
+        source, dest = _prepare(txn, paths, request, dest_segments)
         assert source.resource is not None and dest.parent is not None
         infinite = True
         if source.resource.is_collection:
@@ -172,7 +182,7 @@ async def copy(services: Services, request: Request) -> Response:
             guard.modify(dest.resource)
             guard.unmap(dest.parent.key, dest.segment)
         guard.check_if()
-        members = _snapshot(txn, source.resource, infinite)
+        members = _snapshot(txn, paths, source, infinite)
         _Copier(txn, members).copy(source.resource, dest.parent.key, dest.segment, dest.resource)
         return _created_or_replaced(dest)
 
@@ -184,10 +194,12 @@ async def move(services: Services, request: Request) -> Response:
     dest_segments = _destination(request)
 
     def work(txn: Txn) -> Response:
-        source, dest = _prepare(txn, request, dest_segments)
+        paths = PathAccess(txn, request.access)
+        source, dest = _prepare(txn, paths, request, dest_segments)
         assert source.resource is not None and dest.parent is not None
         if source.parent is None:
             raise DAVError(403, "the root collection cannot be moved")
+        source.need_parent(Privilege.UNBIND)
         if source.resource.is_collection:
             parse_depth(request.header("depth"), default=Depth.INFINITY,
                         allowed=frozenset({Depth.INFINITY}))
@@ -198,6 +210,15 @@ async def move(services: Services, request: Request) -> Response:
         if dest.resource is not None:
             guard.unmap(dest.parent.key, dest.segment)
         guard.check_if()
+        if not paths.open and source.resource.owner != dest.parent.owner:
+            # into another owner's space: the content becomes theirs, as a copy (RFC 4918
+            # §9.9 allows a MOVE to be a COPY and a DELETE; docs/permissions.md)
+            members = _snapshot(txn, paths, source, True)
+            _Copier(txn, members).copy(source.resource, dest.parent.key, dest.segment,
+                                       dest.resource)  # fmt: skip
+            release_locks_through(txn, source.parent.key, source.segment)
+            txn.unbind(source.parent.key, source.segment)
+            return _created_or_replaced(dest)
         # Overwrite: T deletes the destination binding first (RFC 4918 §9.9.3); re-pointing
         # it is the same thing here, the old resource is reclaimed if nothing else reaches it
         move_binding(services, txn, source, dest.parent, dest.segment,

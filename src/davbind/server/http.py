@@ -16,6 +16,7 @@ from typing import Any
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import split_path
+from davbind.server.access import UNRESTRICTED, Access
 from davbind.server.filebody import FileBody
 
 Scope = MutableMapping[str, Any]
@@ -52,6 +53,7 @@ class Request:
         self.segments: tuple[str, ...] = split_path(raw_path)
         self.trailing_slash = raw_path.endswith("/")
         self.principal: str | None = None
+        self.access: Access = UNRESTRICTED  # set by the app from ``server.auth``
 
     def header(self, name: str) -> str | None:
         values = self.headers.get(name)

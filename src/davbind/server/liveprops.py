@@ -16,6 +16,7 @@ member, no context object, no dictionary.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 
 from davbind.protocol.paths import encode_segment, href
 from davbind.protocol.xmlbody import escape_text
+from davbind.server import access_props
+from davbind.server.access import PathAccess
 from davbind.server.lock_rules import covering_locks, lock_href
 from davbind.storage.interface import Txn
 from davbind.storage.model import Lock, Resource
@@ -80,6 +83,10 @@ class PropContext:
     segments: tuple[str, ...]
     locks: LockView | None = None
     paths: dict[int, tuple[str, ...] | None] = field(default_factory=dict)
+    access: PathAccess | None = None  # None: every privilege (``server.access``)
+
+    def asked(self) -> access_props.Asked:
+        return access_props.Asked(self.txn, self.access, self.resource, self.segments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +253,10 @@ def canonical_path(txn: Txn, key: int) -> tuple[str, ...] | None:
     return tuple(path)
 
 
+def _asked(name: str, c: PropContext) -> str | None:
+    return access_props.xml(name, c.asked())
+
+
 def _parent_set(c: PropContext) -> str:
     """RFC 5842 §3.2: one ``parent`` per binding; each parent collection named once, by
     its canonical href with a trailing slash (A-22); segments percent-encoded (A-7).
@@ -260,8 +271,8 @@ def _parent_set(c: PropContext) -> str:
                 paths.clear()
             paths[parent] = canonical_path(c.txn, parent)
         path = paths[parent]
-        if path is None:
-            continue
+        if path is None or (c.access is not None and not c.access.readable_at(path)):
+            continue  # RFC 5842 §12: a parent the principal cannot read is not named
         parts.append(
             f"<D:parent><D:href>{escape_text(href(path, True))}</D:href>"
             f"<D:segment>{escape_text(encode_segment(segment))}</D:segment></D:parent>"
@@ -281,6 +292,10 @@ REGISTRY: dict[str, LiveProp] = {
     DAV + "displayname": LiveProp(lambda c: displayname(c.segments), row=False, protected=False),
     DAV + "resource-id": LiveProp(_resource_id, allprop=False),
     DAV + "parent-set": LiveProp(_parent_set, allprop=False, row=False),
+    **{
+        name: LiveProp(functools.partial(_asked, name), allprop=False, row=False)
+        for name in access_props.NAMES_HERE
+    },
 }
 
 ROW_NAMES = tuple(n for n, p in REGISTRY.items() if p.row)

@@ -16,6 +16,7 @@ from davbind.protocol.headers import Depth, parse_depth, parse_lock_token_header
 from davbind.protocol.multistatus import END, START, status_response
 from davbind.protocol.paths import lock_path
 from davbind.protocol.xmlbody import LockInfo, parse_lockinfo
+from davbind.server.access import PathAccess, Privilege
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import activelock
 from davbind.server.lock_rules import Guard, covering_locks, lock_href
@@ -49,8 +50,11 @@ async def lock(services: Services, request: Request) -> Response:
 
 
 def _lock(txn: Txn, request: Request, info: LockInfo | None, timeout: int) -> Response:
-    target = locate(txn, request.segments)
+    target = locate(txn, request.segments, PathAccess(txn, request.access))
     guard = Guard(request, txn)
+    if target.resource is not None:
+        target.readable()
+        target.need(Privilege.WRITE_CONTENT)  # RFC 3744 Appendix B: LOCK
     if info is None:  # refresh, §9.10.2
         if target.resource is None:
             raise DAVError(404, "not found")
@@ -70,6 +74,7 @@ def _lock(txn: Txn, request: Request, info: LockInfo | None, timeout: int) -> Re
     if target.resource is None:
         if target.parent is None:
             raise DAVError(409, "the parent collection does not exist")
+        target.need_parent(Privilege.BIND)  # a lock-null resource is a new member
         guard.modify(target.parent)
         guard.check_if()
         resource = txn.create(target.parent.key, target.segment, collection=False,
@@ -127,15 +132,17 @@ async def unlock(services: Services, request: Request) -> Response:
     token = parse_lock_token_header(request.header("lock-token"))
 
     def work(txn: Txn) -> None:
-        target = locate(txn, request.segments)
-        if target.resource is None:
-            raise DAVError(404, "not found")
-        held = {lk.token for lk in covering_locks(txn, target.resource.key)}
+        target = locate(txn, request.segments, PathAccess(txn, request.access))
+        resource = target.readable()
+        held = {lk.token: lk for lk in covering_locks(txn, resource.key)}
         if token not in held:
             raise DAVError(
                 409, "that lock token does not lock this resource",
                 ("lock-token-matches-request-uri",),
             )
+        lock = held[token]
+        if lock.principal != request.principal:  # RFC 3744 §3.5: another's lock
+            target.need(Privilege.WRITE_CONTENT)
         txn.remove_lock(token)
 
     await services.threads.write(work)

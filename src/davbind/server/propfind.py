@@ -13,16 +13,26 @@ renderer for every depth and form.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, dav_request_classes, parse_depth, parse_prefer
 from davbind.protocol.multistatus import CONTENT_TYPE, END, START, status_response
 from davbind.protocol.paths import href
-from davbind.protocol.walk import LoopDetected, Run, Step, scan, walk
+from davbind.protocol.walk import (
+    Children,
+    LoopDetected,
+    Run,
+    Scan,
+    Step,
+    scan,
+    visits,
+    walk,
+)
 from davbind.protocol.xmlbody import PropfindRequest, parse_propfind
 from davbind.server import propfind_json
+from davbind.server.access import Access, PathAccess
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import LockView
 from davbind.server.problem import wants_json
@@ -48,18 +58,31 @@ class _Ask:
     noroot: bool
     as_json: bool
     max_responses: int
+    access: Access
 
 
 def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
     """Runs in a reader thread: decide the status, then return the body's chunks."""
-    resource = locate(txn, ask.segments).resource
-    if resource is None:
-        raise DAVError(404, "not found")
+    paths = PathAccess(txn, ask.access)
+    resource = locate(txn, ask.segments, paths).readable()
     infinite = ask.depth is Depth.INFINITY
+
+    def children(node: Resource, path: tuple[str, ...]) -> Iterable[list[tuple[str, Resource]]]:
+        if paths.open:
+            return txn.members(node.key)
+        return paths.filtered(ask.segments + path, txn.members(node.key))
+
     if infinite and resource.is_collection:
-        plan = scan(resource.key, True, txn.edges_below(resource.key))
+        plan: Scan | _ReadableScan
+        if paths.open:
+            plan = scan(resource.key, True, txn.edges_below(resource.key))
+        else:  # what the principal may read decides loops and counts: walk that
+            plan = _readable_scan(resource, children, ask)
         if plan.has_loop and not ask.bind_aware:
-            closing = closing_binding(txn, resource, ask.segments) if ask.as_json else None
+            closing = None
+            if ask.as_json:
+                closing = (plan.closing if isinstance(plan, _ReadableScan)
+                           else closing_binding(txn, resource, ask.segments))  # fmt: skip
             raise DAVError(
                 508, "binding loop below the target; send 'DAV: bind' to get 208 responses",
                 hrefs=(closing,) if closing else (), headers=VARY,
@@ -73,10 +96,34 @@ def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
                 headers=VARY,
             )
     renderer = Renderer(txn, ask.spec, locks=LockView(txn), minimal=ask.minimal,
-                        as_json=ask.as_json)  # fmt: skip
-    steps = walk(resource, lambda node: txn.members(node.key), infinite=infinite,
-                 bind_aware=ask.bind_aware, depth_one=ask.depth is Depth.ONE)  # fmt: skip
+                        as_json=ask.as_json, access=None if paths.open else paths)  # fmt: skip
+    steps = walk(resource, children, infinite=infinite, bind_aware=ask.bind_aware,
+                 depth_one=ask.depth is Depth.ONE)  # fmt: skip
     return None, _chunks(renderer, steps, ask)
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadableScan:
+    has_loop: bool
+    responses_bind_aware: int | None
+    responses_plain: int | None
+    closing: str | None
+
+
+def _readable_scan(resource: Resource, children: Children[Resource], ask: _Ask) -> _ReadableScan:
+    """``scan`` over what the principal may read: a walk without rendering, stopped past
+    ``max_responses``.  Costs the listing's queries once more; only restricted requests
+    take it (an unrestricted one has nothing hidden, and ``scan`` reads edges only)."""
+    count = 0
+    limit = ask.max_responses
+    try:
+        for _ in visits(walk(resource, children, infinite=True, bind_aware=ask.bind_aware)):
+            count += 1
+            if count > limit:
+                break
+    except LoopDetected as loop:
+        return _ReadableScan(True, None, None, href(ask.segments + loop.path, True))
+    return _ReadableScan(False, count, count, None)
 
 
 def closing_binding(txn: Txn, root: Resource, segments: tuple[str, ...]) -> str | None:
@@ -156,6 +203,7 @@ async def propfind(services: Services, request: Request) -> Response:
         noroot="depth-noroot" in prefer and depth is not Depth.ZERO,
         as_json=wants_json(request.header("accept")),
         max_responses=services.settings.max_propfind_responses,
+        access=request.access,
     )
     _, payload = await services.threads.stream(lambda txn: _plan(txn, ask))
     ctype = propfind_json.CONTENT_TYPE if ask.as_json else CONTENT_TYPE

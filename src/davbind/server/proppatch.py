@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from davbind.protocol.errors import DAVError
 from davbind.protocol.multistatus import CONTENT_TYPE, END, START, propstat, response
 from davbind.protocol.xmlbody import PropRemove, PropSet, element_xml, parse_proppatch
+from davbind.server.access import PathAccess, Privilege
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import is_protected
 from davbind.server.lock_rules import Guard
@@ -34,11 +35,11 @@ async def proppatch(services: Services, request: Request) -> Response:
     ops = parse_proppatch(body)
 
     def work(txn: Txn) -> bytes:
-        target = locate(txn, request.segments)
-        if target.resource is None:
-            raise DAVError(404, "not found")
+        target = locate(txn, request.segments, PathAccess(txn, request.access))
+        resource = target.readable()
+        target.need(Privilege.WRITE_PROPERTIES)
         guard = Guard(request, txn)
-        guard.modify(target.resource)
+        guard.modify(resource)
         guard.check_if()
         failed = [op.name for op in ops if is_protected(op.name)]
         names = list(dict.fromkeys(op.name for op in ops))
@@ -54,10 +55,10 @@ async def proppatch(services: Services, request: Request) -> Response:
         else:
             for op in ops:
                 if isinstance(op, PropSet):
-                    txn.set_dead_prop(target.resource.key, DeadProp(op.name, op.value_xml))
+                    txn.set_dead_prop(resource.key, DeadProp(op.name, op.value_xml))
                 else:
                     assert isinstance(op, PropRemove)
-                    txn.remove_dead_prop(target.resource.key, op.name)
+                    txn.remove_dead_prop(resource.key, op.name)
             stats = [propstat(200, [element_xml(n) for n in names])]
         return (START + response(target.href, stats) + END).encode()
 

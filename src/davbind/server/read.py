@@ -35,6 +35,7 @@ from typing import BinaryIO
 
 from davbind.protocol.errors import DAVError
 from davbind.server import collection_index, http_conditions
+from davbind.server.access import PathAccess
 from davbind.server.filebody import FileBody
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import http_date
@@ -75,7 +76,9 @@ def allow_for(resource: Resource | None) -> str:
 
 async def options(services: Services, request: Request) -> Response:
     """RFC 4918 §10.1: compliance classes on every resource; Allow per resource kind."""
-    resource = await services.threads.read(lambda txn: locate(txn, request.segments).resource)
+    resource = await services.threads.read(
+        lambda txn: locate(txn, request.segments, PathAccess(txn, request.access)).visible
+    )
     headers = [*dav_headers(), ("Allow", allow_for(resource))]
     return Response(200, headers, b"")
 
@@ -320,9 +323,7 @@ def _span(request: Request, resource: Resource) -> tuple[int, int, int]:
 
 
 def _find(txn: Txn, blobs: BlobStore, request: Request) -> _Found:
-    resource = locate(txn, request.segments).resource
-    if resource is None:
-        raise DAVError(404, "not found")
+    resource = locate(txn, request.segments, PathAccess(txn, request.access)).readable()
     if not http_conditions.check(request, resource, safe=True):
         return _Found(resource, False)
     if resource.is_collection:

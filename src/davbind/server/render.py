@@ -24,7 +24,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from davbind.protocol.multistatus import propstat, response
 from davbind.protocol.paths import encode_segment, href
 from davbind.protocol.xmlbody import PropfindRequest, element_xml, escape_text
-from davbind.server import propfind_json
+from davbind.server import access_props, propfind_json
+from davbind.server.access import PathAccess
 from davbind.server.liveprops import (
     REGISTRY,
     ROW_ALLPROP,
@@ -120,6 +121,8 @@ class JsonForm:
             return None
         if name == PARENT_SET:  # the canonical parent paths are the registry's (A-22)
             return propfind_json.parent_set(text)
+        if name in access_props.NAMES_HERE:
+            return access_props.value(name, ctx.asked())
         raise AssertionError(f"{name} has no JSON form")  # every other one is a row prop
 
 
@@ -172,8 +175,9 @@ class Renderer:
     """Renders the responses of one PROPFIND over one read snapshot."""
 
     def __init__(self, txn: Txn, spec: PropfindRequest, *, locks: LockView, minimal: bool,
-                 as_json: bool) -> None:  # fmt: skip
+                 as_json: bool, access: PathAccess | None = None) -> None:  # fmt: skip
         self.txn, self.spec, self.locks = txn, spec, locks
+        self.access = access
         self.minimal, self.as_json = minimal, as_json
         # Any: the form's values are str (XML) or JSON values; ``as_json`` says which
         self.form: Form[Any] = JsonForm() if as_json else XmlForm()
@@ -186,7 +190,7 @@ class Renderer:
         self._first: dict[int, str] = {}
 
     def _context(self, resource: Resource, segments: tuple[str, ...]) -> PropContext:
-        return PropContext(self.txn, resource, segments, self.locks, self._paths)
+        return PropContext(self.txn, resource, segments, self.locks, self._paths, self.access)
 
     def props(self, resource: Resource, segments: tuple[str, ...],
               dead: list[DeadProp] | None) -> Rendered[Any]:  # fmt: skip

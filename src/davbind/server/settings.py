@@ -36,7 +36,11 @@ class Settings:
     max_propfind_responses: int = 1_000_000
     lock_timeout_max: int = 7 * 24 * 3600
     lock_timeout_default: int = 3600
-    allow_loops: bool = True
+    # Binding loops (RFC 5842 §2.2): refused by default, since clients that list with
+    # Depth 1 (rclone, davfs2, Explorer) walk a loop until their paths get too long;
+    # ``true`` allows them (Depth infinity then answers 208, or 508 to a client that did
+    # not send ``DAV: bind``).
+    allow_loops: bool = False
     allow_anonymous_write: bool | None = None
     allow_anonymous_read: bool | None = None
     # Authentication (server/auth.py): how long a verified credential is trusted without

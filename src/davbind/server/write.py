@@ -21,6 +21,7 @@ from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import Depth, parse_depth
 from davbind.protocol.xmlbody import parse_mkcol
 from davbind.server import http_conditions
+from davbind.server.access import PathAccess, Privilege
 from davbind.server.http import Request, Response
 from davbind.server.lock_rules import Guard, release_locks_through
 from davbind.server.proppatch import apply_sets
@@ -130,13 +131,17 @@ class _UploadFeeder:
 
 
 def _check_put(request: Request, txn: Txn) -> Target:
-    target = locate(txn, request.segments)
+    target = locate(txn, request.segments, PathAccess(txn, request.access))
     if not request.segments:
         raise DAVError(405, "PUT on the root collection")
     if target.parent is None:
         raise DAVError(409, "the parent collection does not exist")
     if target.resource is not None and target.resource.is_collection:
         raise DAVError(405, "PUT on a collection")
+    if target.resource is None:
+        target.need_parent(Privilege.BIND)  # RFC 3744 §3.9: a new member is a new binding
+    else:
+        target.need(Privilege.WRITE_CONTENT)
     guard = Guard(request, txn)
     guard.modify(target.resource if target.resource is not None else target.parent)
     guard.check_if()
@@ -225,11 +230,16 @@ async def delete(services: Services, request: Request) -> Response:
         raise DAVError(415, "DELETE does not take a request body")
 
     def work(txn: Txn) -> None:
-        target = locate(txn, request.segments)
+        target = locate(txn, request.segments, PathAccess(txn, request.access))
         if target.resource is None:
             raise DAVError(404, "not found")
         if target.parent is None:
             raise DAVError(403, "the root collection cannot be deleted")
+        # RFC 3744 §3.10: removing a binding takes unbind on its collection; what only
+        # that binding reached goes with it (RFC 5842 §5), whoever owns it
+        if Privilege.UNBIND not in target.parent_step.privileges and target.visible is None:
+            raise DAVError(404, "not found")
+        target.need_parent(Privilege.UNBIND)
         if target.resource.is_collection:
             parse_depth(request.header("depth"), default=Depth.INFINITY,
                         allowed=frozenset({Depth.INFINITY}))
@@ -252,11 +262,12 @@ async def mkcol(services: Services, request: Request) -> Response:
     spec = parse_mkcol(body, request.header("content-type")) if body.strip() else None
 
     def work(txn: Txn) -> str:
-        target = locate(txn, request.segments)
+        target = locate(txn, request.segments, PathAccess(txn, request.access))
         if target.resource is not None:
             raise DAVError(405, "the URL is already mapped")
         if target.parent is None:
             raise DAVError(409, "the parent collection does not exist")
+        target.need_parent(Privilege.BIND)
         guard = Guard(request, txn)
         guard.modify(target.parent)
         guard.check_if()

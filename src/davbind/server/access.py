@@ -1,0 +1,204 @@
+"""Who may do what where: the one place privileges are decided (docs/permissions.md).
+
+Privileges (RFC 3744 §3, plus ``share``) belong to resources, and the privileges a
+request has on a resource are computed along the path the request used:
+
+* walking from the root, each resource adds the grants it carries for the principal
+  (the user, and ``AUTHENTICATED``) to those inherited from the collections above it;
+* the inheritance stops where the owner changes: a folder of Alice's bound into Bob's
+  space takes nothing from Bob's collections above it, only its own grants and those of
+  Alice's collections below it on that path.  So a grant Bob holds on his own tree never
+  reaches into what others shared with him, and what Alice shared read-only stays
+  read-only wherever Bob binds it;
+* a user has every privilege on what they own; every signed-in user may read what the
+  server owns (the root, ``/home``, content made before accounts existed); an anonymous
+  request has on the server's resources what ``serve`` allowed (read, or read and
+  write) and nothing in anyone's home;
+* the collections that hold the homes (``/home``, ``/remote.php/dav/files`` and the
+  collections above it) are read-only to every request: homes are made and removed by
+  ``davbind user``;
+* a server without accounts, on an address where anonymous writes are allowed, is
+  unrestricted: there is nobody to tell apart.
+
+A request that passes through a collection the principal cannot read is answered as if
+that path did not exist.  A resource the principal cannot read is left out of listings,
+``DAV:parent-set`` and 208s (RFC 3744 §7.1.1 allows omission; RFC 5842 §12).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from davbind.protocol.errors import DAVError
+from davbind.protocol.paths import href
+from davbind.storage.grants import AUTHENTICATED, Privilege, privilege_names
+from davbind.storage.interface import Txn
+from davbind.storage.model import Resource
+
+__all__ = ["UNRESTRICTED", "Access", "PathAccess", "Privilege", "Step", "require"]
+
+HOLDERS = frozenset({("home",), ("remote.php",), ("remote.php", "dav"),
+                     ("remote.php", "dav", "files")})  # fmt: skip
+"""Paths of the collections that hold the homes (``storage.homes``)."""
+
+WRITES = Privilege.ALL & ~Privilege.READ
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who a request is, for privilege decisions (set by ``server.auth``)."""
+
+    user: str | None
+    public: Privilege = Privilege.NONE  # an anonymous request's, on the server's resources
+    unrestricted: bool = False
+
+
+UNRESTRICTED = Access(None, Privilege.ALL, unrestricted=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The privileges at one point of a path, and what passes on to the members."""
+
+    owner: str | None
+    inherited: Privilege
+    privileges: Privilege
+
+    @property
+    def readable(self) -> bool:
+        return Privilege.READ in self.privileges
+
+
+ALL_STEP = Step(None, Privilege.ALL, Privilege.ALL)
+
+
+def step(access: Access, above: Step | None, path: Sequence[str], resource: Resource,
+         grants: dict[str, Privilege] | None) -> Step:  # fmt: skip
+    """The ``Step`` of ``resource`` reached at ``path`` from a collection at ``above``."""
+    if access.unrestricted:
+        return ALL_STEP
+    owner = resource.owner
+    inherited = above.inherited if above is not None and above.owner == owner else Privilege.NONE
+    user = access.user
+    if grants and user is not None:
+        inherited |= grants.get(user, Privilege.NONE) | grants.get(AUTHENTICATED, Privilege.NONE)
+    privileges = inherited
+    if owner is None:
+        privileges |= access.public if user is None else Privilege.READ
+    elif owner == user:
+        privileges = Privilege.ALL
+    if tuple(path) in HOLDERS:
+        privileges &= Privilege.READ
+    return Step(owner, inherited, privileges)
+
+
+class PathAccess:
+    """Privileges along paths for one request over one snapshot; remembers the steps of
+    the collections it walked, so a listing computes each member's from its parent's."""
+
+    def __init__(self, txn: Txn, access: Access) -> None:
+        self.txn = txn
+        self.access = access
+        self.open = access.unrestricted
+        self._grants = not self.open and txn.has_grants()
+        self._steps: dict[tuple[str, ...], Step] = {}
+
+    def grants(self, keys: Sequence[int]) -> dict[int, dict[str, Privilege]]:
+        return self.txn.grants_on(keys) if self._grants else {}
+
+    def walk(self, segments: tuple[str, ...]) -> Iterator[tuple[Resource | None, Step]]:
+        """The resources along ``segments`` from the root, each with its step; stops after
+        the first segment that is not bound (yielding ``None``)."""
+        txn = self.txn
+        node = txn.root
+        above = self._step((), None, node)
+        yield node, above
+        for i in range(len(segments)):
+            if not node.is_collection:
+                return
+            path = segments[: i + 1]
+            found = txn.lookup(node.key, segments[i])
+            if found is None:
+                yield None, ALL_STEP
+                return
+            node, above = found, self._step(path, above, found)
+            yield node, above
+
+    def _step(self, path: tuple[str, ...], above: Step | None, resource: Resource) -> Step:
+        if self.open:
+            return ALL_STEP
+        known = self._steps.get(path)
+        if known is not None:
+            return known
+        made = step(self.access, above, path, resource, self.grants([resource.key]).get(
+            resource.key))
+        if resource.is_collection:
+            if len(self._steps) >= 8192:
+                self._steps.clear()
+            self._steps[path] = made
+        return made
+
+    def at(self, segments: tuple[str, ...]) -> Step | None:
+        """The step of the resource at ``segments``; None if it is not reachable there
+        (unbound, or behind a collection the principal cannot read)."""
+        if self.open:
+            return ALL_STEP
+        known = self._steps.get(segments)
+        if known is not None:
+            return known
+        walked = list(self.walk(segments))
+        if len(walked) < len(segments) + 1 or walked[-1][0] is None:
+            return None
+        if not all(st.readable for _, st in walked[:-1]):
+            return None
+        return walked[-1][1]
+
+    def readable_at(self, segments: tuple[str, ...]) -> bool:
+        found = self.at(segments)
+        return found is not None and found.readable
+
+    def members(self, path: tuple[str, ...], parent: Step,
+                batch: Sequence[tuple[str, Resource]]) -> list[tuple[str, Resource]]:  # fmt: skip
+        """The members of ``batch`` (of the collection at ``path``) the principal may
+        read; the steps of the collections among them are remembered."""
+        if self.open:
+            return list(batch)
+        grants = self.grants([r.key for _, r in batch])
+        kept = []
+        for segment, resource in batch:
+            sub = (*path, segment)
+            st = step(self.access, parent, sub, resource, grants.get(resource.key))
+            if st.readable:
+                kept.append((segment, resource))
+                if resource.is_collection:
+                    self._steps[sub] = st
+        return kept
+
+    def member_step(self, path: tuple[str, ...], resource: Resource) -> Step:
+        """The step of ``resource`` at ``path`` (its parent's step known or walked)."""
+        if self.open:
+            return ALL_STEP
+        known = self._steps.get(path)
+        if known is not None:
+            return known
+        parent = self.at(path[:-1]) if path else None
+        return step(self.access, parent, path, resource,
+                    self.grants([resource.key]).get(resource.key))  # fmt: skip
+
+    def filtered(self, path: tuple[str, ...],
+                 batches: Iterable[Sequence[tuple[str, Resource]]],
+                 ) -> Iterator[list[tuple[str, Resource]]]:  # fmt: skip
+        parent = self.at(path)
+        for batch in batches:
+            yield [] if parent is None else self.members(path, parent, batch)
+
+
+def require(privileges: Privilege, wanted: Privilege, segments: tuple[str, ...],
+            collection: bool = True) -> None:  # fmt: skip
+    """403 with ``DAV:need-privileges`` (RFC 3744 §7.1.1) unless ``wanted`` is held."""
+    missing = wanted & ~privileges
+    if missing:
+        names = ", ".join(privilege_names(missing))
+        raise DAVError(403, f"you lack the {names} privilege on {href(segments, collection)}",
+                       ("need-privileges",))

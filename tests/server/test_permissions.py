@@ -1,0 +1,303 @@
+"""Privileges and sharing by binding, in-process through authentication
+(docs/permissions.md): the method x principal x path matrix with the store state after
+each request, listings, ``DAV:parent-set`` and 208s that reveal nothing unreadable,
+quotas, sharing over HTTP, MOVE into another owner's space, and answers never computed
+for another principal."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from davbind.storage.grants import READ_WRITE, Privilege
+from davbind.storage.sharing import share
+from tests.server.test_auth import Server, bearer
+
+DAVNS = "DAV:"
+BIND_PROPFIND = {"Depth": "infinity", "DAV": "bind"}
+
+
+class Team:
+    """alice owns /home/alice/Project/ (doc.txt, sub/), shared read-write with bob and
+    read-only with carol; dave has no grant; carol's /home/carol/Private/ is shared
+    read-only with alice, who binds it into Project as ``carols`` (bob cannot read it)."""
+
+    def __init__(self, data: Path) -> None:
+        self.server = Server(data)
+        self.tokens: dict[str, str] = {}
+        for name in ("alice", "bob", "carol", "dave"):
+            self.server.add_user(name, "pw-" + name)
+            self.tokens[name] = self.server.add_token(name)[1]
+        self.req("alice", "MKCOL", "/home/alice/Project/", 201)
+        self.req("alice", "PUT", "/home/alice/Project/doc.txt", 201, b"original")
+        self.req("alice", "MKCOL", "/home/alice/Project/sub/", 201)
+        self.req("carol", "MKCOL", "/home/carol/Private/", 201)
+        self.req("carol", "PUT", "/home/carol/Private/secret.txt", 201, b"carol only")
+        with self.server.services.store.write() as txn:
+            share(txn, ("home", "alice", "Project"), "bob", READ_WRITE)
+            share(txn, ("home", "alice", "Project"), "carol", Privilege.READ)
+            share(txn, ("home", "carol", "Private"), "alice", Privilege.READ)
+        bind = ('<?xml version="1.0"?><D:bind xmlns:D="DAV:"><D:segment>carols</D:segment>'
+                "<D:href>/home/alice/Shared/Private/</D:href></D:bind>")  # fmt: skip
+        self.req("alice", "BIND", "/home/alice/Project/", 201, bind.encode())
+
+    def req(self, who: str | None, method: str, url: str, expect: int | None = None,
+            body: bytes | None = None, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+        h = dict(headers or {})
+        if who is not None:
+            h.update(bearer(self.tokens[who]))
+        r = self.server.request(method, url, h, body)
+        if expect is not None:
+            assert r.status_code == expect, (who, method, url, r.status_code, r.text)
+        return r
+
+    def content(self, path: str) -> bytes:
+        return self.req("alice", "GET", path, 200).content
+
+    def close(self) -> None:
+        self.server.services.threads.close()
+        self.server.services.store.close()
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Iterator[Team]:
+    t = Team(tmp_path / "d")
+    yield t
+    t.close()
+
+
+def hrefs(body: str) -> list[str]:
+    return re.findall(r"<D:href>([^<]*)</D:href>", body)
+
+
+OWN = "/home/alice/Project/"
+SHARED = {"bob": "/home/bob/Shared/Project/", "carol": "/home/carol/Shared/Project/"}
+LOCK = (b'<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+        b"</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>")  # fmt: skip
+PATCH = (b'<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:x="urn:x"><D:set>'
+         b"<D:prop><x:tag>t</x:tag></D:prop></D:set></D:propertyupdate>")  # fmt: skip
+
+# (principal, base) -> expected statuses per operation; "ok" = the method's success
+ROWS = {
+    ("alice", OWN): dict.fromkeys(
+        ("GET", "PROPFIND", "PUT", "PROPPATCH", "MKCOL", "COPY", "MOVE", "DELETE", "LOCK"), "ok"),
+    ("bob", "shared"): dict.fromkeys(
+        ("GET", "PROPFIND", "PUT", "PROPPATCH", "MKCOL", "COPY", "MOVE", "DELETE", "LOCK"), "ok"),
+    ("carol", "shared"): {"GET": "ok", "PROPFIND": "ok", "PUT": 403, "PROPPATCH": 403,
+                          "MKCOL": 403, "COPY": 403, "MOVE": 403, "DELETE": 403, "LOCK": 403},
+    # a path through a collection one cannot read does not exist for them
+    ("bob", OWN): {"GET": 404, "PROPFIND": 404, "PUT": 409, "PROPPATCH": 404, "MKCOL": 409,
+                   "COPY": 404, "MOVE": 404, "DELETE": 404, "LOCK": 409},
+    ("dave", OWN): {"GET": 404, "PROPFIND": 404, "PUT": 409, "PROPPATCH": 404, "MKCOL": 409,
+                    "COPY": 404, "MOVE": 404, "DELETE": 404, "LOCK": 409},
+    (None, OWN): dict.fromkeys(
+        ("GET", "PROPFIND", "PUT", "PROPPATCH", "MKCOL", "COPY", "MOVE", "DELETE", "LOCK"), 401),
+}
+SUCCESS = {"GET": 200, "PROPFIND": 207, "PUT": 204, "PROPPATCH": 207, "MKCOL": 201,
+           "COPY": 201, "MOVE": 201, "DELETE": 204, "LOCK": 200}  # fmt: skip
+
+
+def _attempt(team: Team, who: str | None, base: str, method: str) -> int:
+    doc = base + "doc.txt"
+    if method == "GET":
+        return team.req(who, "GET", doc).status_code
+    if method == "PROPFIND":
+        return team.req(who, "PROPFIND", base, headers={"Depth": "1"}).status_code
+    if method == "PUT":
+        return team.req(who, "PUT", doc, body=b"changed").status_code
+    if method == "PROPPATCH":
+        return team.req(who, "PROPPATCH", doc, body=PATCH).status_code
+    if method == "MKCOL":
+        return team.req(who, "MKCOL", base + "newdir/").status_code
+    if method == "COPY":
+        return team.req(who, "COPY", doc, headers={"Destination": base + "copy.txt"}).status_code
+    if method == "MOVE":
+        return team.req(who, "MOVE", doc, headers={"Destination": base + "moved.txt"}).status_code
+    if method == "DELETE":
+        return team.req(who, "DELETE", doc).status_code
+    r = team.req(who, "LOCK", doc, body=LOCK, headers={"Timeout": "Second-60"})
+    return r.status_code
+
+
+@pytest.mark.parametrize(("who", "base"), list(ROWS))
+def test_method_matrix(team: Team, who: str | None, base: str) -> None:
+    path = SHARED[who] if base == "shared" and who is not None else base
+    for method, expected in ROWS[(who, base)].items():
+        before = team.req("alice", "PROPFIND", OWN, 207, headers={"Depth": "infinity"}).text
+        got = _attempt(team, who, path, method)
+        want = SUCCESS[method] if expected == "ok" else expected
+        assert got == want, (who, path, method, got)
+        after = team.req("alice", "PROPFIND", OWN, 207, headers={"Depth": "infinity"}).text
+        if expected != "ok":  # refused: nothing changed at all
+            assert after == before, (who, method)
+        elif method in ("MOVE", "DELETE"):  # put the file back for the next method
+            team.req("alice", "PUT", OWN + "doc.txt", None, b"original")
+        if method == "LOCK" and got == 200:
+            token = team.req(who, "LOCK", path + "doc.txt", body=LOCK).headers.get("lock-token")
+            assert token is None  # locked already: the second LOCK is refused
+    if ROWS[(who, base)]["PUT"] != "ok":
+        assert team.content(OWN + "doc.txt") == b"original"
+
+
+def test_listings_leave_out_what_the_principal_cannot_read(team: Team) -> None:
+    alice = team.req("alice", "PROPFIND", OWN, 207, headers={"Depth": "1"}).text
+    assert "/home/alice/Project/carols/" in hrefs(alice)
+    for url in (SHARED["bob"], "/home/bob/"):
+        body = team.req("bob", "PROPFIND", url, 207, headers=BIND_PROPFIND).text
+        assert "carols" not in body and "secret" not in body and "Private" not in body
+        assert any(h.endswith("/Project/doc.txt") for h in hrefs(body))
+    home = team.req("bob", "PROPFIND", "/home/", 207, headers={"Depth": "1"}).text
+    assert hrefs(home) == ["/home/", "/home/bob/"]
+    team.req("bob", "GET", SHARED["bob"] + "carols/secret.txt", 404)
+    team.req("bob", "PROPFIND", SHARED["bob"] + "carols/", 404, headers={"Depth": "0"})
+    page = team.req("bob", "GET", SHARED["bob"], 200).text
+    assert "doc.txt" in page and "carols" not in page
+    # a copy never carries what its maker cannot read
+    team.req("bob", "COPY", SHARED["bob"], 201, headers={"Destination": "/home/bob/mine/"})
+    mine = team.req("bob", "PROPFIND", "/home/bob/mine/", 207, headers=BIND_PROPFIND).text
+    assert "carols" not in mine and "/home/bob/mine/doc.txt" in hrefs(mine)
+
+
+def test_parent_set_names_only_readable_parents(team: Team) -> None:
+    body = (b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:parent-set/>'
+            b"</D:prop></D:propfind>")  # fmt: skip
+    alice = team.req("alice", "PROPFIND", OWN + "carols/", 207, body, {"Depth": "0"}).text
+    parents = hrefs(alice)[1:]
+    assert "/home/alice/Project/" in parents and "/home/alice/Shared/" in parents
+    assert "/home/carol/" not in parents  # alice cannot read carol's home
+    carol = team.req("carol", "PROPFIND", "/home/carol/Private/", 207, body, {"Depth": "0"}).text
+    assert "/home/carol/" in hrefs(carol)
+    assert "/home/alice/Project/" not in hrefs(carol)  # carol reads Project only via Shared
+
+
+def test_no_208_for_a_collection_first_met_where_it_is_unreadable(team: Team) -> None:
+    """Carol's Outer (with Inner) is shared with bob; Inner alone is shared with alice,
+    who binds it into Project as A-inner.  Bob walks his Shared/: Project/A-inner comes
+    first and is unreadable to him there (carol granted Inner to alice, not to bob);
+    Z-outer/Inner is readable and must be reported in full, not as a 208."""
+    team.req("carol", "MKCOL", "/home/carol/Outer/", 201)
+    team.req("carol", "MKCOL", "/home/carol/Outer/Inner/", 201)
+    team.req("carol", "PUT", "/home/carol/Outer/Inner/in.txt", 201, b"in")
+    with team.server.services.store.write() as txn:
+        share(txn, ("home", "carol", "Outer"), "bob", Privilege.READ)
+        share(txn, ("home", "carol", "Outer", "Inner"), "alice", Privilege.READ)
+    bind = (b'<?xml version="1.0"?><D:bind xmlns:D="DAV:"><D:segment>A-inner</D:segment>'
+            b"<D:href>/home/alice/Shared/Inner/</D:href></D:bind>")  # fmt: skip
+    team.req("alice", "BIND", OWN, 201, bind)
+    rebind = (b'<?xml version="1.0"?><D:rebind xmlns:D="DAV:"><D:segment>Z-outer</D:segment>'
+              b"<D:href>/home/bob/Shared/Outer/</D:href></D:rebind>")  # fmt: skip
+    team.req("bob", "REBIND", "/home/bob/Shared/", 201, rebind)
+    body = team.req("bob", "PROPFIND", "/home/bob/Shared/", 207, headers=BIND_PROPFIND).text
+    assert "A-inner" not in body
+    assert "208" not in body
+    assert "/home/bob/Shared/Z-outer/Inner/in.txt" in hrefs(body)
+
+
+def test_quota_counts_what_the_owner_owns_wherever_it_is_written(team: Team) -> None:
+    with team.server.services.store.write() as txn:
+        txn.set_quota("alice", 10_000)
+    team.req("alice", "PUT", OWN + "a.bin", 201, b"a" * 6000)
+    over = team.req("bob", "PUT", SHARED["bob"] + "b.bin", 507, b"b" * 6000)
+    assert "quota-not-exceeded" in over.text
+    team.req("bob", "PROPFIND", SHARED["bob"] + "b.bin", 404, headers={"Depth": "0"})
+    team.req("bob", "PUT", "/home/bob/b.bin", 201, b"b" * 6000)  # bob's own space
+    copy = team.req("alice", "COPY", OWN + "a.bin", None, headers={"Destination": OWN + "a2.bin"})
+    assert copy.status_code == 507
+    props = (b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:quota-used-bytes/>'
+             b"<D:quota-available-bytes/></D:prop></D:propfind>")  # fmt: skip
+    got = team.req("alice", "PROPFIND", "/home/alice/", 207, props, {"Depth": "0"}).text
+    assert "<D:quota-used-bytes>6008</D:quota-used-bytes>" in got  # doc.txt + a.bin
+    assert "<D:quota-available-bytes>3992</D:quota-available-bytes>" in got
+    with team.server.services.store.write() as txn:
+        txn.set_quota("alice", 100)  # lowered below usage: deleting still works
+    team.req("alice", "DELETE", OWN + "a.bin", 204)
+    team.req("alice", "PUT", OWN + "small.txt", 507, b"x" * 200)
+
+
+def test_privilege_properties(team: Team) -> None:
+    props = (b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:oc="http://owncloud.org/ns">'
+             b"<D:prop><D:current-user-privilege-set/><D:owner/><D:current-user-principal/>"
+             b"<oc:permissions/></D:prop></D:propfind>")  # fmt: skip
+    carol = team.req("carol", "PROPFIND", SHARED["carol"], 207, props, {"Depth": "1"}).text
+    first = carol.split("</D:response>")[0]
+    assert "<D:privilege><D:read/></D:privilege>" in first and "write-content" not in first
+    assert "<D:owner><D:href>/home/alice/</D:href></D:owner>" in first
+    assert "<D:current-user-principal><D:href>/home/carol/</D:href>" in first
+    assert re.search(r"<oc:permissions[^>]*>SGDNV</oc:permissions>", first)  # unbind: her Shared
+    doc = next(r for r in carol.split("</D:response>") if "doc.txt" in r)
+    assert re.search(r"<oc:permissions[^>]*>SG</oc:permissions>", doc)
+    bob = team.req("bob", "PROPFIND", SHARED["bob"] + "doc.txt", 207, props, {"Depth": "0"}).text
+    assert re.search(r"<oc:permissions[^>]*>SGDNVW</oc:permissions>", bob)
+    alice = team.req("alice", "PROPFIND", OWN, 207, props, {"Depth": "0"}).text
+    assert re.search(r"<oc:permissions[^>]*>RGDNVCK</oc:permissions>", alice)
+    assert alice.count("<D:privilege>") == 6
+
+
+def test_sharing_over_http_and_revoking(team: Team) -> None:
+    url = "/.well-known/davbind/shares"
+    ask = json.dumps({"path": OWN, "with": "dave", "access": "read"}).encode()
+    team.req("bob", "POST", url, 404, ask)  # alice's path does not exist for bob
+    via_bob = json.dumps({"path": SHARED["bob"], "with": "dave", "access": "read"}).encode()
+    refused = team.req("bob", "POST", url, 403, via_bob)  # bob holds no share privilege
+    assert "share" in refused.text
+    made = team.req("alice", "POST", url, 200, ask).json()
+    assert made["bound_at"] == "/home/dave/Shared/Project/"
+    rid = re.compile(r"<D:resource-id><D:href>([^<]+)</D:href>")
+    body = (b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:resource-id/>'
+            b"</D:prop></D:propfind>")  # fmt: skip
+    mine = rid.findall(team.req("alice", "PROPFIND", OWN, 207, body, {"Depth": "0"}).text)
+    theirs = rid.findall(team.req("dave", "PROPFIND", made["bound_at"], 207, body,
+                                  {"Depth": "0"}).text)  # fmt: skip
+    assert mine == theirs  # the same resource, not a copy
+    team.req("dave", "PUT", made["bound_at"] + "doc.txt", 403, b"no")
+    team.req("dave", "UNBIND", "/home/dave/Shared/", 204,
+             b'<?xml version="1.0"?><D:unbind xmlns:D="DAV:"><D:segment>Project</D:segment>'
+             b"</D:unbind>")  # fmt: skip
+    assert team.content(OWN + "doc.txt") == b"original"  # only dave's binding went
+    team.req("alice", "POST", url, 200, ask)
+    revoke = json.dumps({"path": OWN, "with": "dave", "access": "none"}).encode()
+    team.req("alice", "POST", url, 200, revoke)
+    team.req("dave", "PROPFIND", made["bound_at"], 404, headers={"Depth": "0"})
+    escalate = json.dumps({"path": SHARED["carol"], "with": "dave", "access": "write"})
+    team.req("carol", "POST", url, 403, escalate.encode())
+
+
+def test_move_into_another_owners_space_makes_it_theirs(team: Team) -> None:
+    team.req("bob", "PUT", SHARED["bob"] + "big.bin", 201, b"z" * 5000)
+    with team.server.services.store.read() as txn:
+        assert txn.usage("alice") == 5008 and txn.usage("bob") == 0
+    team.req("bob", "MOVE", SHARED["bob"] + "big.bin", 201,
+             headers={"Destination": "/home/bob/big.bin"})
+    with team.server.services.store.read() as txn:
+        assert txn.usage("alice") == 8 and txn.usage("bob") == 5000
+    assert team.req("bob", "GET", "/home/bob/big.bin", 200).content == b"z" * 5000
+    team.req("alice", "GET", OWN + "big.bin", 404)
+
+
+def test_answers_are_never_another_principals(team: Team) -> None:
+    """The same URLs asked alternately by two principals (nothing is cached across them:
+    each answer must be the asker's)."""
+    for _ in range(5):
+        for who, url in (("alice", OWN), ("bob", SHARED["bob"]), ("alice", OWN)):
+            body = team.req(who, "PROPFIND", url, 207, headers={"Depth": "1"}).text
+            assert ("carols" in body) == (who == "alice")
+        team.req("dave", "PROPFIND", OWN, 404, headers={"Depth": "1"})
+
+
+def test_binding_loops_are_refused_by_default(tmp_path: Path) -> None:
+    server = Server(tmp_path / "d2")  # the default settings
+    try:
+        server.add_user("eve", "pw")
+        token = server.add_token("eve")[1]
+        assert server.request("MKCOL", "/home/eve/a/", bearer(token)).status_code == 201
+        loop = (b'<?xml version="1.0"?><D:bind xmlns:D="DAV:"><D:segment>up</D:segment>'
+                b"<D:href>/home/eve/</D:href></D:bind>")  # fmt: skip
+        r = server.request("BIND", "/home/eve/a/", bearer(token), loop)
+        assert r.status_code == 403 and "cycle-allowed" in r.text
+    finally:
+        server.services.threads.close()
+        server.services.store.close()
