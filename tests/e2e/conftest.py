@@ -235,10 +235,12 @@ def start_server(
     log_path = tmp_path / f"{name}-{n}.log"
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
+    # loops allowed unless the test says otherwise: the binding tests exercise them
+    loops = [] if any("loops" in a for a in extra_args) else ["--allow-loops"]
     cmd = [
         sys.executable, "-m", "davbind.cli.main", "serve",
         "--host", "127.0.0.1", "--port", str(port), "--data", str(data_dir),
-        *extra_args,
+        *loops, *extra_args,
     ]  # fmt: skip
     _started_logs.append(log_path)
     with log_path.open("wb") as log:

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "remote": ("davbind.cli.remote_cmd", "remote"),
     "fsck": ("davbind.cli.fsck_cmd", "fsck_cmd"),
     "user": ("davbind.cli.user_cmd", "user"),
+    "share": ("davbind.cli.share_cmd", "share_cmd"),
     "get": (TRANSFER, "get_cmd"),
     "put": (TRANSFER, "put_cmd"),
     **{name: (CLIENT, f"{name}_cmd") for name in (

@@ -124,7 +124,7 @@ def prepare(settings: Settings) -> bool:
 @click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False),
               help="PEM private key file of --tls-cert.")
 @click.option("--allow-loops/--no-loops", default=None,
-              help="Allow BIND/REBIND/MOVE to create binding loops [allowed].")
+              help="Allow BIND/REBIND/MOVE to create binding loops [refused].")
 @click.option("--durability", type=click.Choice(["standard", "strict"]), default=None,
               help="strict: answer writes only once on disk; standard: flush right after "
                    "the answer, roll back what a power loss cut short [standard].")

@@ -146,6 +146,47 @@ def list_cmd(data_dir: Path) -> None:
         click.echo(f"{account.name}\tcreated {created}\t{tokens} app password(s)")
 
 
+_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def _size(text: str) -> int | None:
+    """``none`` or a size such as ``500M``, ``10G`` (binary units)."""
+    value = text.strip().lower().removesuffix("ib").removesuffix("b")
+    if value in ("none", "unlimited", ""):
+        return None
+    unit = value[-1] if value[-1] in _UNITS else ""
+    try:
+        number = float(value[: len(value) - len(unit)])
+    except ValueError:
+        number = -1.0
+    if number < 0 or number != number:
+        _fail(f"bad size {text!r}: use e.g. 500M, 10G or none", 2)
+    return int(number * _UNITS[unit])
+
+
+@user.command("quota")
+@click.argument("name")
+@click.argument("size", required=False)
+@DATA
+def quota_cmd(name: str, size: str | None, data_dir: Path) -> None:
+    """Show NAME's usage and quota, or set the quota to SIZE (e.g. 10G; none: unlimited).
+    Usage is the logical size of what NAME owns (RFC 4331); writes past the quota get
+    507 Insufficient Storage, deletions always work."""
+    name = _name(name)
+    limit = None if size is None else _size(size)
+
+    def work(txn: Txn) -> tuple[int, int | None]:
+        if txn.user(name) is None:
+            raise NotFound(f"user {name}")
+        if size is not None:
+            txn.set_quota(name, limit)
+        return txn.usage(name), txn.quota(name)
+
+    used, quota = _write(data_dir, work) if size is not None else _read(data_dir, work)
+    shown = "none" if quota is None else f"{quota} bytes"
+    click.echo(f"{name}\tuses {used} bytes\tquota {shown}")
+
+
 @user.command("remove")
 @click.argument("name")
 @click.option("--purge", is_flag=True, help="Also unbind the home collection /home/NAME/.")
