@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from http.client import HTTPConnection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -40,10 +40,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 import httpx
 
 sys.path.insert(0, os.path.dirname(__file__))
-from benchkit import own_server, percentile  # noqa: E402
+from benchkit import own_server, percentile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
-import postgres_databases  # noqa: E402
+import postgres_databases
 
 
 class PgCounter:
@@ -102,10 +102,8 @@ def _recv(sock: socket.socket) -> bytes:
 
 def _close(*socks: socket.socket) -> None:
     for s in socks:
-        try:
+        with suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _pipe(src: socket.socket, dst: socket.socket) -> None:
@@ -196,8 +194,9 @@ def costs(args: argparse.Namespace) -> None:
     with database(args.postgres) as db:
         parts = urlsplit(db)
         pg = PgCounter(parts.hostname or "127.0.0.1", parts.port or 5432)
-        proxied = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{pg.port}",
-                                            query="sslmode=disable&gssencmode=disable"))  # fmt: skip
+        netloc = f"{parts.username}@127.0.0.1:{pg.port}"
+        proxied = urlunsplit(parts._replace(netloc=netloc,
+                                            query="sslmode=disable&gssencmode=disable"))
         blobs = _s3_url(args.s3, f"http://127.0.0.1:{s3.port}")
         with own_server(1, _settings(proxied, blobs)) as (url, _), httpx.Client(base_url=url) as c:
             for size in (100, 1000):
