@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("davbind.cli.export_cmd", "export_cmd"),
     "remote": ("davbind.cli.remote_cmd", "remote"),
     "fsck": ("davbind.cli.fsck_cmd", "fsck_cmd"),
+    "migrate": ("davbind.cli.migrate_cmd", "migrate_cmd"),
     "user": ("davbind.cli.user_cmd", "user"),
     "share": ("davbind.cli.share_cmd", "share_cmd"),
     "get": (TRANSFER, "get_cmd"),
