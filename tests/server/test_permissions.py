@@ -172,6 +172,12 @@ def test_parent_set_names_only_readable_parents(team: Team) -> None:
     carol = team.req("carol", "PROPFIND", "/home/carol/Private/", 207, body, {"Depth": "0"}).text
     assert "/home/carol/" in hrefs(carol)
     assert "/home/alice/Project/" not in hrefs(carol)  # carol reads Project only via Shared
+    # every member of bob's listing has Project as a parent, by its canonical path under
+    # /home/alice/, which bob cannot read: no member names it (the first nor the later)
+    team.req("alice", "PUT", OWN + "more.txt", 201, b"more")
+    bob = team.req("bob", "PROPFIND", SHARED["bob"], 207, body, {"Depth": "1"}).text
+    assert bob.count("<D:parent-set") >= 3
+    assert "/home/alice/" not in bob
 
 
 def test_no_208_for_a_collection_first_met_where_it_is_unreadable(team: Team) -> None:

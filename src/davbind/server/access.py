@@ -107,37 +107,47 @@ class PathAccess:
     def grants(self, keys: Sequence[int]) -> dict[int, dict[str, Privilege]]:
         return self.txn.grants_on(keys) if self._grants else {}
 
-    def walk(self, segments: tuple[str, ...]) -> Iterator[tuple[Resource | None, Step]]:
-        """The resources along ``segments`` from the root, each with its step; stops after
-        the first segment that is not bound (yielding ``None``)."""
+    def walk(self, segments: tuple[str, ...]) -> list[tuple[Resource | None, Step]]:
+        """The resources along ``segments`` from the root, each with its step; ends after
+        the first segment that is not bound (with ``None``) or after a non-collection.
+        The grants of the whole path are read in one query."""
         txn = self.txn
-        node = txn.root
-        above = self._step((), None, node)
-        yield node, above
-        for i in range(len(segments)):
-            if not node.is_collection:
-                return
-            path = segments[: i + 1]
-            found = txn.lookup(node.key, segments[i])
-            if found is None:
-                yield None, ALL_STEP
-                return
-            node, above = found, self._step(path, above, found)
-            yield node, above
-
-    def _step(self, path: tuple[str, ...], above: Step | None, resource: Resource) -> Step:
+        found: list[Resource] = [txn.root]
+        missing = False
+        for segment in segments:
+            if not found[-1].is_collection:
+                break
+            child = txn.lookup(found[-1].key, segment)
+            if child is None:
+                missing = True
+                break
+            found.append(child)
+        steps: list[Step] = []
         if self.open:
-            return ALL_STEP
-        known = self._steps.get(path)
-        if known is not None:
-            return known
-        made = step(self.access, above, path, resource, self.grants([resource.key]).get(
-            resource.key))
-        if resource.is_collection:
-            if len(self._steps) >= 8192:
-                self._steps.clear()
-            self._steps[path] = made
-        return made
+            steps = [ALL_STEP] * len(found)
+        else:
+            grants = self.grants([r.key for r in found])
+            above: Step | None = None
+            reachable = True  # every collection before this one is readable
+            for depth, resource in enumerate(found):
+                path = segments[:depth]
+                st = step(self.access, above, path, resource, grants.get(resource.key))
+                if reachable and resource.is_collection:
+                    self._remember(path, st)
+                reachable = reachable and st.readable
+                steps.append(st)
+                above = st
+        walked: list[tuple[Resource | None, Step]] = list(zip(found, steps, strict=True))
+        if missing:
+            walked.append((None, ALL_STEP))
+        return walked
+
+    def _remember(self, path: tuple[str, ...], st: Step) -> None:
+        """Keep the step of a collection reached through readable collections only (what
+        ``at`` may answer without walking)."""
+        if len(self._steps) >= 8192:
+            self._steps.clear()
+        self._steps[path] = st
 
     def at(self, segments: tuple[str, ...]) -> Step | None:
         """The step of the resource at ``segments``; None if it is not reachable there
@@ -147,7 +157,7 @@ class PathAccess:
         known = self._steps.get(segments)
         if known is not None:
             return known
-        walked = list(self.walk(segments))
+        walked = self.walk(segments)
         if len(walked) < len(segments) + 1 or walked[-1][0] is None:
             return None
         if not all(st.readable for _, st in walked[:-1]):
@@ -172,7 +182,7 @@ class PathAccess:
             if st.readable:
                 kept.append((segment, resource))
                 if resource.is_collection:
-                    self._steps[sub] = st
+                    self._remember(sub, st)
         return kept
 
     def member_step(self, path: tuple[str, ...], resource: Resource) -> Step:

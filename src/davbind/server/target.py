@@ -60,7 +60,7 @@ def locate(txn: Txn, segments: tuple[str, ...], paths: PathAccess | None = None)
     """``paths``: the request's ``PathAccess``; None decides nothing (every privilege)."""
     if paths is None or paths.open:
         return _plain(txn, segments)
-    walked = list(paths.walk(segments))
+    walked = paths.walk(segments)
     if len(walked) < len(segments) + 1 or not all(st.readable for _, st in walked[:-1]):
         return Target(segments, None, None)  # missing, not a collection, or unreadable
     resource, st = walked[-1]
