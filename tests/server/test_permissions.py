@@ -307,3 +307,65 @@ def test_binding_loops_are_refused_by_default(tmp_path: Path) -> None:
     finally:
         server.services.threads.close()
         server.services.store.close()
+
+
+def test_a_tree_with_an_unreadable_and_a_read_only_member(team: Team) -> None:
+    """Bob's view of Project: ``carols`` he cannot read, ``daves`` (dave's, shared with
+    him read-only) he cannot change, ``doc.txt`` he may change.  Depth-infinity
+    PROPFIND, COPY, MOVE and DELETE over it, as docs/permissions.md says."""
+    team.server.add_user("dave2", "pw")
+    team.tokens["dave2"] = team.server.add_token("dave2")[1]
+    team.req("dave2", "MKCOL", "/home/dave2/D/", 201)
+    team.req("dave2", "PUT", "/home/dave2/D/d.txt", 201, b"dave's")
+    with team.server.services.store.write() as txn:
+        share(txn, ("home", "dave2", "D"), "alice", Privilege.READ)
+        share(txn, ("home", "dave2", "D"), "bob", Privilege.READ)
+    bind = (b'<?xml version="1.0"?><D:bind xmlns:D="DAV:"><D:segment>daves</D:segment>'
+            b"<D:href>/home/alice/Shared/D/</D:href></D:bind>")  # fmt: skip
+    team.req("alice", "BIND", OWN, 201, bind)
+    base = SHARED["bob"]
+    listing = team.req("bob", "PROPFIND", base, 207, headers=BIND_PROPFIND).text
+    assert base + "daves/d.txt" in hrefs(listing) and "carols" not in listing
+    team.req("bob", "PUT", base + "daves/d.txt", 403, b"no")
+    team.req("bob", "DELETE", base + "daves/d.txt", 403)
+    team.req("bob", "MOVE", base + "daves/d.txt", 403, headers={"Destination": base + "x.txt"})
+    team.req("bob", "PUT", base + "doc.txt", 204, b"bob's edit")
+    # COPY: what bob can read is copied, and the copy is his
+    team.req("bob", "COPY", base, 201, headers={"Destination": "/home/bob/copy/"})
+    copied = team.req("bob", "PROPFIND", "/home/bob/copy/", 207, headers=BIND_PROPFIND).text
+    assert "/home/bob/copy/daves/d.txt" in hrefs(copied) and "carols" not in copied
+    team.req("bob", "PUT", "/home/bob/copy/daves/d.txt", 204, b"bob's own copy")
+    # MOVE of the shared folder within bob's space is a rebind: still alice's, still shared
+    team.req("bob", "MOVE", base, 201, headers={"Destination": "/home/bob/Work/"})
+    team.req("bob", "PUT", "/home/bob/Work/doc.txt", 204, b"via the new name")
+    assert team.content(OWN + "doc.txt") == b"via the new name"
+    # DELETE of his binding removes only his path: alice, carol and dave keep everything
+    team.req("bob", "DELETE", "/home/bob/Work/", 204)
+    assert team.content(OWN + "doc.txt") == b"via the new name"
+    assert team.req("dave2", "GET", "/home/dave2/D/d.txt", 200).content == b"dave's"
+    team.req("carol", "GET", "/home/carol/Private/secret.txt", 200)
+    team.req("bob", "GET", "/home/bob/Work/doc.txt", 404)
+
+
+@pytest.mark.parametrize("method", ["BIND", "UNBIND", "REBIND"])
+def test_binding_methods_need_bind_and_unbind(team: Team, method: str) -> None:
+    def body(segment: str, source: str = "") -> bytes:
+        tag = method.lower()
+        href = f"<D:href>{source}</D:href>" if source else ""
+        return (f'<?xml version="1.0"?><D:{tag} xmlns:D="DAV:"><D:segment>{segment}'
+                f"</D:segment>{href}</D:{tag}>").encode()  # fmt: skip
+
+    carol_base, bob_base = SHARED["carol"], SHARED["bob"]
+    if method == "UNBIND":
+        team.req("carol", "UNBIND", carol_base, 403, body("doc.txt"))
+        team.req("dave", "UNBIND", OWN, 404, body("doc.txt"))
+        team.req("bob", "UNBIND", bob_base, 204, body("doc.txt"))
+        team.req("alice", "GET", OWN + "doc.txt", 404)
+        return
+    src = carol_base + "doc.txt"
+    team.req("carol", method, carol_base + "sub/", 403, body("d2", src))
+    team.req("dave", method, OWN + "sub/", 404, body("d2", OWN + "doc.txt"))
+    team.req("bob", method, bob_base + "sub/", 201, body("d2", bob_base + "doc.txt"))
+    state = team.req("alice", "PROPFIND", OWN, 207, headers={"Depth": "infinity"}).text
+    assert (OWN + "doc.txt" in hrefs(state)) == (method == "BIND")
+    assert OWN + "sub/d2" in hrefs(state)

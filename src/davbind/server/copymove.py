@@ -210,9 +210,11 @@ async def move(services: Services, request: Request) -> Response:
         if dest.resource is not None:
             guard.unmap(dest.parent.key, dest.segment)
         guard.check_if()
-        if not paths.open and source.resource.owner != dest.parent.owner:
-            # into another owner's space: the content becomes theirs, as a copy (RFC 4918
-            # §9.9 allows a MOVE to be a COPY and a DELETE; docs/permissions.md)
+        if not paths.open and source.parent.owner != dest.parent.owner:
+            # from one owner's space into another's: the content becomes the destination
+            # owner's, as a copy (RFC 4918 §9.9 allows a MOVE to be a COPY and a DELETE;
+            # docs/permissions.md).  A move within one space (a share's binding moved
+            # about its recipient's space included) stays a rebind
             members = _snapshot(txn, paths, source, True)
             _Copier(txn, members).copy(source.resource, dest.parent.key, dest.segment,
                                        dest.resource)  # fmt: skip
