@@ -76,7 +76,7 @@ def test_xml_and_json_fold_to_equal_listings(
     tmp_path_factory: pytest.TempPathFactory, props: Any, calls: Any
 ) -> None:
     data = tmp_path_factory.mktemp("fold")
-    app = App(build_services(Settings(data_dir=str(data)).resolved()))
+    app = App(build_services(Settings(data_dir=str(data), allow_loops=True).resolved()))
     try:
         asyncio.run(_run(app, calls))
         body = propfind_body(props, INFO_INCLUDE if props is None else ())
@@ -100,7 +100,7 @@ def test_xml_and_json_fold_to_equal_listings(
 def _example(tmp: Path) -> tuple[bytes, bytes]:
     """RFC 5842 §7.1.1: in /Coll/, the file Foo is reported 200 and Bar, an alias of
     /Coll/ itself, 208."""
-    app = App(build_services(Settings(data_dir=str(tmp)).resolved()))
+    app = App(build_services(Settings(data_dir=str(tmp), allow_loops=True).resolved()))
     calls = [("MKCOL", "/Coll/", {}, b""), ("PUT", "/Coll/Foo", {}, b"data"),
              _bind("/Coll/", "Bar", "/Coll/")]  # fmt: skip
     try:

@@ -95,7 +95,8 @@ class FaultyServer:
     """davbind with a fault switch, served from a thread (see the module docstring)."""
 
     def __init__(self, data_dir: Path) -> None:
-        settings = Settings(data_dir=str(data_dir)).resolved()
+        # loops allowed: the faults bend the 208/508 answers to loops
+        settings = Settings(data_dir=str(data_dir), allow_loops=True).resolved()
         self.app = App(build_services(settings))
         self.fault: str | None = None
         self.state: dict[str, Any] = {}
