@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | {statistics.median(r['anonymous_rps']):.1f} | "
               f"{statistics.median(r['basic_rps']):.1f} | {r['ratio']:.2f} |")  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     record = {"commit": git_commit(), "python": platform.python_version(),
               "platform": platform.platform(), "cpus": os.cpu_count(),
               "args": {k: str(v) for k, v in vars(args).items()}, "results": results}  # fmt: skip

@@ -26,8 +26,8 @@ class Team:
     read-only with carol; dave has no grant; carol's /home/carol/Private/ is shared
     read-only with alice, who binds it into Project as ``carols`` (bob cannot read it)."""
 
-    def __init__(self, data: Path) -> None:
-        self.server = Server(data)
+    def __init__(self, data: Path, **settings: object) -> None:
+        self.server = Server(data, **settings)
         self.tokens: dict[str, str] = {}
         for name in ("alice", "bob", "carol", "dave"):
             self.server.add_user(name, "pw-" + name)
@@ -369,3 +369,18 @@ def test_binding_methods_need_bind_and_unbind(team: Team, method: str) -> None:
     state = team.req("alice", "PROPFIND", OWN, 207, headers={"Depth": "infinity"}).text
     assert (OWN + "doc.txt" in hrefs(state)) == (method == "BIND")
     assert OWN + "sub/d2" in hrefs(state)
+
+
+def test_a_loop_only_in_what_the_principal_cannot_read_is_no_508(tmp_path: Path) -> None:
+    team = Team(tmp_path / "loops", allow_loops=True)
+    try:
+        loop = (b'<?xml version="1.0"?><D:bind xmlns:D="DAV:"><D:segment>again</D:segment>'
+                b"<D:href>/home/carol/Private/</D:href></D:bind>")  # fmt: skip
+        team.req("carol", "BIND", "/home/carol/Private/", 201, loop)
+        plain = {"Depth": "infinity"}  # no ``DAV: bind``: a loop met is a 508
+        team.req("alice", "PROPFIND", OWN, 508, headers=plain)  # alice reads carols
+        body = team.req("bob", "PROPFIND", SHARED["bob"], 207, headers=plain).text
+        assert "carols" not in body and "again" not in body
+        assert SHARED["bob"] + "doc.txt" in hrefs(body)
+    finally:
+        team.close()

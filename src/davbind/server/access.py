@@ -101,11 +101,24 @@ class PathAccess:
         self.txn = txn
         self.access = access
         self.open = access.unrestricted
-        self._grants = not self.open and txn.has_grants()
         self._steps: dict[tuple[str, ...], Step] = {}
+        self._mine: dict[int, dict[str, Privilege]] | None = None
 
     def grants(self, keys: Sequence[int]) -> dict[int, dict[str, Privilege]]:
-        return self.txn.grants_on(keys) if self._grants else {}
+        """The grants on ``keys`` that count for this principal (``step`` reads only the
+        user's and ``AUTHENTICATED``'s): all of them are read once per request, since a
+        principal holds few (one per share) and a listing asks for thousands of keys."""
+        if self.open or self.access.user is None:
+            return {}
+        if self._mine is None:
+            self._mine = {}
+            for principal in (self.access.user, AUTHENTICATED):
+                for grant in self.txn.grants_to(principal):
+                    self._mine.setdefault(grant.key, {})[principal] = grant.privileges
+        mine = self._mine
+        if not mine:
+            return mine
+        return {key: mine[key] for key in keys if key in mine}
 
     def walk(self, segments: tuple[str, ...]) -> list[tuple[Resource | None, Step]]:
         """The resources along ``segments`` from the root, each with its step; ends after
@@ -176,13 +189,22 @@ class PathAccess:
             return list(batch)
         grants = self.grants([r.key for _, r in batch])
         kept = []
+        # a member without grants of its own, below the home holders, has the step of
+        # any other such member with its owner: computed once per owner
+        memo: dict[str | None, Step] = {}
+        plain = len(path) >= len(max(HOLDERS, key=len))
         for segment, resource in batch:
-            sub = (*path, segment)
-            st = step(self.access, parent, sub, resource, grants.get(resource.key))
+            own = grants.get(resource.key) if grants else None
+            if own is None and plain:
+                st = memo.get(resource.owner)
+                if st is None:
+                    st = memo[resource.owner] = step(self.access, parent, path, resource, None)
+            else:
+                st = step(self.access, parent, (*path, segment), resource, own)
             if st.readable:
                 kept.append((segment, resource))
                 if resource.is_collection:
-                    self._remember(sub, st)
+                    self._remember((*path, segment), st)
         return kept
 
     def member_step(self, path: tuple[str, ...], resource: Resource) -> Step:

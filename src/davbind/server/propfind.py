@@ -73,10 +73,13 @@ def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
         return paths.filtered(ask.segments + path, txn.members(node.key))
 
     if infinite and resource.is_collection:
-        plan: Scan | _ReadableScan
-        if paths.open:
-            plan = scan(resource.key, True, txn.edges_below(resource.key))
-        else:  # what the principal may read decides loops and counts: walk that
+        plan: Scan | _ReadableScan = scan(resource.key, True, txn.edges_below(resource.key))
+        over = (plan.responses_bind_aware if ask.bind_aware else plan.responses_plain)
+        if not paths.open and ((plan.has_loop and not ask.bind_aware) or over is None
+                               or over > ask.max_responses):  # fmt: skip
+            # the whole graph has a loop or too many responses; what the principal may
+            # read (a part of it) may not: walk that to decide (without a loop and within
+            # the bound, the part is too, and the edge scan is enough)
             plan = _readable_scan(resource, children, ask)
         if plan.has_loop and not ask.bind_aware:
             closing = None
