@@ -125,7 +125,7 @@ def test_readme_examples_run_against_davbind_serve(tmp_path: Path) -> None:
     log = (tmp_path / "serve.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "davbind.cli.main", "serve", "--port", str(port),
-         "--data", str(tmp_path / "data")],
+         "--data", str(tmp_path / "data"), "--allow-loops"],  # as the Bindings section says
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
     )  # fmt: skip
     try:
