@@ -42,7 +42,7 @@ HOLDERS = frozenset({("home",), ("remote.php",), ("remote.php", "dav"),
                      ("remote.php", "dav", "files")})  # fmt: skip
 """Paths of the collections that hold the homes (``storage.homes``)."""
 
-WRITES = Privilege.ALL & ~Privilege.READ
+_HOLDER_PARENTS = frozenset(h[:-1] for h in HOLDERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +192,7 @@ class PathAccess:
         # a member without grants of its own, below the home holders, has the step of
         # any other such member with its owner: computed once per owner
         memo: dict[str | None, Step] = {}
-        plain = len(path) >= len(max(HOLDERS, key=len))
+        plain = path not in _HOLDER_PARENTS
         for segment, resource in batch:
             own = grants.get(resource.key) if grants else None
             if own is None and plain:
