@@ -384,3 +384,45 @@ def test_a_loop_only_in_what_the_principal_cannot_read_is_no_508(tmp_path: Path)
         assert SHARED["bob"] + "doc.txt" in hrefs(body)
     finally:
         team.close()
+
+
+def test_anonymous_reads_of_a_public_server_stop_at_the_homes(tmp_path: Path) -> None:
+    """With anonymous reads allowed, what the server owns is public; a home asks the
+    anonymous client to log in (401 + challenges), so clients that send credentials only
+    when challenged get in."""
+    team = Team(tmp_path / "public", allow_anonymous_read=True)
+    try:
+        with team.server.services.store.write() as txn:
+            public = txn.create(txn.root_key, "public", collection=True)
+            digest, size = txn.store_inline(b"for everyone")
+            txn.create(public.key, "readme.txt", collection=False, digest=digest, size=size)
+        assert team.req(None, "GET", "/public/readme.txt", 200).content == b"for everyone"
+        root = team.req(None, "PROPFIND", "/home/", 207, headers={"Depth": "1"}).text
+        assert hrefs(root) == ["/home/"]  # every home left out
+        for method, url in (("GET", OWN + "doc.txt"), ("PROPFIND", OWN), ("PUT", OWN + "x")):
+            r = team.req(None, method, url, 401)
+            assert r.headers.get_list("www-authenticate")[0].startswith("Basic ")
+        team.req(None, "PUT", "/public/new.txt", 401, b"no")  # reads only
+        team.req(None, "GET", "/public/missing.txt", 404)
+        team.req("bob", "GET", OWN + "doc.txt", 404)  # logged in: it does not exist for bob
+    finally:
+        team.close()
+
+
+def test_deleting_a_shared_folder_ends_its_shares(team: Team) -> None:
+    """The owner's last binding of a shared folder goes: so do the grants and the
+    recipients' bindings, and the content is reclaimed (not kept on alice's quota in
+    bob's Shared/).  A recipient's own moves do not end anything."""
+    team.req("bob", "MOVE", SHARED["bob"], 201, headers={"Destination": "/home/bob/Work/"})
+    team.req("bob", "GET", "/home/bob/Work/doc.txt", 200)
+    with team.server.services.store.read() as txn:
+        before = txn.usage("alice")
+    assert before > 0
+    team.req("alice", "DELETE", OWN, 204)
+    team.req("bob", "PROPFIND", "/home/bob/Work/", 404, headers={"Depth": "0"})
+    team.req("carol", "PROPFIND", SHARED["carol"], 404, headers={"Depth": "0"})
+    with team.server.services.store.read() as txn:
+        assert txn.usage("alice") == 0 and txn.grants_to("bob") == []
+    # what carol shared with alice (bound into Project) is carol's and stays
+    team.req("carol", "GET", "/home/carol/Private/secret.txt", 200)
+    assert team.req("alice", "GET", "/home/alice/Shared/Private/secret.txt", 200).content

@@ -21,7 +21,9 @@ request has on a resource are computed along the path the request used:
   unrestricted: there is nobody to tell apart.
 
 A request that passes through a collection the principal cannot read is answered as if
-that path did not exist.  A resource the principal cannot read is left out of listings,
+that path did not exist, except that an anonymous request is asked to log in (401 with
+the challenges, RFC 9110 §11.6.1): a client that sends credentials only when challenged
+(most do) must get the chance to.  A resource the principal cannot read is left out of listings,
 ``DAV:parent-set`` and 208s (RFC 3744 §7.1.1 allows omission; RFC 5842 §12).
 """
 
@@ -226,11 +228,28 @@ class PathAccess:
             yield [] if parent is None else self.members(path, parent, batch)
 
 
+CHALLENGES = (
+    ("WWW-Authenticate", 'Basic realm="davbind", charset="UTF-8"'),
+    ("WWW-Authenticate", 'Bearer realm="davbind"'),
+)
+"""What a 401 offers (RFC 7617 §2, RFC 6750 §3)."""
+
+
+def log_in(access: Access) -> None:
+    """401 with the challenges for an anonymous request that met something it may not
+    see or do: logged in, it might."""
+    if access.user is None and not access.unrestricted:
+        raise DAVError(401, "log in to use this", headers=CHALLENGES)
+
+
 def require(privileges: Privilege, wanted: Privilege, segments: tuple[str, ...],
-            collection: bool = True) -> None:  # fmt: skip
-    """403 with ``DAV:need-privileges`` (RFC 3744 §7.1.1) unless ``wanted`` is held."""
+            collection: bool = True, access: Access | None = None) -> None:  # fmt: skip
+    """403 with ``DAV:need-privileges`` (RFC 3744 §7.1.1) unless ``wanted`` is held
+    (401 for an anonymous ``access``)."""
     missing = wanted & ~privileges
     if missing:
+        if access is not None:
+            log_in(access)
         names = ", ".join(privilege_names(missing))
         raise DAVError(403, f"you lack the {names} privilege on {href(segments, collection)}",
                        ("need-privileges",))

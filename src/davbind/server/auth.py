@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from davbind.server.access import UNRESTRICTED, Access, Privilege
+from davbind.server.access import CHALLENGES, UNRESTRICTED, Access, Privilege
 from davbind.server.credential_cache import Clock, CredentialCache
 from davbind.server.http import Receive, Response, Scope, Send, send_response
 from davbind.server.login_limiter import LoginLimiter
@@ -51,10 +51,6 @@ MAY_WRITE_KEY = "davbind.may_write"
 ACCESS_KEY = "davbind.access"
 
 READ_METHODS = frozenset({"OPTIONS", "GET", "HEAD", "PROPFIND"})
-CHALLENGES = (
-    ("WWW-Authenticate", 'Basic realm="davbind", charset="UTF-8"'),
-    ("WWW-Authenticate", 'Bearer realm="davbind"'),
-)
 USERS_RECHECK = 5.0
 """Seconds a worker trusts its knowledge of whether any user exists (it opens loopback
 to anonymous requests only while none does)."""

@@ -25,6 +25,7 @@ from davbind.server.services import Services
 from davbind.server.target import Target, locate
 from davbind.storage.interface import Txn
 from davbind.storage.model import Resource
+from davbind.storage.sharing import end_orphaned_shares
 
 MAX_BINDINGS_PER_RESOURCE = 1000
 
@@ -121,6 +122,7 @@ def move_binding(
     release_locks_through(txn, src.parent.key, src.segment)
     txn.unbind(src.parent.key, src.segment)
     check_loops_after_move(services, txn, src.resource.key)
+    end_orphaned_shares(txn)
 
 
 def check_loops_after_move(services: Services, txn: Txn, key: int) -> None:
@@ -164,6 +166,8 @@ async def bind(services: Services, request: Request) -> Response:
             release_locks_through(txn, coll.key, segment)
             txn.replace(coll.key, segment, source.key)
         _check_loops(services, txn, source)
+        if existing is not None:
+            end_orphaned_shares(txn)
         if existing is None:
             return Response(201, [("Location", _location(request, member, source.is_collection))])
         return Response(204)
@@ -190,6 +194,7 @@ async def unbind(services: Services, request: Request) -> Response:
         guard.check_if()
         release_locks_through(txn, coll.key, segment)
         txn.unbind(coll.key, segment)
+        end_orphaned_shares(txn)
         return Response(204)
 
     return await services.threads.write(work)

@@ -24,6 +24,7 @@ from davbind.server.services import Services
 from davbind.server.target import Target, locate
 from davbind.storage.interface import Txn
 from davbind.storage.model import Resource
+from davbind.storage.sharing import end_orphaned_shares
 
 
 def _destination(request: Request) -> tuple[str, ...]:
@@ -184,6 +185,8 @@ async def copy(services: Services, request: Request) -> Response:
         guard.check_if()
         members = _snapshot(txn, paths, source, infinite)
         _Copier(txn, members).copy(source.resource, dest.parent.key, dest.segment, dest.resource)
+        if dest.resource is not None:  # an overwrite removed bindings
+            end_orphaned_shares(txn)
         return _created_or_replaced(dest)
 
     return await services.threads.write(work)
@@ -220,6 +223,7 @@ async def move(services: Services, request: Request) -> Response:
                                        dest.resource)  # fmt: skip
             release_locks_through(txn, source.parent.key, source.segment)
             txn.unbind(source.parent.key, source.segment)
+            end_orphaned_shares(txn)
             return _created_or_replaced(dest)
         # Overwrite: T deletes the destination binding first (RFC 4918 §9.9.3); re-pointing
         # it is the same thing here, the old resource is reclaimed if nothing else reaches it

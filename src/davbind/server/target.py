@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import href
-from davbind.server.access import ALL_STEP, PathAccess, Privilege, Step, require
+from davbind.server.access import (
+    ALL_STEP,
+    UNRESTRICTED,
+    Access,
+    PathAccess,
+    Privilege,
+    Step,
+    log_in,
+    require,
+)
 from davbind.storage.interface import Txn
 from davbind.storage.model import NotACollection, NotFound, Resource
 
@@ -25,6 +34,7 @@ class Target:
     parent: Resource | None
     step: Step = ALL_STEP  # on ``resource`` (when there is one)
     parent_step: Step = ALL_STEP
+    access: Access = UNRESTRICTED
 
     @property
     def segment(self) -> str:
@@ -43,15 +53,18 @@ class Target:
     def need(self, wanted: Privilege) -> None:
         """403 unless the request holds ``wanted`` on the resource."""
         assert self.resource is not None
-        require(self.step.privileges, wanted, self.segments, self.resource.is_collection)
+        require(self.step.privileges, wanted, self.segments, self.resource.is_collection,
+                self.access)  # fmt: skip
 
     def need_parent(self, wanted: Privilege) -> None:
         """403 unless the request holds ``wanted`` on the parent collection."""
-        require(self.parent_step.privileges, wanted, self.segments[:-1])
+        require(self.parent_step.privileges, wanted, self.segments[:-1], True, self.access)
 
     def readable(self, message: str = "not found") -> Resource:
         """The resource, or 404 if it is absent or the principal may not read it."""
         if self.visible is None:
+            if self.resource is not None:
+                log_in(self.access)
             raise DAVError(404, message)
         return self.visible
 
@@ -61,15 +74,19 @@ def locate(txn: Txn, segments: tuple[str, ...], paths: PathAccess | None = None)
     if paths is None or paths.open:
         return _plain(txn, segments)
     walked = paths.walk(segments)
-    if len(walked) < len(segments) + 1 or not all(st.readable for _, st in walked[:-1]):
-        return Target(segments, None, None)  # missing, not a collection, or unreadable
+    if not all(st.readable for _, st in walked[:-1]):
+        log_in(paths.access)  # an unreadable collection on the way
+        return Target(segments, None, None)
+    if len(walked) < len(segments) + 1:
+        return Target(segments, None, None)  # missing, or not a collection, on the way
     resource, st = walked[-1]
+    access = paths.access
     if not segments:
-        return Target(segments, resource, None, st)
+        return Target(segments, resource, None, st, access=access)
     parent, parent_step = walked[-2]
     if resource is None:
-        return Target(segments, None, parent, parent_step=parent_step)
-    return Target(segments, resource, parent, st, parent_step)
+        return Target(segments, None, parent, parent_step=parent_step, access=access)
+    return Target(segments, resource, parent, st, parent_step, access)
 
 
 def _plain(txn: Txn, segments: tuple[str, ...]) -> Target:

@@ -30,6 +30,7 @@ from davbind.server.services import Services
 from davbind.server.target import Target, locate
 from davbind.storage.interface import INLINE_MAX, BlobStore, Txn, Upload
 from davbind.storage.model import Resource
+from davbind.storage.sharing import end_orphaned_shares
 
 WRITE_BATCH = 2 * 1024 * 1024
 """Received body pieces are handed to the upload's writer thread in batches this large."""
@@ -237,8 +238,8 @@ async def delete(services: Services, request: Request) -> Response:
             raise DAVError(403, "the root collection cannot be deleted")
         # RFC 3744 §3.10: removing a binding takes unbind on its collection; what only
         # that binding reached goes with it (RFC 5842 §5), whoever owns it
-        if Privilege.UNBIND not in target.parent_step.privileges and target.visible is None:
-            raise DAVError(404, "not found")
+        if Privilege.UNBIND not in target.parent_step.privileges:
+            target.readable()  # 404 (401 anonymous) for what the principal cannot see
         target.need_parent(Privilege.UNBIND)
         if target.resource.is_collection:
             parse_depth(request.header("depth"), default=Depth.INFINITY,
@@ -250,6 +251,7 @@ async def delete(services: Services, request: Request) -> Response:
         http_conditions.check(request, target.resource, safe=False)
         release_locks_through(txn, target.parent.key, target.segment)
         txn.unbind(target.parent.key, target.segment)
+        end_orphaned_shares(txn)
 
     await services.threads.write(work)
     return Response(204)

@@ -99,6 +99,11 @@ class GrantsTxn(Protocol):
 
     def set_owner(self, key: int, owner: str | None) -> None: ...
 
+    def orphaned_shares(self) -> list[int]:
+        """Resources with grants that no collection of their owner binds any more (the
+        owner deleted or moved away their last binding): ``sharing.end_orphaned_shares``."""
+        ...
+
     def usage(self, user: str) -> int:
         """Bytes of content ``user`` owns (module doc)."""
         ...
@@ -175,6 +180,14 @@ class GrantsQueries:
 
     def set_owner(self, key: int, owner: str | None) -> None:
         self._c.execute(f"UPDATE resources SET owner={self._P} WHERE key={self._P}", (owner, key))
+
+    def orphaned_shares(self) -> list[int]:
+        rows = self._c.execute(
+            "SELECT DISTINCT g.key FROM grants g JOIN resources r ON r.key = g.key "
+            "WHERE r.owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM bindings b "
+            "JOIN resources p ON p.key = b.parent WHERE b.child = g.key AND p.owner = r.owner)"
+        ).fetchall()
+        return sorted(int(k) for (k,) in rows)
 
     def usage(self, user: str) -> int:
         row = self._c.execute(f"SELECT bytes FROM usage WHERE name={self._P}", (user,)).fetchone()

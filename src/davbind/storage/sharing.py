@@ -7,6 +7,11 @@ the bindings in their ``Shared`` collection.
 
 A share with ``AUTHENTICATED`` (every signed-in user) is a grant alone: nothing is bound
 anywhere, the resource is reached by its own paths.
+
+When the owner removes the last binding of a shared resource from their own space, the
+shares end with it (``end_orphaned_shares``): its grants go, and so do the bindings
+others hold to it, so it is reclaimed (RFC 5842 §5) instead of living on, on the owner's
+quota, in the recipients' folders.
 """
 
 from __future__ import annotations
@@ -92,3 +97,32 @@ def unshare(txn: Txn, segments: Sequence[str], principal: str) -> bool:
             if member.key == resource.key:
                 txn.unbind(shared.key, segment)
     return had
+
+
+def end_orphaned_shares(txn: Txn) -> int:
+    """End the shares of every resource whose owner no longer binds it in a collection of
+    their own: remove its grants and every binding of it in others' collections.  Repeats
+    until none is left (ending one share may orphan a shared resource inside it).
+    Returns how many resources lost their shares."""
+    ended = 0
+    if not txn.has_grants():
+        return ended
+    for _ in range(1000):  # each round removes at least one resource's grants
+        orphans = txn.orphaned_shares()
+        if not orphans:
+            return ended
+        for key in orphans:
+            try:
+                resource = txn.get(key)
+            except NotFound:
+                continue
+            for principal in txn.grants_on([key]).get(key, {}):
+                txn.set_grant(key, principal, Privilege.NONE)
+            for parent, segment in txn.parents(key):
+                try:
+                    if txn.get(parent).owner != resource.owner:
+                        txn.unbind(parent, segment)
+                except NotFound:  # reclaimed by an unbind before it
+                    continue
+            ended += 1
+    return ended
