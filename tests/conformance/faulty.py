@@ -95,7 +95,8 @@ class FaultyServer:
     """davbind with a fault switch, served from a thread (see the module docstring)."""
 
     def __init__(self, data_dir: Path) -> None:
-        settings = Settings(data_dir=str(data_dir)).resolved()
+        # loops allowed, as for davbind_server: the loop checks' faults need loops to break
+        settings = Settings(data_dir=str(data_dir), allow_loops=True).resolved()
         self.app = App(build_services(settings))
         self.fault: str | None = None
         self.state: dict[str, Any] = {}

@@ -74,8 +74,7 @@ def _expect_challenge(ctx: Context, reply: Reply, what: str) -> str:
     return ", ".join(sorted(offered))
 
 
-@check(id="auth.challenge", rfc="9110 §11.6.1, §15.5.2; 7617 §2", level="MUST", tags=AUTH,
-       scratch=False)  # fmt: skip
+@check(id="auth.challenge", rfc="9110 §11.6.1, §15.5.2; 7617 §2", level="MUST", tags=AUTH)
 def challenge(ctx: Context) -> str:
     """A request without credentials gets 401 with a WWW-Authenticate challenge for Basic"""
     _need_credentials(ctx)
@@ -88,7 +87,7 @@ def challenge(ctx: Context) -> str:
 
 
 @check(id="auth.wrong-password", rfc="9110 §11.4, §15.5.2, §15.5.4", level="SHOULD",
-       tags=AUTH, scratch=False)  # fmt: skip
+       tags=AUTH)  # fmt: skip
 def wrong_password(ctx: Context) -> None:
     """Wrong credentials get 401 with a challenge (not 403, not 2xx)"""
     _need_credentials(ctx)
