@@ -65,6 +65,16 @@ def test_auth_group_passes_on_davbind_with_two_users(two_users: str) -> None:
     assert members(two_users, "/home/bob/Shared/", BOB) == []  # the share was revoked
 
 
+def test_no_leak_without_the_second_users_space(two_users: str) -> None:
+    """No user name to rename (credentials as an httpx.Auth) and no second_url: the
+    first user's folder is still probed, and the note says what was left out."""
+    report = run(two_users + "home/alice/", only=("auth.no-leak",),
+                 auth=httpx.BasicAuth(*ALICE), second=BOB)  # fmt: skip
+    [result] = report.results
+    assert (result.result, result.detail) == ("pass", "user 2's own space not listed: "
+                                                      "give --url2")  # fmt: skip
+
+
 def test_cli_runs_the_auth_group_with_a_second_user(two_users: str, check_cmd: list[str]) -> None:
     env = {**os.environ, "DAVBIND_USER": "alice", "DAVBIND_PASSWORD": USERS["alice"],
            "DAVBIND_USER2": "bob", "DAVBIND_PASSWORD2": USERS["bob"]}  # fmt: skip
