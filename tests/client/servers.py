@@ -116,12 +116,15 @@ def _run(cmd: Sequence[str], url: str, log: Path, cwd: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def davbind_server(tmp: Path, extra_args: Sequence[str] = ()) -> Iterator[str]:
-    """``davbind serve`` on a fresh data directory; yields ``http://127.0.0.1:PORT/``.
+def davbind_server(
+    tmp: Path, extra_args: Sequence[str] = (), *, data: Path | None = None
+) -> Iterator[str]:
+    """``davbind serve`` on a fresh data directory (or on ``data``, prepared by the
+    caller, e.g. with ``davbind user add``); yields ``http://127.0.0.1:PORT/``.
     Binding loops are allowed: the client, CLI and checker tests exercise them (the
     default that refuses them is tested in tests/server/test_permissions.py)."""
     port = free_port()
-    data = tmp / f"davbind-{port}"
+    data = data if data is not None else tmp / f"davbind-{port}"
     cmd = [sys.executable, "-m", "davbind.cli.main", "serve", "--host", "127.0.0.1",
            "--port", str(port), "--data", str(data), "--allow-loops", *extra_args]  # fmt: skip
     with _run(cmd, f"http://127.0.0.1:{port}/", tmp / f"davbind-{port}.log", tmp) as url:

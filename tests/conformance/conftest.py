@@ -3,13 +3,15 @@
 ``faulty`` is one :class:`FaultyServer` for the session (``faulty.py``, its faults in
 ``faults.py``), switched from fault to fault by the tests; ``davbind_url`` is a
 ``davbind serve`` subprocess and ``wsgidav`` starts WsgiDAV, both from
-``tests/client/servers.py``.  Helper modules are
+``tests/client/servers.py``; ``davbind_users`` starts one with accounts.  Helper modules are
 loaded by path (test directories are not packages, ``--import-mode=importlib``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,6 +71,29 @@ def davbind_factory(tmp_path: Path) -> Callable[..., Any]:
 
     def start(extra_args: tuple[str, ...] = ()) -> Any:
         return servers.davbind_server(tmp_path, extra_args)
+
+    return start
+
+
+def add_users(data: Path, users: dict[str, str]) -> None:
+    """``davbind user add NAME --password-stdin`` for each user, on ``data``."""
+    for name, password in users.items():
+        cmd = [sys.executable, "-m", "davbind.cli.main", "user", "add", name,
+               "--password-stdin", "--data", str(data)]  # fmt: skip
+        subprocess.run(cmd, input=password + "\n", text=True, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def davbind_users(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Any]:
+    """``with davbind_users({"alice": "pw"}, extra_args) as url:`` — a server whose data
+    directory has these accounts (and their homes) before it starts."""
+
+    @contextlib.contextmanager
+    def start(users: dict[str, str], extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+        tmp = tmp_path_factory.mktemp("davbind-users")
+        add_users(tmp / "data", users)
+        with servers.davbind_server(tmp, extra_args, data=tmp / "data") as url:
+            yield url
 
     return start
 

@@ -4,7 +4,10 @@
 that breaks one rule) to the checks it must make fail.  A new check that no fault
 breaks fails ``test_every_check_has_a_failing_fault``: add a fault (or a scenario) for
 it.  ``ALLOWED`` maps the alternatives the RFCs allow (bare 208, 200 for REBIND, a
-refused Depth infinity, …) to the checks that must still pass or skip.
+refused Depth infinity, …) to the checks that must still pass or skip.  The ``auth``
+checks need accounts, which this in-process server has not: their faults are in
+``test_auth.py`` (a proxy in front of a ``davbind serve`` with two users), which
+asserts that each of them has one.
 """
 
 from __future__ import annotations
@@ -133,8 +136,12 @@ def _run(faulty: Any, fault: str | None, only: tuple[str, ...] = ()) -> RunRepor
         faulty.set_fault(None)
 
 
+#: Checks whose failing faults live in test_auth.py (see the module docstring).
+AUTH = {c.id for c in all_checks() if c.topic == "auth"}
+
+
 def test_every_check_has_a_failing_fault() -> None:
-    registered = {c.id for c in all_checks()}
+    registered = {c.id for c in all_checks()} - AUTH
     covered = {c for checks in FAULTS.values() for c in checks}
     assert registered - covered == set(), "checks without a fault that makes them fail"
     assert covered - registered == set(), "the table names checks that do not exist"
@@ -151,7 +158,7 @@ def test_clean_faulty_server_passes(faulty: Any) -> None:
     failed = {r.id: r.detail for r in report.results if r.result == "fail"}
     assert failed == {}
     assert {r.id for r in report.results if r.result == "skip"} == {
-        "depth.finite-depth-precondition"
+        "depth.finite-depth-precondition", *AUTH
     }
     assert report.ok and not report.cleanup_error
 

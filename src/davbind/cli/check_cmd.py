@@ -8,6 +8,9 @@ also the default URL); ``--user`` without ``--password`` asks for it on a termin
 ``--format`` picks text (coloured on a terminal), JSON or JUnit XML; ``--output`` writes
 the report to a file instead of stdout.  ``--only`` selects checks by id, topic
 (``bind``, ``locks``, …), tag, needed class or level; ``--list`` prints the checks.
+``--user2``/``--password2`` (``$DAVBIND_USER2``/``$DAVBIND_PASSWORD2``) name a second
+user for the ``auth`` checks, whose own space is ``--url2`` (default: URL with the
+segment named after ``--user`` renamed after ``--user2``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,13 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @click.option("--user", "-u", envvar="DAVBIND_USER", help="User name (Basic or Digest).")
 @click.option("--password", envvar="DAVBIND_PASSWORD",
               help="Password [asked for on a terminal when --user has none].")
+@click.option("--user2", envvar="DAVBIND_USER2",
+              help="A second user, for the auth checks (needs its own space, see --url2).")
+@click.option("--password2", envvar="DAVBIND_PASSWORD2",
+              help="Password of --user2 [asked for on a terminal when missing].")
+@click.option("--url2", metavar="URL",
+              help="The second user's own collection [URL with the segment named after "
+                   "--user renamed after --user2].")
 @click.option("--timeout", type=float, default=30.0, show_default=True,
               help="Seconds per request.")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates.")
@@ -55,6 +65,9 @@ def check(
     output: str | None,
     user: str | None,
     password: str | None,
+    user2: str | None,
+    password2: str | None,
+    url2: str | None,
     timeout: float,
     insecure: bool,
     list_only: bool,
@@ -64,6 +77,19 @@ def check(
 
     URL must be a collection the checks may write in: they work inside a scratch
     collection davbind-check-<random>/ below it, removed at the end (also on Ctrl-C).
+
+    \b
+    The auth checks (--only auth):
+      auth.challenge       no credentials: 401 with a Basic challenge (needs --user)
+      auth.wrong-password  a wrong password: 401 with a challenge, not 403
+      auth.no-leak         --user2 learns no name of --user's folder: not from its own
+                           space's listings, 208s and DAV:parent-set, not from answers
+                           (401/403/404) to requests for the folder (needs --user2)
+      auth.shared-no-leak  davbind's sharing (POST /.well-known/davbind/shares): a
+                           read-only share is the same resource in --user2's Shared/,
+                           refuses PUT, names nothing above it, and revoking ends it
+    Example: davbind check https://host/home/alice/ -u alice --user2 bob
+
     Exit status: 0 no MUST failed, 1 a MUST failed or set-up/clean-up went wrong,
     2 usage error, 3 server unreachable, 130 interrupted.
     """
@@ -83,6 +109,15 @@ def check(
     target = resolve(url)
     auth = Options(user, password, insecure, timeout).credentials(target)
     url = target.url
+    second = None
+    if user2:
+        if auth is None:
+            raise click.UsageError("--user2 needs --user: the auth checks compare two users")
+        second = Options(user2, password2, insecure, timeout).credentials(target)
+    elif password2 or url2:
+        raise click.UsageError("--password2 and --url2 need --user2")
+    if url2 is not None:
+        url2 = resolve(url2).url
 
     def progress(result: CheckResult) -> None:
         if verbose:
@@ -91,7 +126,7 @@ def check(
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         report = run(url, checks=chosen, auth=auth, timeout=timeout, verify=not insecure,
-                     progress=progress)  # fmt: skip
+                     progress=progress, second=second, second_url=url2)  # fmt: skip
     except CannotConnect as exc:
         click.echo(f"davbind check: cannot connect: {exc}", err=True)
         sys.exit(EXIT_NO_CONNECTION)

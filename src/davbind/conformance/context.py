@@ -18,6 +18,9 @@ The rules kept here:
 - Paths given to a context are relative to the URL under test (as for ``Client``);
   :meth:`Context.href` turns one into the server path that multistatus hrefs are
   compared with (RFC 4918 §8.3, ``client.hrefs``).
+- A request goes with the run's credentials unless it says otherwise: ``anonymous``
+  sends none (only headers the check sets itself), ``auth`` another user's
+  (:class:`User`, the second user of the ``auth`` checks).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -48,6 +51,31 @@ _LOCKTOKEN = re.compile(rb"locktoken>\s*<(?:[\w.-]+:)?href>([^<]+)<", re.IGNOREC
 CHECK_NS = "urn:davbind:check"
 #: Every success status: where any 2xx means "done", the exact code is not judged.
 OK = frozenset(range(200, 300))
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user the checks act as besides the run's own: name, credentials, and the URL
+    of their own space (None when it is not known)."""
+
+    name: str
+    auth: httpx.Auth
+    space: str | None
+
+
+def space_of(url: str, user: str | None, other: str) -> str | None:
+    """``url`` with its last path segment named ``user`` renamed ``other`` (the other
+    user's space on servers that keep one collection per user, ``/home/alice/`` or
+    ``/remote.php/dav/files/alice/``); None when no segment is named ``user``."""
+    if not user:
+        return None
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    named = [i for i, seg in enumerate(segments) if unquote(seg) == user]
+    if not named:
+        return None
+    segments[named[-1]] = quote(other, safe="")
+    return parts._replace(path="/".join(segments)).geturl()
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +231,16 @@ class SetupFailed(Exception):
 class Context:
     """Everything a check function gets; one per run, ``home`` set per check."""
 
-    def __init__(self, client: Client, http: httpx.Client, recorder: Recorder) -> None:
+    def __init__(
+        self,
+        client: Client,
+        http: httpx.Client,
+        recorder: Recorder,
+        *,
+        user: str | None = None,
+        authenticated: bool = False,
+        second: User | None = None,
+    ) -> None:
         self.base_url = client.base_url
         self.client = client
         self.http = http
@@ -214,6 +251,9 @@ class Context:
         self.since = 0  # recorder count when the running check started
         self.tokens: list[LockToken] = []  # held by the running check
         self.granted: list[LockToken] = []  # every lock of the run, for the clean-up
+        self.user = user  # the run's user name, when known
+        self.authenticated = authenticated  # the run was given credentials
+        self.second = second  # another user, for the ``auth`` checks
 
     # ------------------------------------------------------------------ paths
 
@@ -237,12 +277,17 @@ class Context:
         *,
         headers: Iterable[tuple[str, str]] = (),
         body: bytes = b"",
+        auth: httpx.Auth | None = None,
+        anonymous: bool = False,
     ) -> Reply:
-        """One request whose status the check judges itself (never raises for a status)."""
+        """One request whose status the check judges itself (never raises for a status);
+        as another user with ``auth``, without credentials when ``anonymous``."""
         url = path if "://" in path else self.url(path)
         hdrs = list(headers)
+        chosen = None if anonymous else auth or httpx.USE_CLIENT_DEFAULT
         try:
-            with self.http.stream(method, url, headers=hdrs, content=body or None) as r:
+            with self.http.stream(method, url, headers=hdrs, content=body or None,
+                                  auth=chosen) as r:  # fmt: skip
                 chunks: list[bytes] = []
                 size = 0
                 truncated = False
@@ -265,12 +310,14 @@ class Context:
         drop: Collection[str] = (),
         add: Iterable[tuple[str, str]] = (),
         body: bytes | None = None,
+        auth: httpx.Auth | None = None,
     ) -> Reply:
         """Send a request built by ``client.messages``, with headers dropped or added."""
         lowered = {d.lower() for d in drop}
         headers = [(k, v) for k, v in request.headers if k.lower() not in lowered]
         content = request.body if body is None else body
-        return self.send(request.method, request.url, headers=[*headers, *add], body=content)
+        return self.send(request.method, request.url, headers=[*headers, *add], body=content,
+                         auth=auth)  # fmt: skip
 
     def propfind(
         self,

@@ -45,6 +45,7 @@ TOPICS: tuple[str, ...] = (
     "checks_propfind208",
     "checks_copydelete",
     "checks_lockbind",
+    "checks_auth",
 )
 
 

@@ -20,6 +20,9 @@ The rules kept here:
   that tests that request reports the fault once, as its own failure.
 - A check's unexpected client error (a malformed answer) is a failure with the last
   exchange as evidence, never a crash of the run.
+- A second user (``second``, for the ``auth`` checks) acts in their own space:
+  ``second_url``, else the URL under test with its segment named after the run's user
+  renamed after the second user (``/home/alice/`` → ``/home/bob/``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import httpx
 
 from davbind.client import Client
 from davbind.client import messages as msg
+from davbind.client.auth import DAVAuth
 from davbind.client.errors import DAVClientError, StatusError
 from davbind.conformance.context import (
     OK,
@@ -42,6 +46,8 @@ from davbind.conformance.context import (
     Evidence,
     Recorder,
     SetupFailed,
+    User,
+    space_of,
 )
 from davbind.conformance.registry import CheckSpec, all_checks, select
 from davbind.conformance.report import CheckResult, Result, RunReport
@@ -75,15 +81,24 @@ def run(
     verify: bool = True,
     transport: httpx.BaseTransport | None = None,
     progress: Callable[[CheckResult], None] | None = None,
+    second: tuple[str, str] | None = None,
+    second_url: str | None = None,
 ) -> RunReport:
-    """Run ``checks`` (default: every registered one, filtered by ``only``/``skip``)."""
+    """Run ``checks`` (default: every registered one, filtered by ``only``/``skip``);
+    ``second`` is another user's name and password (module docstring)."""
     chosen = select(tuple(checks) if checks is not None else all_checks(), only, skip)
     started = time.monotonic()
     recorder = Recorder(transport, verify=verify)
     client = Client(url, auth=auth, timeout=timeout, transport=recorder)
     http = httpx.Client(auth=client.auth, timeout=timeout, transport=recorder,
                         follow_redirects=False)  # fmt: skip
-    ctx = Context(client, http, recorder)
+    user = auth[0] if isinstance(auth, tuple) else getattr(auth, "username", None)
+    other = None
+    if second is not None:
+        space = second_url or space_of(client.base_url, user, second[0])
+        other = User(second[0], DAVAuth(*second), space)
+    ctx = Context(client, http, recorder, user=user, authenticated=auth is not None,
+                  second=other)  # fmt: skip
     try:
         try:
             options = ctx.send("OPTIONS", "/")
