@@ -121,10 +121,9 @@ def test_challenge_skips_when_the_server_is_open(davbind_url: str) -> None:
     assert verdicts["auth.wrong-password"] == ("pass", "")
 
 
-@pytest.mark.xfail(strict=True, reason="davbind answers an anonymous request for a home 404 "
-                   "when anonymous reads are allowed, so a client that waits for a challenge "
-                   "(davbind's own, with its 'auto' scheme) never logs in")  # fmt: skip
 def test_home_challenges_when_anonymous_reads_are_allowed(anonymous_reads: str) -> None:
+    """Anonymous reads allowed: a home still challenges, so a client that sends
+    credentials only when challenged (davbind's own, with its 'auto' scheme) logs in."""
     report = run(anonymous_reads + "home/alice/", only=("auth.challenge",), auth=ALICE)
     [result] = report.results
     assert result.result == "pass", result.detail
