@@ -121,3 +121,44 @@ def test_a_folder_that_is_not_a_store_is_refused(tmp_path: Path) -> None:
     result = run(tmp_path, "add", "alice", "--password-stdin", stdin="pw\n")
     assert result.exit_code == 2 and "not a davbind data directory" in result.output
     assert run(tmp_path / "missing", "list").exit_code == 2
+
+
+def test_user_and_share_work_on_the_store_a_config_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--config``: the metadata store of a multi-node deployment (PostgreSQL) is found
+    as ``serve`` finds it, not in the data directory."""
+    import os
+
+    from tests import postgres_databases
+
+    server = os.environ.get("DAVBIND_TEST_POSTGRES_URL", "")
+    if not server:
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail("DAVBIND_TEST_POSTGRES_URL is not set and CI is", pytrace=False)
+        pytest.skip("DAVBIND_TEST_POSTGRES_URL is not set (scripts/postgres.sh starts one)")
+    url = postgres_databases.create(server, "davbind_test_cli_")
+    monkeypatch.chdir(tmp_path)  # where the default data directory would be made
+    try:
+        config = tmp_path / "davbind.toml"
+        config.write_text(f'metadata_url = "{url}"\nblobs_url = "file://{tmp_path}/blobs"\n')
+        runner = CliRunner()
+        for name in ("alice", "bob"):
+            done = runner.invoke(cli, ["user", "add", name, "--password-stdin", "--config",
+                                       str(config)], input="pw pw pw\n")  # fmt: skip
+            assert done.exit_code == 0, done.output
+        listed = runner.invoke(cli, ["user", "list", "--config", str(config)])
+        assert listed.exit_code == 0 and "alice" in listed.output and "bob" in listed.output
+        shared = runner.invoke(cli, ["share", "/home/alice", "--with", "bob", "--read-only",
+                                     "--config", str(config)])  # fmt: skip
+        assert shared.exit_code == 0 and "/home/bob/Shared/alice/" in shared.output, shared.output
+        assert not (tmp_path / "davbind-data").exists()  # nothing made in a data directory
+        store = open_metadata(url, open_blobs(f"file://{tmp_path}/blobs"))
+        try:
+            with store.read() as txn:
+                assert [u.name for u in txn.users()] == ["alice", "bob"]
+                assert txn.resolve(("home", "bob", "Shared", "alice")).owner == "alice"
+        finally:
+            store.close()
+    finally:
+        postgres_databases.drop(server, [url])

@@ -30,9 +30,27 @@ from davbind.storage.open import default_urls, open_blobs, open_metadata
 
 T = TypeVar("T")
 
-DATA = click.option("--data", "data_dir", default="davbind-data", envvar="DAVBIND_DATA_DIR",
-                    show_default=True, type=click.Path(file_okay=False, path_type=Path),
-                    help="Data directory of the server.")  # fmt: skip
+CONFIG_KEY = "davbind.config"
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta[CONFIG_KEY] = value
+
+
+_DATA = click.option("--data", "data_dir", default="davbind-data", envvar="DAVBIND_DATA_DIR",
+                     show_default=True, type=click.Path(file_okay=False, path_type=Path),
+                     help="Data directory of the server.")  # fmt: skip
+_CONFIG = click.option(
+    "--config", type=click.Path(exists=True, dir_okay=False), envvar="DAVBIND_CONFIG",
+    expose_value=False, callback=_remember_config,
+    help="The server's TOML configuration: its metadata_url and blobs_url (a PostgreSQL "
+         "store shared by several nodes) are used instead of the data directory's.",
+)  # fmt: skip
+
+
+def DATA(command: Callable[..., None]) -> Callable[..., None]:
+    """``--data`` and ``--config``: where the store is, as ``serve`` finds it."""
+    return _CONFIG(_DATA(command))
 PASSWORD_STDIN = click.option(
     "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
 )
@@ -43,16 +61,38 @@ def _fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+def _urls(data_dir: Path) -> tuple[Path, str, str]:
+    """The data directory and storage URLs, from ``--config`` (and ``DAVBIND_*``) as
+    ``serve`` reads them when a configuration is given, else from ``--data``."""
+    ctx = click.get_current_context()
+    config = ctx.meta.get(CONFIG_KEY)
+    if config is None:
+        meta_url, blobs_url = default_urls(data_dir)
+        return data_dir, meta_url, blobs_url
+    from davbind.server.settings import SettingsError, load_settings
+
+    given = ctx.get_parameter_source("data_dir") != click.core.ParameterSource.DEFAULT
+    try:
+        settings = load_settings(config, {"data_dir": str(data_dir) if given else None})
+    except SettingsError as exc:
+        _fail(str(exc), 2)
+        raise  # unreachable
+    settings = settings.resolved()
+    return Path(settings.data_dir), settings.metadata_url, settings.blobs_url
+
+
 @contextmanager
 def _store(data_dir: Path, *, create: bool = False) -> Iterator[MetadataStore]:
+    data_dir, meta_url, blobs_url = _urls(data_dir)
     # a new store only where ``serve`` would make one: a missing or empty folder
-    if not (data_dir / "meta.sqlite3").is_file() and (
+    local = meta_url == default_urls(data_dir)[0]
+    if local and not (data_dir / "meta.sqlite3").is_file() and (
         not create or (data_dir.exists() and any(data_dir.iterdir()))
     ):
         _fail(f"{data_dir} is not a davbind data directory (no meta.sqlite3)", 2)
-    meta_url, blobs_url = default_urls(data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        if local:
+            data_dir.mkdir(parents=True, exist_ok=True)
         store = open_metadata(meta_url, open_blobs(blobs_url))
     except (StorageError, OSError, RuntimeError) as exc:
         _fail(f"cannot open {data_dir}: {exc}", 2)
