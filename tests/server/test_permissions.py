@@ -292,6 +292,10 @@ def test_answers_are_never_another_principals(team: Team) -> None:
             body = team.req(who, "PROPFIND", url, 207, headers={"Depth": "1"}).text
             assert ("carols" in body) == (who == "alice")
         team.req("dave", "PROPFIND", OWN, 404, headers={"Depth": "1"})
+        # the small-content cache (by digest) is asked only after the request's own checks
+        assert team.req("alice", "GET", OWN + "doc.txt", 200).content == b"original"
+        team.req("dave", "GET", OWN + "doc.txt", 404)
+        team.req("bob", "GET", "/home/carol/Private/secret.txt", 404)
 
 
 def test_binding_loops_are_refused_by_default(tmp_path: Path) -> None:
