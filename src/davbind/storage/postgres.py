@@ -25,6 +25,15 @@ commit is durable on return (``synchronous_commit`` on), so no log needs syncing
 blob files are deleted.  A blob store that is not ``durable`` gets the same background
 flusher and crash recovery (``recover``) as with SQLite.
 
+Faults: a lost connection (the server restarting or unreachable) or a pool that has no
+connection to give within ``POOL_WAIT`` seconds is ``Unavailable`` (the server answers
+503 with ``Retry-After``); the open transaction dies with the connection, so nothing of
+it is kept.  A connection the pool kept across a server restart is dead: that shows at
+its first statement (``BEGIN``, which changes nothing), so it is dropped, the pool
+checks its other idle connections, and the transaction starts again on a fresh one.
+New connections are made by the pool in the background as the server comes back: no
+restart of davbind is needed, and no request pays a liveness round trip.
+
 Local-only parts of the SQLite store are absent here: the full-disk reserve
 (``storage.space``; a server whose disk is full answers ``disk_full``, raised as
 ``StorageFull``), read-only opening, and WAL checkpoints.
@@ -33,7 +42,7 @@ Local-only parts of the SQLite store are absent here: the full-disk reserve
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
@@ -43,7 +52,7 @@ from psycopg_pool import ConnectionPool
 
 from davbind.storage.flusher import Flusher
 from davbind.storage.interface import BlobStore
-from davbind.storage.model import StorageError, StorageFull
+from davbind.storage.model import StorageError, StorageFull, Unavailable
 from davbind.storage.postgres_schema import WRITER_LOCK, migrate
 from davbind.storage.postgres_txn import PostgresTxn
 from davbind.storage.recovery import recover
@@ -55,6 +64,11 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 POOL_MAX = 16
 """Connections per process at most: the server's reader pool plus its writer thread,
 with room for the flusher and the generation checks."""
+POOL_WAIT = 5.0
+"""Seconds a transaction waits for a pooled connection before it is ``Unavailable``:
+while the server is down the pool has none, and a request must not hang."""
+CONNECT_TIMEOUT = 5
+"""Seconds one connection attempt may take (an unreachable host, not a refusal)."""
 
 
 def _redacted(url: str) -> str:
@@ -84,24 +98,55 @@ class PostgresMetadataStore:
         except psycopg.Error as exc:
             raise StorageError(f"cannot open {_redacted(url)}: {exc}") from exc
         self._pool: ConnectionPool[Conn] = ConnectionPool(
-            url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=True,
+            url, min_size=1, max_size=POOL_MAX, timeout=POOL_WAIT, open=True,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
             name="davbind-metadata",
         )
         self._flusher = None if blobs.durable else Flusher(
             blobs, self._mark_synced, self._stale_unsynced
         )
 
+    @contextmanager
+    def _connection(self, begin: Callable[[Conn], None]) -> Iterator[Conn]:
+        """A pooled connection on which ``begin`` (the first statements of a
+        transaction) succeeded; retried once on a fresh connection when the pooled one
+        turns out dead (module doc).  Connection faults in the body are ``Unavailable``."""
+        with _database_errors():
+            conn = self._live_connection(begin)
+            try:
+                yield conn
+            finally:
+                self._pool.putconn(conn)  # a broken one is discarded, not kept
+
+    def _live_connection(self, begin: Callable[[Conn], None]) -> Conn:
+        for attempt in (1, 2):
+            conn = self._pool.getconn()
+            try:
+                begin(conn)
+                return conn
+            except psycopg.OperationalError:
+                broken = conn.broken
+                self._pool.putconn(conn)
+                if not broken or attempt == 2:
+                    raise
+                log.warning("a pooled database connection was lost: checking the others")
+                self._pool.check()
+        raise AssertionError("unreachable")
+
     def generation(self) -> int:
         """The write counter (module doc); one round trip to the server."""
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT n FROM generation").fetchone()
-        assert row is not None
-        return int(row[0])
+        rows: list[tuple[Any, ...]] = []
+
+        def select(conn: Conn) -> None:
+            rows.extend(conn.execute("SELECT n FROM generation"))
+
+        with self._connection(select):
+            pass
+        return int(rows[0][0])
 
     @contextmanager
     def read(self) -> Iterator[PostgresTxn]:
-        with self._pool.connection() as conn:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        with self._connection(_begin_read) as conn:
             try:
                 yield PostgresTxn(conn, self.root_key, self.blobs)
             finally:
@@ -114,20 +159,17 @@ class PostgresMetadataStore:
     def _write(self, *, visible: bool) -> Iterator[PostgresTxn]:
         """A write transaction; ``visible``: it may change what a read returns, so it
         bumps the generation (bookkeeping of the flusher does not)."""
-        with self._pool.connection() as conn:
+        with self._connection(_begin_write) as conn:
             txn = PostgresTxn(conn, self.root_key, self.blobs)
             try:
-                _begin_write(conn)
                 yield txn
                 if visible:
                     conn.execute("UPDATE generation SET n = n + 1")
                 conn.execute("COMMIT")
-            except BaseException as exc:
+            except BaseException:
                 _rollback(conn)
                 if txn.placed:
                     self._drop_placed(conn, txn.placed)
-                if isinstance(exc, psycopg.errors.DiskFull):
-                    raise StorageFull(f"the database server is out of space: {exc}") from exc
                 raise
             if txn.trashed or self._trash_left:
                 self._empty_trash_after_commit(conn)
@@ -215,7 +257,7 @@ class PostgresMetadataStore:
         lock, so the content of another process's open write transaction (placed but not
         yet referenced) cannot be taken for an orphan.  Returns the orphans removed."""
         self.recover()
-        with self._pool.connection() as conn:
+        with self._connection(_nothing) as conn:
             self._empty_trash(conn)
             _begin_write(conn)
             try:
@@ -233,6 +275,28 @@ class PostgresMetadataStore:
         self._pool.close()
 
 
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A full disk on the server is ``StorageFull``; a lost connection, a server that
+    cannot be reached or a pool with no connection to give is ``Unavailable``."""
+    try:
+        yield
+    except psycopg.errors.DiskFull as exc:
+        raise StorageFull(f"the database server is out of space: {exc}") from exc
+    except psycopg.OperationalError as exc:
+        log.warning("metadata database unavailable: %s", str(exc).split("\n")[0])
+        raise Unavailable("the metadata database is unavailable") from exc
+
+
+def _nothing(conn: Conn) -> None:
+    """No first statement (a liveness failure then shows at the caller's own)."""
+
+
+def _begin_read(conn: Conn) -> None:
+    """One snapshot for the whole read (module doc)."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+
 def _begin_write(conn: Conn) -> None:
     """Open a write transaction: serial across every process (module doc)."""
     conn.execute("BEGIN")
@@ -242,7 +306,7 @@ def _begin_write(conn: Conn) -> None:
 def _rollback(conn: Conn) -> None:
     """Roll back if a transaction is open; a failing rollback (a lost connection) is
     logged, never raised over the error that led here."""
-    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+    if conn.broken or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         return
     try:
         conn.execute("ROLLBACK")
