@@ -8,11 +8,14 @@ serves again by itself once the service is back (no restart of davbind)."""
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -22,6 +25,10 @@ import pg_cluster
 import postgres_databases
 
 pytestmark = [pytest.mark.e2e]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 POOL_WAIT = 5.0  # storage/postgres.py: how long a request waits for a connection
 SLOW = POOL_WAIT + 5.0  # the bound on any answer while a service is down
@@ -128,3 +135,124 @@ def test_postgres_stopped_and_started_under_a_running_node(
     finally:
         with contextlib.suppress(Exception):
             postgres_databases.drop(cluster.url, [url])
+
+
+class Cuttable:
+    """A TCP forwarder on a loopback port to ``target`` that a test can cut (every
+    connection reset, new ones refused) and restore: an object store that goes away and
+    comes back, without stopping the one other tests share."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            sockets, self._open = self._open, []
+            if self._listener is not None:
+                sockets.append(self._listener)
+                self._listener = None
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._open += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+
+def shared_postgres() -> str:
+    """The shared PostgreSQL test server (scripts/test.sh starts one); skips without it,
+    fails when CI is set."""
+    server = os.environ.get("DAVBIND_TEST_POSTGRES_URL", "")
+    if not server:
+        message = "DAVBIND_TEST_POSTGRES_URL is not set (scripts/postgres.sh starts a server)"
+        if in_ci():
+            pytest.fail(f"{message}; CI is set, so this is a failure", pytrace=False)
+        pytest.skip(message)
+    return server
+
+
+def test_object_store_unreachable(server_factory, tmp_path: Path, s3_blob_url: str,
+                                  record_property) -> None:  # fmt: skip
+    """PUT of content that needs the bucket answers 503 and commits nothing; content kept
+    in the metadata (up to 64 KiB), listings and other metadata keep working."""
+    parsed = urlsplit(s3_blob_url)
+    endpoint = urlsplit(parse_qs(parsed.query)["endpoint"][0])
+    proxy = Cuttable((endpoint.hostname or "127.0.0.1", endpoint.port or 80))
+    blobs_url = urlunsplit(parsed._replace(query=f"endpoint=http://127.0.0.1:{proxy.port}"))
+    server = shared_postgres()
+    url = postgres_databases.create(server, "davbind_e2e_s3fault_")
+    big = os.urandom(300_000)
+    try:
+        config = write_config(tmp_path, url, blobs_url)
+        with server_factory(["--config", config]) as srv, srv.client(timeout=60) as c:
+            assert c.put("/big.bin", content=big).status_code == 201
+            assert c.put("/small.txt", content=b"small").status_code == 201
+            proxy.cut()
+            try:
+                durations = {}
+                response, durations["PUT"] = timed(
+                    lambda: c.put("/new-big.bin", content=os.urandom(300_000))
+                )
+                assert_unavailable(response, durations["PUT"], "PUT of 300 kB")
+                response, durations["PUT over"] = timed(
+                    lambda: c.put("/big.bin", content=b"y" * 100_000)
+                )
+                assert_unavailable(response, durations["PUT over"], "PUT over a file")
+                response, durations["GET"] = timed(lambda: c.get("/big.bin"))
+                assert_unavailable(response, durations["GET"], "GET of content in the bucket")
+                assert c.get("/small.txt").content == b"small"
+                assert c.put("/small2.txt", content=b"inline").status_code == 201
+                assert c.request("PROPFIND", "/", headers={"Depth": "1"}).status_code == 207
+                assert c.request("MKCOL", "/folder").status_code == 201
+            finally:
+                proxy.restore()
+            assert c.get("/new-big.bin").status_code == 404
+            assert c.get("/big.bin").content == big
+            again = os.urandom(300_000)
+            assert c.put("/new-big.bin", content=again).status_code == 201
+            assert c.get("/new-big.bin").content == again
+            record_property("s3_down_503_seconds", {k: round(v, 2) for k, v in durations.items()})
+            print(f"503 while the bucket is unreachable: {durations}")
+    finally:
+        proxy.cut()
+        postgres_databases.drop(server, [url])
