@@ -4,14 +4,19 @@ same store object works again once the server is back (the pool reconnects)."""
 
 from __future__ import annotations
 
+import os
+import socket
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from davbind.storage.interface import MetadataStore
+from davbind.storage.blobs_s3 import S3BlobStore
+from davbind.storage.interface import INLINE_MAX, MetadataStore
 from davbind.storage.model import Unavailable
 from davbind.storage.open import open_blobs, open_metadata
 from davbind.storage.postgres import POOL_WAIT
@@ -115,3 +120,106 @@ def test_server_stopped_then_started(cluster: pg_cluster.Cluster, tmp_path: Path
     finally:
         store.close()
         postgres_databases.drop(cluster.url, [url])
+
+
+def _with_query(url: str, **params: str) -> str:
+    parsed = urlsplit(url)
+    query = "&".join([parsed.query, *(f"{k}={v}" for k, v in params.items())]).strip("&")
+    return urlunsplit(parsed._replace(query=query))
+
+
+@pytest.fixture
+def s3_pg(postgres_url: str, s3_blob_url: str) -> Iterator[Callable[[], MetadataStore]]:
+    """Open stores (nodes) on one PostgreSQL database and one bucket prefix whose
+    unfinished uploads are collected after 2 s."""
+    opened: list[MetadataStore] = []
+
+    def open_node() -> MetadataStore:
+        store = open_metadata(postgres_url, open_blobs(_with_query(s3_blob_url, orphan_age="2")))
+        opened.append(store)
+        return store
+
+    yield open_node
+    for store in opened:
+        store.close()
+
+
+def _put(store: MetadataStore, segment: str, data: bytes) -> None:
+    upload = store.blobs.begin()
+    upload.write(data)
+    with store.write() as txn:
+        digest, size = txn.store_blob(upload)
+        txn.create(store.root_key, segment, collection=False, digest=digest, size=size)
+
+
+def test_sweep_collects_uncommitted_uploads_once_old_enough(
+    s3_pg: Callable[[], MetadataStore],
+) -> None:
+    """A node killed after its upload finished but before its commit leaves an unnamed
+    data object (and maybe a manifest): the manifest goes at the next sweep, the data
+    object once older than ``orphan_age``; committed content stays."""
+    node = s3_pg()
+    kept = os.urandom(INLINE_MAX + 1)
+    _put(node, "kept.bin", kept)
+    blobs = node.blobs
+    assert isinstance(blobs, S3BlobStore)
+    unnamed = blobs.begin()
+    unnamed.write(os.urandom(INLINE_MAX + 1))
+    unnamed.finish()  # killed here: data object stored, no manifest, no row
+    manifested = blobs.begin()
+    manifested.write(os.urandom(INLINE_MAX + 1))
+    assert blobs.commit(manifested)  # killed here: manifest stored, no row
+    assert node.sweep() == 1  # the manifest (and its data) at once
+    assert blobs.orphans(min_age=-60) == [unnamed.key]  # young: may be mid-commit
+    time.sleep(2.5)
+    assert blobs.orphans() == [unnamed.key]
+    assert node.sweep() == 0
+    assert blobs.orphans(min_age=-60) == []
+    with node.read() as txn:
+        found = txn.lookup(node.root_key, "kept.bin")
+        assert found is not None and found.digest is not None
+        with blobs.open(found.digest) as fh:
+            assert fh.read() == kept
+
+
+def test_sweep_waits_for_another_nodes_open_write(s3_pg: Callable[[], MetadataStore]) -> None:
+    """Content another node has stored inside its open write transaction is not taken
+    for an orphan by a sweep that starts meanwhile."""
+    writer, sweeper = s3_pg(), s3_pg()
+    data = os.urandom(INLINE_MAX + 1)
+    upload = writer.blobs.begin()
+    upload.write(data)
+    swept: list[int] = []
+    with writer.write() as txn:
+        digest, size = txn.store_blob(upload)  # manifest in the bucket, no commit yet
+        thread = threading.Thread(target=lambda: swept.append(sweeper.sweep()))
+        thread.start()
+        time.sleep(1.0)
+        assert not swept, "the sweep did not wait for the writer lock"
+        txn.create(writer.root_key, "racing.bin", collection=False, digest=digest, size=size)
+    thread.join(30)
+    assert swept == [0]
+    with sweeper.read() as rtxn:
+        found = rtxn.lookup(sweeper.root_key, "racing.bin")
+        assert found is not None and found.digest == digest
+        with sweeper.blobs.open(digest) as fh:
+            assert fh.read() == data
+
+
+def test_sweep_with_the_bucket_unreachable_skips(postgres_url: str) -> None:
+    """A node still starts when the bucket is unreachable: the clean-up waits."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens there
+    blobs = open_blobs(f"s3://nowhere/p?endpoint=http://127.0.0.1:{port}")
+    store = open_metadata(postgres_url, blobs)
+    try:
+        assert store.sweep() == 0
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("age", ["0", "-5", "soon"])
+def test_orphan_age_must_be_positive(age: str) -> None:
+    with pytest.raises(ValueError, match="orphan_age"):
+        open_blobs(f"s3://bucket/p?endpoint=http://127.0.0.1:9&orphan_age={age}")

@@ -252,22 +252,53 @@ class PostgresMetadataStore:
         return recover(self)
 
     def sweep(self) -> int:
-        """Start-up hygiene: recover unsynced content, finish interrupted trash runs and
-        delete blob files no row refers to.  The orphan listing runs under the writer
-        lock, so the content of another process's open write transaction (placed but not
-        yet referenced) cannot be taken for an orphan.  Returns the orphans removed."""
+        """Start-up hygiene: recover unsynced content, finish interrupted trash runs,
+        delete stored content no row refers to, then the object store's own leftovers
+        (``sweep_data``: uploads that were never committed, old enough that no server
+        sharing the bucket can still be committing them).
+
+        Content is listed without the writer lock (a large bucket takes long to list and
+        every server's writes would wait), then checked and deleted under it: content is
+        put in place only inside a write transaction, so a listed digest that no row
+        names while this holds the lock belongs to no open transaction of any server,
+        and one committed since the listing is named.  An unreachable object store skips
+        the clean-up with a warning (the next start does it).  Returns the orphans
+        removed."""
         self.recover()
+        try:
+            orphans = self._sweep_content()
+        except Unavailable as exc:
+            log.warning("start-up clean-up of stored content skipped: %s", exc)
+            return 0
+        sweep_data = getattr(self.blobs, "sweep_data", None)
+        if sweep_data is not None:
+            try:
+                dropped = sweep_data()
+            except Unavailable as exc:
+                log.warning("start-up sweep of unfinished uploads skipped: %s", exc)
+            else:
+                if dropped:
+                    log.info("deleted %d upload(s) that were never committed", dropped)
+        return len(orphans)
+
+    def _sweep_content(self) -> list[str]:
+        listed = list(self.blobs.digests())
         with self._connection(_nothing) as conn:
             self._empty_trash(conn)
             _begin_write(conn)
             try:
-                known = {str(r[0]) for r in conn.execute("SELECT digest FROM blobs")}
-                orphans = [d for d in self.blobs.digests() if d not in known]
+                known = {
+                    str(r[0])
+                    for r in conn.execute(
+                        "SELECT digest FROM blobs WHERE digest = ANY(%s)", (listed,)
+                    )
+                }
+                orphans = [d for d in listed if d not in known]
                 for digest in orphans:
                     self.blobs.delete(digest)
             finally:
                 _rollback(conn)
-        return len(orphans)
+        return orphans
 
     def close(self) -> None:
         if self._flusher is not None:
