@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -255,4 +256,49 @@ def test_object_store_unreachable(server_factory, tmp_path: Path, s3_blob_url: s
             print(f"503 while the bucket is unreachable: {durations}")
     finally:
         proxy.cut()
+        postgres_databases.drop(server, [url])
+
+
+def test_fsck_checks_the_configured_database_and_bucket(
+    server_factory, tmp_path: Path, s3_blob_url: str
+) -> None:
+    """``davbind fsck --config`` checks the store the configuration names (PostgreSQL and
+    a bucket), not the data directory's default SQLite file and local blobs."""
+    import obstore
+    from obstore.store import S3Store
+
+    server = shared_postgres()
+    url = postgres_databases.create(server, "davbind_e2e_fsck_")
+    try:
+        config = write_config(tmp_path, url, s3_blob_url)
+        data = tmp_path / "data"
+        with server_factory(["--config", config]) as srv, srv.client() as c:
+            assert c.put("/big.bin", content=os.urandom(200_000)).status_code == 201
+            assert c.put("/small.txt", content=b"inline").status_code == 201
+
+        def fsck(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "davbind.cli.main", "fsck", str(data), *args],
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+
+        clean = fsck("--config", config)
+        assert clean.returncode == 0, clean.stderr
+        assert "0 damaged" in clean.stderr
+        assert fsck("--config", config, "--quick").returncode == 0
+        parsed = urlsplit(s3_blob_url)
+        bucket = S3Store(
+            parsed.netloc, prefix=parsed.path.strip("/"), client_options={"allow_http": True},
+            config={"endpoint": parse_qs(parsed.query)["endpoint"][0]},
+        )  # fmt: skip
+        data_keys = [m["path"] for batch in obstore.list(bucket) for m in batch
+                     if m["path"].startswith("data/")]  # fmt: skip
+        assert len(data_keys) == 1
+        obstore.delete(bucket, data_keys[0])
+        for mode in ((), ("--quick",)):
+            damaged = fsck("--config", config, *mode)
+            assert damaged.returncode == 1, (mode, damaged.stderr)
+            assert "/big.bin" in damaged.stdout and "missing" in damaged.stdout
+            assert "small.txt" not in damaged.stdout
+    finally:
         postgres_databases.drop(server, [url])
