@@ -22,14 +22,12 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/: shared helper modules
+sys.path.insert(0, str(Path(__file__).parent))  # this directory's helper modules
 import pg_cluster
 import postgres_databases
+from multinode_setup import shared_postgres, write_config
 
 pytestmark = [pytest.mark.e2e]
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 POOL_WAIT = 5.0  # storage/postgres.py: how long a request waits for a connection
 SLOW = POOL_WAIT + 5.0  # the bound on any answer while a service is down
@@ -41,15 +39,6 @@ def cluster() -> Iterator[pg_cluster.Cluster]:
     made = pg_cluster.Cluster()
     yield made
     made.destroy()
-
-
-def write_config(tmp_path: Path, metadata_url: str, blobs_url: str = "") -> str:
-    config = tmp_path / "davbind.toml"
-    lines = [f'metadata_url = "{metadata_url}"']
-    if blobs_url:
-        lines.append(f'blobs_url = "{blobs_url}"')
-    config.write_text("\n".join(lines) + "\n")
-    return str(config)
 
 
 def timed(send: Callable[[], httpx.Response]) -> tuple[httpx.Response, float]:
@@ -198,18 +187,6 @@ class Cuttable:
         finally:
             with contextlib.suppress(OSError):
                 dst.shutdown(socket.SHUT_WR)
-
-
-def shared_postgres() -> str:
-    """The shared PostgreSQL test server (scripts/test.sh starts one); skips without it,
-    fails when CI is set."""
-    server = os.environ.get("DAVBIND_TEST_POSTGRES_URL", "")
-    if not server:
-        message = "DAVBIND_TEST_POSTGRES_URL is not set (scripts/postgres.sh starts a server)"
-        if in_ci():
-            pytest.fail(f"{message}; CI is set, so this is a failure", pytrace=False)
-        pytest.skip(message)
-    return server
 
 
 def test_object_store_unreachable(server_factory, tmp_path: Path, s3_blob_url: str,
