@@ -53,10 +53,10 @@ SNAPSHOT_PROPS = (
 
 
 def stored_digests(data_dir: Path, metadata_url: str = "") -> list[str]:
-    """Digests of the blob files under ``data_dir`` and of the contents its metadata
+    """Digests of the blob files (or objects) of ``data_dir`` and of the contents its metadata
     store keeps inline (``Txn.store_inline``), sorted; a digest stored both ways twice.
     ``metadata_url``: the store's, when it is not the SQLite file in ``data_dir``."""
-    files = [p.name for p in (data_dir / "blobs").glob("??/??/*") if p.is_file()]
+    files = metadata_override.blob_digests(data_dir)
     return sorted(files + metadata_override.inline_digests(data_dir, metadata_url))
 
 
@@ -136,7 +136,10 @@ class Dav:
     def __init__(self, data_dir: Path, **limits: Any) -> None:
         self.data_dir = data_dir
         self.metadata_url = metadata_override.metadata_url(data_dir)
-        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url).resolved()
+        base = Settings(
+            data_dir=str(data_dir), metadata_url=self.metadata_url,
+            blobs_url=metadata_override.blobs_url(data_dir),
+        ).resolved()
         self.settings = dataclasses.replace(base, **limits)
         self.app = App(build_services(self.settings))
         self._in_flight = 0
@@ -299,6 +302,7 @@ class Dav:
             assert flush(30), "blobs were not flushed within 30 s"
 
     def blob_files(self) -> list[Path]:
+        metadata_override.local_blobs_only(self.data_dir)
         self.flushed()
         return sorted(p for p in (self.data_dir / "blobs").glob("??/??/*") if p.is_file())
 

@@ -230,7 +230,10 @@ class Srv:
 
     def __init__(self, data_dir: Path, **overrides: Any) -> None:
         self.metadata_url = metadata_override.metadata_url(data_dir)
-        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url).resolved()
+        base = Settings(
+            data_dir=str(data_dir), metadata_url=self.metadata_url,
+            blobs_url=metadata_override.blobs_url(data_dir),
+        ).resolved()
         self.settings = dataclasses.replace(base, **overrides)
         self.app = App(build_services(self.settings))
 
@@ -239,13 +242,14 @@ class Srv:
 
     def blob_files(self) -> list[Path]:
         """Content files of the blob store (``<data>/blobs/ab/cd/<sha256>``)."""
+        metadata_override.local_blobs_only(Path(self.settings.data_dir))
         root = Path(self.settings.data_dir) / "blobs"
         return sorted(p for p in root.glob("??/??/*") if p.is_file())
 
     def stored(self) -> list[str]:
         """Digests of every stored content, blob files and contents kept inline."""
         data = Path(self.settings.data_dir)
-        files = [p.name for p in (data / "blobs").glob("??/??/*") if p.is_file()]
+        files = metadata_override.blob_digests(data)
         return sorted(files + metadata_override.inline_digests(data, self.metadata_url))
 
     # -- requests -----------------------------------------------------------------------

@@ -26,7 +26,8 @@ blob files are deleted.  A blob store that is not ``durable`` gets the same back
 flusher and crash recovery (``recover``) as with SQLite.
 
 Faults: a lost connection (the server restarting or unreachable) or a pool that has no
-connection to give within ``POOL_WAIT`` seconds is ``Unavailable`` (the server answers
+connection to give within ``POOL_WAIT`` seconds (``DOWN_WAIT`` once that happened, until
+a connection is had again) is ``Unavailable`` (the server answers
 503 with ``Retry-After``); the open transaction dies with the connection, so nothing of
 it is kept.  A connection the pool kept across a server restart is dead: that shows at
 its first statement (``BEGIN``, which changes nothing), so it is dropped, the pool
@@ -42,13 +43,14 @@ Local-only parts of the SQLite store are absent here: the full-disk reserve
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
 import psycopg.errors
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from davbind.storage.flusher import Flusher
 from davbind.storage.interface import BlobStore
@@ -67,6 +69,9 @@ with room for the flusher and the generation checks."""
 POOL_WAIT = 5.0
 """Seconds a transaction waits for a pooled connection before it is ``Unavailable``:
 while the server is down the pool has none, and a request must not hang."""
+DOWN_WAIT = 0.5
+"""The wait instead of ``POOL_WAIT`` once a wait found no connection: the pool keeps
+reconnecting in the background, and requests meanwhile fail fast."""
 CONNECT_TIMEOUT = 5
 """Seconds one connection attempt may take (an unreachable host, not a refusal)."""
 
@@ -90,6 +95,9 @@ class PostgresMetadataStore:
         self.url = url
         self.blobs = blobs
         self._trash_left = False
+        self._down = False  # the server is taken for down (``_getconn``)
+        self._in_use = 0  # connections this process holds
+        self._count_lock = threading.Lock()
         try:
             # one direct connection first: an unreachable server fails at once, with the
             # driver's reason rather than the pool's timeout
@@ -116,22 +124,44 @@ class PostgresMetadataStore:
             try:
                 yield conn
             finally:
-                self._pool.putconn(conn)  # a broken one is discarded, not kept
+                self._putconn(conn)
 
     def _live_connection(self, begin: Callable[[Conn], None]) -> Conn:
         for attempt in (1, 2):
-            conn = self._pool.getconn()
+            conn = self._getconn()
             try:
                 begin(conn)
                 return conn
             except psycopg.OperationalError:
                 broken = conn.broken
-                self._pool.putconn(conn)
+                self._putconn(conn)
                 if not broken or attempt == 2:
                     raise
                 log.warning("a pooled database connection was lost: checking the others")
                 self._pool.check()
         raise AssertionError("unreachable")
+
+    def _getconn(self) -> Conn:
+        """A connection from the pool, waiting ``POOL_WAIT`` seconds at most, or only
+        ``DOWN_WAIT`` while the server is taken for down: a wait found no connection
+        while this process held none (so not a pool merely busy under load); every
+        request then fails fast until the pool has a connection again."""
+        wait = DOWN_WAIT if self._down else POOL_WAIT
+        try:
+            conn = self._pool.getconn(timeout=wait)
+        except PoolTimeout:
+            with self._count_lock:
+                self._down = self._in_use == 0
+            raise
+        with self._count_lock:
+            self._in_use += 1
+            self._down = False
+        return conn
+
+    def _putconn(self, conn: Conn) -> None:
+        with self._count_lock:
+            self._in_use -= 1
+        self._pool.putconn(conn)  # a broken one is discarded, not kept
 
     def generation(self) -> int:
         """The write counter (module doc); one round trip to the server."""
