@@ -31,7 +31,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/: shared helper modules
 sys.path.insert(0, str(Path(__file__).parent))  # this directory's helper modules
 import postgres_databases
-from multinode_setup import shared_postgres, write_config
+from multinode_setup import write_config
 
 pytestmark = [pytest.mark.e2e]
 
@@ -65,8 +65,10 @@ class Nodes:
 
 
 @pytest.fixture
-def nodes(server_factory, tmp_path: Path, s3_blob_url: str) -> Iterator[Nodes]:
-    server = shared_postgres()
+def nodes(
+    server_factory, tmp_path: Path, s3_blob_url: str, postgres_server: str
+) -> Iterator[Nodes]:
+    server = postgres_server
     url = postgres_databases.create(server, "davbind_e2e_multinode_")
     config = write_config(tmp_path, url, s3_blob_url)
     try:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/: shared helper m
 sys.path.insert(0, str(Path(__file__).parent))  # this directory's helper modules
 import pg_cluster
 import postgres_databases
-from multinode_setup import shared_postgres, write_config
+from multinode_setup import write_config
 
 pytestmark = [pytest.mark.e2e]
 
@@ -192,14 +192,14 @@ class Cuttable:
 
 
 def test_object_store_unreachable(server_factory, tmp_path: Path, s3_blob_url: str,
-                                  record_property) -> None:  # fmt: skip
+                                  postgres_server: str, record_property) -> None:  # fmt: skip
     """PUT of content that needs the bucket answers 503 and commits nothing; content kept
     in the metadata (up to 64 KiB), listings and other metadata keep working."""
     parsed = urlsplit(s3_blob_url)
     endpoint = urlsplit(parse_qs(parsed.query)["endpoint"][0])
     proxy = Cuttable((endpoint.hostname or "127.0.0.1", endpoint.port or 80))
     blobs_url = urlunsplit(parsed._replace(query=f"endpoint=http://127.0.0.1:{proxy.port}"))
-    server = shared_postgres()
+    server = postgres_server
     url = postgres_databases.create(server, "davbind_e2e_s3fault_")
     big = os.urandom(300_000)
     try:
@@ -239,14 +239,14 @@ def test_object_store_unreachable(server_factory, tmp_path: Path, s3_blob_url: s
 
 
 def test_fsck_checks_the_configured_database_and_bucket(
-    server_factory, tmp_path: Path, s3_blob_url: str
+    server_factory, tmp_path: Path, s3_blob_url: str, postgres_server: str
 ) -> None:
     """``davbind fsck --config`` checks the store the configuration names (PostgreSQL and
     a bucket), not the data directory's default SQLite file and local blobs."""
     import obstore
     from obstore.store import S3Store
 
-    server = shared_postgres()
+    server = postgres_server
     url = postgres_databases.create(server, "davbind_e2e_fsck_")
     try:
         config = write_config(tmp_path, url, s3_blob_url)
