@@ -210,6 +210,9 @@ class PostgresMetadataStore:
         """A transaction that put blob files in place did not commit: delete those no row
         refers to (under the writer lock: another process may have committed a reference
         to the same content meanwhile)."""
+        if conn.broken:  # the database is gone: the start-up sweep removes them
+            log.warning("content of a failed write left for the next start-up sweep")
+            return
         try:
             _begin_write(conn)
             try:
