@@ -53,10 +53,10 @@ SNAPSHOT_PROPS = (
 
 
 def stored_digests(data_dir: Path, metadata_url: str = "") -> list[str]:
-    """Digests of the blob files under ``data_dir`` and of the contents its metadata
+    """Digests of the blob files (or objects) of ``data_dir`` and of the contents its metadata
     store keeps inline (``Txn.store_inline``), sorted; a digest stored both ways twice.
     ``metadata_url``: the store's, when it is not the SQLite file in ``data_dir``."""
-    files = [p.name for p in (data_dir / "blobs").glob("??/??/*") if p.is_file()]
+    files = metadata_override.blob_digests(data_dir)
     return sorted(files + metadata_override.inline_digests(data_dir, metadata_url))
 
 
@@ -139,9 +139,11 @@ class Dav:
         self.data_dir = data_dir
         self.metadata_url = metadata_override.metadata_url(data_dir)
         # loops allowed: these tests exercise RFC 5842's loop rules (208, 508); the
-        # default that refuses them is tested in tests/server/test_loop_default.py
-        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url,
-                        allow_loops=True).resolved()
+        # default that refuses them is tested in tests/server/test_permissions.py
+        base = Settings(
+            data_dir=str(data_dir), metadata_url=self.metadata_url,
+            blobs_url=metadata_override.blobs_url(data_dir), allow_loops=True,
+        ).resolved()
         self.settings = dataclasses.replace(base, **limits)
         self.app = App(build_services(self.settings))
         self._in_flight = 0
@@ -304,6 +306,7 @@ class Dav:
             assert flush(30), "blobs were not flushed within 30 s"
 
     def blob_files(self) -> list[Path]:
+        metadata_override.local_blobs_only(self.data_dir)
         self.flushed()
         return sorted(p for p in (self.data_dir / "blobs").glob("??/??/*") if p.is_file())
 

@@ -231,9 +231,11 @@ class Srv:
     def __init__(self, data_dir: Path, **overrides: Any) -> None:
         self.metadata_url = metadata_override.metadata_url(data_dir)
         # loops allowed: these tests exercise RFC 5842's loop rules (208, 508); the
-        # default that refuses them is tested in tests/server/test_loop_default.py
-        base = Settings(data_dir=str(data_dir), metadata_url=self.metadata_url,
-                        allow_loops=True).resolved()
+        # default that refuses them is tested in tests/server/test_permissions.py
+        base = Settings(
+            data_dir=str(data_dir), metadata_url=self.metadata_url,
+            blobs_url=metadata_override.blobs_url(data_dir), allow_loops=True,
+        ).resolved()
         self.settings = dataclasses.replace(base, **overrides)
         self.app = App(build_services(self.settings))
 
@@ -242,13 +244,14 @@ class Srv:
 
     def blob_files(self) -> list[Path]:
         """Content files of the blob store (``<data>/blobs/ab/cd/<sha256>``)."""
+        metadata_override.local_blobs_only(Path(self.settings.data_dir))
         root = Path(self.settings.data_dir) / "blobs"
         return sorted(p for p in root.glob("??/??/*") if p.is_file())
 
     def stored(self) -> list[str]:
         """Digests of every stored content, blob files and contents kept inline."""
         data = Path(self.settings.data_dir)
-        files = [p.name for p in (data / "blobs").glob("??/??/*") if p.is_file()]
+        files = metadata_override.blob_digests(data)
         return sorted(files + metadata_override.inline_digests(data, self.metadata_url))
 
     # -- requests -----------------------------------------------------------------------

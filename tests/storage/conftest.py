@@ -1,17 +1,18 @@
 """Fixtures of the storage contract suite: one ``store`` per metadata backend.
 
 Every test in tests/storage that asks for ``store`` runs once per entry of ``BACKENDS``.
-A backend is a function from a fresh temporary directory to the pair (metadata URL, blob
-URL) that ``open_metadata`` / ``open_blobs`` understand.  PostgreSQL gets a fresh, empty
-database per test on the server named by ``DAVBIND_TEST_POSTGRES_URL`` (scripts/postgres.sh
-starts a throwaway one); without it its tests are skipped, or fail when ``CI`` is set.
+A backend is a function from a fresh temporary directory (and the test's fixture request)
+to the pair (metadata URL, blob URL) that ``open_metadata`` / ``open_blobs`` understand.
+PostgreSQL gets a fresh, empty database per test on the server named by
+``DAVBIND_TEST_POSTGRES_URL`` (scripts/postgres.sh starts a throwaway one; the
+``postgres_server`` fixture of tests/conftest.py); without it its tests are skipped, or
+fail when ``CI`` is set.
 Helpers are fixtures returning callables, so the test modules need not import from this
 file.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,30 +26,16 @@ from davbind.storage.open import open_blobs, open_metadata
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/: shared helper modules
 import postgres_databases
 
-POSTGRES_ENV = "DAVBIND_TEST_POSTGRES_URL"
+Backend = Callable[[Path, pytest.FixtureRequest], tuple[str, str]]
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+def _postgres(tmp: Path, request: pytest.FixtureRequest) -> tuple[str, str]:
+    server = request.getfixturevalue("postgres_server")  # tests/conftest.py
+    return postgres_databases.create(server, "davbind_test_"), f"file://{tmp}/blobs"
 
 
-def _postgres_server() -> str:
-    """The test server's URL; skips the test without one (fails it in CI)."""
-    url = os.environ.get(POSTGRES_ENV, "")
-    if not url:
-        msg = f"{POSTGRES_ENV} is not set (scripts/postgres.sh starts a server)"
-        if _in_ci():
-            pytest.fail(f"{msg}; CI is set, so a missing server is a failure", pytrace=False)
-        pytest.skip(msg)
-    return url
-
-
-def _postgres(tmp: Path) -> tuple[str, str]:
-    return postgres_databases.create(_postgres_server(), "davbind_test_"), f"file://{tmp}/blobs"
-
-
-BACKENDS: dict[str, Callable[[Path], tuple[str, str]]] = {
-    "sqlite": lambda tmp: (f"sqlite://{tmp}/meta.sqlite3", f"file://{tmp}/blobs"),
+BACKENDS: dict[str, Backend] = {
+    "sqlite": lambda tmp, _: (f"sqlite://{tmp}/meta.sqlite3", f"file://{tmp}/blobs"),
     "postgresql": _postgres,
 }
 
@@ -58,9 +45,9 @@ MakeFile = Callable[..., Resource]
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url(postgres_server: str) -> Iterator[str]:
     """The URL of a fresh, empty PostgreSQL database (for tests of that backend only)."""
-    server = _postgres_server()
+    server = postgres_server
     url = postgres_databases.create(server, "davbind_test_")
     yield url
     postgres_databases.drop(server, [url])
@@ -70,11 +57,10 @@ def postgres_url() -> Iterator[str]:
 def urls(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(metadata URL, blob URL) of a fresh, empty store of one backend (a PostgreSQL
     database is dropped afterwards, once every store of the test is closed)."""
-    make: Callable[[Path], tuple[str, str]] = BACKENDS[request.param]
-    made = make(tmp_path.resolve())
+    made = BACKENDS[request.param](tmp_path.resolve(), request)
     yield made
     if request.param == "postgresql":
-        postgres_databases.drop(os.environ[POSTGRES_ENV], [made[0]])
+        postgres_databases.drop(request.getfixturevalue("postgres_server"), [made[0]])
 
 
 class _Settled:

@@ -1,10 +1,13 @@
 """``davbind fsck DATA``: find content that is missing or not what its metadata says.
 
-It opens the data directory itself (like ``serve``, the one other command that imports
-storage) and may run while the server does: the scan reads one snapshot, and ``--mark``
-and ``--remove`` are one write transaction each.  Exit status: 0 when nothing is damaged
-or everything found was dealt with (``--mark``, ``--remove --yes``), 1 when damage is
-reported and left as it is, 2 for bad usage or a store that cannot be opened.
+It opens the store itself (like ``serve``, the one other command that imports storage),
+found as ``serve`` finds it: the data directory, or ``metadata_url`` and ``blobs_url``
+from ``--config`` or the ``DAVBIND_*`` environment (a PostgreSQL database, an S3
+bucket), read by the server's own settings loader.  It may run while servers do: the
+scan reads one snapshot, and ``--mark`` and ``--remove`` are one write transaction
+each.  Exit status: 0 when nothing is damaged or everything found was dealt with
+(``--mark``, ``--remove --yes``), 1 when damage is reported and left as it is, 2 for bad
+usage or a store that cannot be opened.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from davbind.server.settings import SettingsError, load_settings
 from davbind.storage import fsck
 from davbind.storage.model import StorageError
 from davbind.storage.open import default_urls, open_blobs, open_metadata
@@ -27,17 +31,26 @@ from davbind.storage.open import default_urls, open_blobs, open_metadata
 @click.option("--remove", is_flag=True,
               help="Unbind every resource whose content is damaged (needs --yes).")
 @click.option("--yes", is_flag=True, help="Confirm --remove.")
-def fsck_cmd(data_dir: Path, quick: bool, mark: bool, remove: bool, yes: bool) -> None:
+@click.option("--config", "config_file", default=None, type=click.Path(exists=True),
+              help="The server's TOML configuration file (metadata_url, blobs_url).")
+def fsck_cmd(
+    data_dir: Path, quick: bool, mark: bool, remove: bool, yes: bool, config_file: str | None
+) -> None:
     """Check every stored content against its size and SHA-256 digest."""
     if mark and remove:
         _fail("--mark and --remove exclude each other", 2)
-    if not (data_dir / "meta.sqlite3").is_file():
+    try:
+        settings = load_settings(config_file, {"data_dir": str(data_dir)})
+    except SettingsError as exc:
+        _fail(str(exc), 2)
+        return
+    meta_url, blobs_url = settings.metadata_url, settings.blobs_url
+    if meta_url == default_urls(data_dir)[0] and not (data_dir / "meta.sqlite3").is_file():
         _fail(f"{data_dir} is not a davbind data directory (no meta.sqlite3)", 2)
-    meta_url, blobs_url = default_urls(data_dir)
     try:
         blobs = open_blobs(blobs_url)
         store = open_metadata(meta_url, blobs)
-    except (StorageError, OSError) as exc:
+    except (StorageError, OSError, ValueError) as exc:
         _fail(f"cannot open {data_dir}: {exc}", 2)
         return
     try:

@@ -42,6 +42,7 @@ from davbind.server.http import Receive, Response, Scope, Send, send_response
 from davbind.server.login_limiter import LoginLimiter
 from davbind.server.services import Services
 from davbind.storage.credentials import looks_like_token, token_digest, verify_password
+from davbind.storage.model import StorageError
 
 log = logging.getLogger("davbind.auth")
 
@@ -141,6 +142,12 @@ class Authenticator:
         except Refused as refused:
             head = scope["method"].upper() == "HEAD"
             await send_response(send, refused.response, head=head)
+            return
+        except StorageError as exc:  # accounts unreadable (database down): 503, not 500
+            from davbind.server.app import error_response  # app imports this module
+
+            head = scope["method"].upper() == "HEAD"
+            await send_response(send, error_response(exc), head=head)
             return
         await self.app(scope, receive, send)
 

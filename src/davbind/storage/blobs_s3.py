@@ -25,7 +25,10 @@ re-verification after a crash).  A missing object is ``FileNotFoundError`` (cont
 is gone); any other failure of the object store (unreachable, a refused key) is
 ``Unavailable``, and nothing of the change is kept.  Left behind by crashes, and removed
 by ``sweep_data``: data objects no manifest names (a crash between upload and commit,
-or between the two deletes of ``delete``).  An aborted multipart upload's parts are
+or between the two deletes of ``delete``) and older than ``orphan_age`` seconds (the URL
+parameter ``orphan_age``, an hour by default): a younger one may be an upload another
+server sharing the bucket is about to commit.  Finding them reads every manifest (one
+GET per stored content).  An aborted multipart upload's parts are
 dropped by the object store itself once the bucket has the usual lifecycle rule
 (``AbortIncompleteMultipartUpload``): the client library cannot abort one.
 """
@@ -59,11 +62,12 @@ PART = 8 * 1024 * 1024
 PARALLEL_PARTS = 4
 """Parts of one upload sent at a time: an upload buffers at most about this many parts."""
 DATA_MIN_AGE = 3600.0
-"""``sweep_data`` spares data objects younger than this many seconds: they may belong to
-an upload about to be committed, by this server or another one sharing the bucket."""
+"""``sweep_data`` spares data objects younger than this many seconds (unless the URL says
+otherwise, ``orphan_age``): they may belong to an upload about to be committed, by this
+server or another one sharing the bucket."""
 
 _MANIFEST_KEY = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/([0-9a-f]{64})")
-_QUERY_KEYS = frozenset({"endpoint", "region"})
+_QUERY_KEYS = frozenset({"endpoint", "region", "orphan_age"})
 
 
 def store_from_url(url: str) -> ObjectStore:
@@ -163,8 +167,22 @@ class S3BlobStore:
 
     durable = True
 
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, orphan_age: float = DATA_MIN_AGE) -> None:
         self._store = store
+        self.orphan_age = orphan_age
+
+    @classmethod
+    def from_url(cls, url: str) -> S3BlobStore:
+        """The store of ``s3://bucket/prefix?endpoint=URL&region=NAME&orphan_age=SECONDS``
+        (``store_from_url``; ``orphan_age``: module doc)."""
+        raw = parse_qs(urlparse(url).query).get("orphan_age", [str(DATA_MIN_AGE)])[-1]
+        try:
+            age = float(raw)
+        except ValueError:
+            age = -1.0
+        if not age > 0:
+            raise ValueError(f"orphan_age must be a positive number of seconds in {url!r}")
+        return cls(store_from_url(url), age)
 
     def begin(self) -> S3Upload:
         return S3Upload(self._store, f"data/{uuid.uuid4().hex}")
@@ -245,12 +263,12 @@ class S3BlobStore:
                     if match is not None:
                         yield match.group(1)
 
-    def orphans(self, min_age: float = DATA_MIN_AGE) -> list[str]:
+    def orphans(self, min_age: float | None = None) -> list[str]:
         """Keys of the data objects no manifest names and older than ``min_age``
-        seconds.  Reads every manifest: a maintenance task, not a startup one."""
+        seconds (``orphan_age`` by default).  Reads every manifest."""
         named: set[str] = set()
         candidates: list[str] = []
-        cutoff = time.time() - min_age
+        cutoff = time.time() - (self.orphan_age if min_age is None else min_age)
         with s3_errors("looking for orphaned content"):
             for batch in obstore.list(self._store, chunk_size=1000):
                 for meta in batch:
@@ -262,7 +280,7 @@ class S3BlobStore:
                         candidates.append(path)
         return [key for key in candidates if key not in named]
 
-    def sweep_data(self, min_age: float = DATA_MIN_AGE) -> int:
+    def sweep_data(self, min_age: float | None = None) -> int:
         """Delete ``orphans(min_age)``; returns how many."""
         orphans = self.orphans(min_age)
         with s3_errors("deleting orphaned content"):

@@ -20,6 +20,7 @@ snapshot and may run while the server does.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -49,10 +50,19 @@ def _hash_file(blobs: BlobStore, digest: str) -> tuple[int, str]:
 
 
 def _file_size(blobs: BlobStore, digest: str) -> int:
+    """The stored size, reading at most one byte: a local file's, else the size the
+    store records (an object store's manifest), confirmed by reading the last byte (the
+    object exists and is not shorter)."""
     path = blobs.path(digest)
     if path is not None:
         return path.stat().st_size
-    return _hash_file(blobs, digest)[0]
+    with blobs.open(digest) as fh:
+        size = fh.seek(0, io.SEEK_END)
+        if size:
+            fh.seek(size - 1)
+            if len(fh.read(1)) != 1:
+                return size - 1
+        return size
 
 
 def check(txn: Txn, blobs: BlobStore, digest: str, size: int, quick: bool) -> str | None:

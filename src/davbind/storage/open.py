@@ -4,8 +4,9 @@
 for content; ``postgresql://user@host:port/db`` for metadata shared by several machines
 (needs the ``postgresql`` extra); ``s3://bucket/prefix?endpoint=URL&region=NAME`` for
 content in an S3-compatible object store (``blobs_s3``, the ``s3`` extra, credentials
-from the ``AWS_*`` environment variables).  Other schemes are added here as backends
-land.
+from the ``AWS_*`` environment variables; ``&orphan_age=SECONDS``: how old an unnamed
+upload must be before a start-up sweep deletes it, an hour by default).  Other schemes
+are added here as backends land.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ def open_blobs(url: str, *, durable: bool = False) -> BlobStore:
     if scheme == "s3":
         # an object store is durable once it answers: ``durable`` changes nothing there
         try:
-            from davbind.storage.blobs_s3 import S3BlobStore, store_from_url
+            from davbind.storage.blobs_s3 import S3BlobStore
         except ImportError as exc:
             raise ValueError(
                 f"{url!r} needs the S3 client library: pip install 'davbind[s3]'"
             ) from exc
-        return S3BlobStore(store_from_url(url))
+        return S3BlobStore.from_url(url)
     raise ValueError(f"unsupported blob store URL scheme {scheme!r} in {url!r}")
 
 

@@ -25,6 +25,16 @@ commit is durable on return (``synchronous_commit`` on), so no log needs syncing
 blob files are deleted.  A blob store that is not ``durable`` gets the same background
 flusher and crash recovery (``recover``) as with SQLite.
 
+Faults: a lost connection (the server restarting or unreachable) or a pool that has no
+connection to give within ``POOL_WAIT`` seconds (``DOWN_WAIT`` once that happened, until
+a connection is had again) is ``Unavailable`` (the server answers
+503 with ``Retry-After``); the open transaction dies with the connection, so nothing of
+it is kept.  A connection the pool kept across a server restart is dead: that shows at
+its first statement (``BEGIN``, which changes nothing), so it is dropped, the pool
+checks its other idle connections, and the transaction starts again on a fresh one.
+New connections are made by the pool in the background as the server comes back: no
+restart of davbind is needed, and no request pays a liveness round trip.
+
 Local-only parts of the SQLite store are absent here: the full-disk reserve
 (``storage.space``; a server whose disk is full answers ``disk_full``, raised as
 ``StorageFull``), read-only opening, and WAL checkpoints.
@@ -33,18 +43,19 @@ Local-only parts of the SQLite store are absent here: the full-disk reserve
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
 import psycopg.errors
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from davbind.storage.flusher import Flusher
 from davbind.storage.grants import quota_error
 from davbind.storage.interface import BlobStore
-from davbind.storage.model import StorageError, StorageFull
+from davbind.storage.model import StorageError, StorageFull, Unavailable
 from davbind.storage.postgres_schema import WRITER_LOCK, migrate
 from davbind.storage.postgres_txn import PostgresTxn
 from davbind.storage.recovery import recover
@@ -56,6 +67,14 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 POOL_MAX = 16
 """Connections per process at most: the server's reader pool plus its writer thread,
 with room for the flusher and the generation checks."""
+POOL_WAIT = 5.0
+"""Seconds a transaction waits for a pooled connection before it is ``Unavailable``:
+while the server is down the pool has none, and a request must not hang."""
+DOWN_WAIT = 0.5
+"""The wait instead of ``POOL_WAIT`` once a wait found no connection: the pool keeps
+reconnecting in the background, and requests meanwhile fail fast."""
+CONNECT_TIMEOUT = 5
+"""Seconds one connection attempt may take (an unreachable host, not a refusal)."""
 
 
 def _redacted(url: str) -> str:
@@ -77,6 +96,9 @@ class PostgresMetadataStore:
         self.url = url
         self.blobs = blobs
         self._trash_left = False
+        self._down = False  # the server is taken for down (``_getconn``)
+        self._in_use = 0  # connections this process holds
+        self._count_lock = threading.Lock()
         try:
             # one direct connection first: an unreachable server fails at once, with the
             # driver's reason rather than the pool's timeout
@@ -85,24 +107,77 @@ class PostgresMetadataStore:
         except psycopg.Error as exc:
             raise StorageError(f"cannot open {_redacted(url)}: {exc}") from exc
         self._pool: ConnectionPool[Conn] = ConnectionPool(
-            url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, open=True,
+            url, min_size=1, max_size=POOL_MAX, timeout=POOL_WAIT, open=True,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
             name="davbind-metadata",
         )
         self._flusher = None if blobs.durable else Flusher(
             blobs, self._mark_synced, self._stale_unsynced
         )
 
+    @contextmanager
+    def _connection(self, begin: Callable[[Conn], None]) -> Iterator[Conn]:
+        """A pooled connection on which ``begin`` (the first statements of a
+        transaction) succeeded; retried once on a fresh connection when the pooled one
+        turns out dead (module doc).  Connection faults in the body are ``Unavailable``."""
+        with _database_errors():
+            conn = self._live_connection(begin)
+            try:
+                yield conn
+            finally:
+                self._putconn(conn)
+
+    def _live_connection(self, begin: Callable[[Conn], None]) -> Conn:
+        for attempt in (1, 2):
+            conn = self._getconn()
+            try:
+                begin(conn)
+                return conn
+            except psycopg.OperationalError:
+                broken = conn.broken
+                self._putconn(conn)
+                if not broken or attempt == 2:
+                    raise
+                log.warning("a pooled database connection was lost: checking the others")
+                self._pool.check()
+        raise AssertionError("unreachable")
+
+    def _getconn(self) -> Conn:
+        """A connection from the pool, waiting ``POOL_WAIT`` seconds at most, or only
+        ``DOWN_WAIT`` while the server is taken for down: a wait found no connection
+        while this process held none (so not a pool merely busy under load); every
+        request then fails fast until the pool has a connection again."""
+        wait = DOWN_WAIT if self._down else POOL_WAIT
+        try:
+            conn = self._pool.getconn(timeout=wait)
+        except PoolTimeout:
+            with self._count_lock:
+                self._down = self._in_use == 0
+            raise
+        with self._count_lock:
+            self._in_use += 1
+            self._down = False
+        return conn
+
+    def _putconn(self, conn: Conn) -> None:
+        with self._count_lock:
+            self._in_use -= 1
+        self._pool.putconn(conn)  # a broken one is discarded, not kept
+
     def generation(self) -> int:
         """The write counter (module doc); one round trip to the server."""
-        with self._pool.connection() as conn:
-            row = conn.execute("SELECT n FROM generation").fetchone()
-        assert row is not None
-        return int(row[0])
+        rows: list[tuple[Any, ...]] = []
+
+        def select(conn: Conn) -> None:
+            rows.extend(conn.execute("SELECT n FROM generation"))
+
+        with self._connection(select):
+            pass
+        return int(rows[0][0])
 
     @contextmanager
     def read(self) -> Iterator[PostgresTxn]:
-        with self._pool.connection() as conn:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        with self._connection(_begin_read) as conn:
             try:
                 yield PostgresTxn(conn, self.root_key, self.blobs)
             finally:
@@ -115,23 +190,17 @@ class PostgresMetadataStore:
     def _write(self, *, visible: bool) -> Iterator[PostgresTxn]:
         """A write transaction; ``visible``: it may change what a read returns, so it
         bumps the generation (bookkeeping of the flusher does not)."""
-        with self._pool.connection() as conn:
+        with self._connection(_begin_write) as conn:
             txn = PostgresTxn(conn, self.root_key, self.blobs)
             try:
-                _begin_write(conn)
                 yield txn
                 if visible:
                     conn.execute("UPDATE generation SET n = n + 1")
                 conn.execute("COMMIT")
-            except BaseException as exc:
+            except BaseException:
                 _rollback(conn)
                 if txn.placed:
                     self._drop_placed(conn, txn.placed)
-                over = quota_error(exc) if isinstance(exc, psycopg.Error) else None
-                if over is not None:
-                    raise over from exc
-                if isinstance(exc, psycopg.errors.DiskFull):
-                    raise StorageFull(f"the database server is out of space: {exc}") from exc
                 raise
             if txn.trashed or self._trash_left:
                 self._empty_trash_after_commit(conn)
@@ -142,6 +211,9 @@ class PostgresMetadataStore:
         """A transaction that put blob files in place did not commit: delete those no row
         refers to (under the writer lock: another process may have committed a reference
         to the same content meanwhile)."""
+        if conn.broken:  # the database is gone: the start-up sweep removes them
+            log.warning("content of a failed write left for the next start-up sweep")
+            return
         try:
             _begin_write(conn)
             try:
@@ -214,27 +286,86 @@ class PostgresMetadataStore:
         return recover(self)
 
     def sweep(self) -> int:
-        """Start-up hygiene: recover unsynced content, finish interrupted trash runs and
-        delete blob files no row refers to.  The orphan listing runs under the writer
-        lock, so the content of another process's open write transaction (placed but not
-        yet referenced) cannot be taken for an orphan.  Returns the orphans removed."""
+        """Start-up hygiene: recover unsynced content, finish interrupted trash runs,
+        delete stored content no row refers to, then the object store's own leftovers
+        (``sweep_data``: uploads that were never committed, old enough that no server
+        sharing the bucket can still be committing them).
+
+        Content is listed without the writer lock (a large bucket takes long to list and
+        every server's writes would wait), then checked and deleted under it: content is
+        put in place only inside a write transaction, so a listed digest that no row
+        names while this holds the lock belongs to no open transaction of any server,
+        and one committed since the listing is named.  An unreachable object store skips
+        the clean-up with a warning (the next start does it).  Returns the orphans
+        removed."""
         self.recover()
-        with self._pool.connection() as conn:
+        try:
+            orphans = self._sweep_content()
+        except Unavailable as exc:
+            log.warning("start-up clean-up of stored content skipped: %s", exc)
+            return 0
+        sweep_data = getattr(self.blobs, "sweep_data", None)
+        if sweep_data is not None:
+            try:
+                dropped = sweep_data()
+            except Unavailable as exc:
+                log.warning("start-up sweep of unfinished uploads skipped: %s", exc)
+            else:
+                if dropped:
+                    log.info("deleted %d upload(s) that were never committed", dropped)
+        return len(orphans)
+
+    def _sweep_content(self) -> list[str]:
+        listed = list(self.blobs.digests())
+        with self._connection(_nothing) as conn:
             self._empty_trash(conn)
             _begin_write(conn)
             try:
-                known = {str(r[0]) for r in conn.execute("SELECT digest FROM blobs")}
-                orphans = [d for d in self.blobs.digests() if d not in known]
+                known = {
+                    str(r[0])
+                    for r in conn.execute(
+                        "SELECT digest FROM blobs WHERE digest = ANY(%s)", (listed,)
+                    )
+                }
+                orphans = [d for d in listed if d not in known]
                 for digest in orphans:
                     self.blobs.delete(digest)
             finally:
                 _rollback(conn)
-        return len(orphans)
+        return orphans
 
     def close(self) -> None:
         if self._flusher is not None:
             self._flusher.close()
         self._pool.close()
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A full disk on the server is ``StorageFull``; a lost connection, a server that
+    cannot be reached or a pool with no connection to give is ``Unavailable``; a quota
+    trigger's refusal is ``QuotaExceeded`` (``storage.grants``)."""
+    try:
+        yield
+    except psycopg.IntegrityError as exc:
+        over = quota_error(exc)
+        if over is not None:
+            raise over from exc
+        raise
+    except psycopg.errors.DiskFull as exc:
+        raise StorageFull(f"the database server is out of space: {exc}") from exc
+    except psycopg.OperationalError as exc:
+        log.warning("metadata database unavailable: %s", str(exc).split("\n")[0])
+        raise Unavailable("the metadata database is unavailable") from exc
+
+
+def _nothing(conn: Conn) -> None:
+    """No first statement (a liveness failure then shows at the caller's own)."""
+
+
+def _begin_read(conn: Conn) -> None:
+    """One snapshot for the whole read (module doc)."""
+    conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
 
 def _begin_write(conn: Conn) -> None:
@@ -246,7 +377,7 @@ def _begin_write(conn: Conn) -> None:
 def _rollback(conn: Conn) -> None:
     """Roll back if a transaction is open; a failing rollback (a lost connection) is
     logged, never raised over the error that led here."""
-    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+    if conn.broken or conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
         return
     try:
         conn.execute("ROLLBACK")
