@@ -269,3 +269,40 @@ def test_the_command(source: Endpoints, tmp_path: Path) -> None:
     assert "Traceback" not in again.output
     usage = CliRunner().invoke(cli, ["migrate", "--from", str(data), "--to", "postgresql://x/y"])
     assert usage.exit_code == 2 and "--blobs-to is needed" in usage.output
+
+
+def test_owners_grants_usage_and_quotas_travel(tmp_path: Path, target: Endpoints) -> None:
+    """Including a user over their quota (lowered after the fact): the copy must not be
+    refused by the target's quota check, and the quota holds on the target after."""
+    from davbind.storage.grants import Privilege
+    from davbind.storage.homes import make_home
+    from davbind.storage.model import QuotaExceeded
+
+    src = _sqlite(tmp_path.resolve(), "owned")
+    store = open_metadata(src.metadata, open_blobs(src.blobs))
+    try:
+        with store.write() as txn:
+            txn.add_user(User("erin", "$argon2id$fake", 1.0, 1.0))
+            home = make_home(txn, "erin")
+            digest, size = txn.store_inline(b"erin's notes, 25 bytes..\n")
+            txn.create(home.key, "notes.txt", collection=False, digest=digest, size=size)
+            txn.set_grant(home.key, "*authenticated", Privilege.READ)
+            txn.set_quota("erin", 10)  # below her usage
+    finally:
+        store.close()
+    migrate(src, target)
+    store = open_metadata(target.metadata, open_blobs(target.blobs))
+    try:
+        with store.read() as txn:
+            notes = txn.resolve(("home", "erin", "notes.txt"))
+            assert notes.owner == "erin" and txn.usage("erin") == len(b"erin's notes, 25 bytes..\n")
+            assert txn.quota("erin") == 10
+            assert txn.grants_on([home.key]) == {home.key: {"*authenticated": Privilege.READ}}
+        with pytest.raises(QuotaExceeded), store.write() as txn:
+            digest, size = txn.store_inline(b"more")
+            txn.create(home.key, "more.txt", collection=False, digest=digest, size=size)
+        with store.write() as txn:
+            txn.unbind(home.key, "notes.txt")
+            assert txn.usage("erin") == 0
+    finally:
+        store.close()

@@ -56,6 +56,11 @@ FRESH_ROWS = {"resources": 1, "meta": None}
 """What a store holds before anything is stored in it: its root (one resource) and its
 ``meta`` rows (None: any number).  Every other copied table of a fresh target is empty."""
 
+_ORDER = {"resources": 0, "quotas": 2}
+"""Tables copied first and last (the rest in name order): resources first; quotas after
+usage, since the target's triggers refuse usage past a quota, and a user may be over a
+quota lowered after the fact (``storage.grants``)."""
+
 CONTENT_TABLE, INLINE_TABLE = "blobs", "inline_blobs"
 """The list of referenced content (digest, size) and the content kept inline."""
 
@@ -164,7 +169,7 @@ def _copied_tables(source: Tables, target: Tables) -> Tables:
     if problems:
         raise MigrationError("the two schemas differ: " + "; ".join(problems))
     # resources first: a later schema's foreign keys are most likely to point there
-    return dict(sorted(dst.items(), key=lambda item: (item[0] != "resources", item[0])))
+    return dict(sorted(dst.items(), key=lambda item: (_ORDER.get(item[0], 1), item[0])))
 
 
 def _check_fresh(dst: SqlSide, tables: Tables) -> None:
