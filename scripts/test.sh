@@ -132,7 +132,7 @@ status=0
 # bucket prefix), on a full run only.  A subset, to keep the suite's time (each test
 # makes a database: about 0.45 s a test here): the modules whose requests change what is
 # stored (the binding model and its reclamation, REBIND, copy/move/delete, locks,
-# uploads, inline content, concurrent writers); about 1.5 minutes.  Tests that look at
+# uploads, inline content, concurrent writers, privileges and quotas); about 1.5 minutes.  Tests that look at
 # local blob files skip themselves; the one that breaks the local file writer on
 # purpose is left out.
 if [ "$#" -eq 0 ]; then
@@ -145,6 +145,7 @@ if [ "$#" -eq 0 ]; then
             tests/server/test_rfc5842_copy_delete_move.py tests/server/test_rfc5842_locks.py \
             tests/server/test_put_stream_pipeline.py tests/server/test_inline_content.py \
             tests/server/test_concurrency.py tests/server/test_s3_blobs.py \
+            tests/server/test_permissions.py \
             --deselect "tests/server/test_put_stream_pipeline.py::test_write_error_in_the_writer_thread_fails_the_put_and_cleans_up" \
             || status=$?
     else

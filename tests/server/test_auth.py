@@ -25,6 +25,7 @@ from davbind.server.settings import Settings
 from davbind.storage.accounts import AppToken, User
 from davbind.storage.credentials import hash_password, mint_token, token_digest
 from davbind.storage.homes import make_home
+from tests.server import metadata_override
 
 CHALLENGES = ['Basic realm="davbind", charset="UTF-8"', 'Bearer realm="davbind"']
 
@@ -41,7 +42,9 @@ class Server:
     """An authenticating app over a fresh data directory; records each scope it passes."""
 
     def __init__(self, data: Path, **settings: Any) -> None:
-        base = Settings(data_dir=str(data)).resolved()
+        # the store the handler tests use (PostgreSQL + S3 in that run of scripts/test.sh)
+        base = Settings(data_dir=str(data), metadata_url=metadata_override.metadata_url(data),
+                        blobs_url=metadata_override.blobs_url(data)).resolved()  # fmt: skip
         self.services: Services = build_services(dataclasses.replace(base, **settings))
         self.clock = Clock()
         self.scopes: list[dict[str, Any]] = []
@@ -276,8 +279,7 @@ def test_the_access_log_names_the_user_through_the_whole_stack(
 
     helper = Server(tmp_path / "data")
     helper.add_user("carol", "pw-of-carol")
-    settings = Settings(data_dir=str(tmp_path / "data")).resolved()
-    app = create_app(settings)
+    app = create_app(helper.services.settings)  # the same store
 
     async def go() -> list[int]:
         transport = httpx.ASGITransport(app=app, client=("192.0.2.9", 4242))
