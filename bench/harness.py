@@ -73,6 +73,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-seconds", type=float,
                    help="seconds per wrk window of the latency phase")
     p.add_argument("--davbind-workers", type=int, default=2, help="davbind serve --workers")
+    p.add_argument("--davbind-metadata-url", default="",
+                   help="with --davbind-blobs-url: also run davbind-pg, a davbind on these "
+                   "backends (e.g. postgresql://... of an empty database)")
+    p.add_argument("--davbind-blobs-url", default="",
+                   help="s3://bucket/prefix?endpoint=... for davbind-pg (AWS_* credentials)")
+    p.add_argument("--restart-runs", type=int, default=5,
+                   help="a): listings timed as the first request after a restart, per server "
+                   "and collection size")
     p.add_argument("--workdir", type=Path, help="where servers and data live (default: a "
                    "new temporary directory, removed afterwards)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -130,14 +138,21 @@ class Run:
     # --- a) and b): PROPFIND latency, RSS ---------------------------------------------
 
     def propfind_case(self, rss: Any, phase: str, label: str, case: str, path: str,
-                      depth: str, body_name: str, expect: int, touch: str | None = None) -> None:
+                      depth: str, body_name: str, expect: int, touch: str | None = None,
+                      restart: bool = False) -> None:
         """With ``touch``, every PROPFIND follows a PUT of 64 bytes to that path (untimed):
         a file outside the listing (the answer is unchanged, but the store is not), or
-        a file the listing shows (then the answer cannot come from any cache of it)."""
+        a file the listing shows (then the answer cannot come from any cache of it).
+        With ``restart``, every PROPFIND is the first request to a server process just
+        restarted (``harness_cold.restart``: started and idle), on a new connection,
+        ``--restart-runs`` times, without warm-ups."""
         import httpx
+        from harness_cold import restart as restart_server
         from harness_measure import BODIES, count_responses, percentile, propfind
 
         servers = self.taking("propfind")
+        warmup, runs = (0, self.args.restart_runs) if restart else (
+            self.sizes.warmup, self.sizes.runs)
         median = self.report.metric(f"{case}_median_ms", f"{label} — median", "ms", "lower")
         p95 = self.report.metric(f"{case}_p95_ms", f"{label} — p95", "ms", "lower")
         size = self.report.metric(f"{case}_kib", f"{label} — response size", "KiB", "lower")
@@ -148,11 +163,16 @@ class Run:
         with ExitStack() as stack:
             clients = {s.name: stack.enter_context(
                 httpx.Client(base_url=s.url, timeout=600, trust_env=False)) for s in servers}
-            for r, srv in rotations(servers, self.sizes.warmup + self.sizes.runs):
+            for r, srv in rotations(servers, warmup + runs):
                 if srv.name in failed:
                     continue
                 if touch:
                     clients[srv.name].put(touch, content=b"%064d" % r)
+                if restart:
+                    clients[srv.name].close()
+                    restart_server(srv)
+                    clients[srv.name] = stack.enter_context(
+                        httpx.Client(base_url=srv.url, timeout=600, trust_env=False))
                 rss.activate(phase, srv.name, srv.pid)
                 try:
                     result = propfind(clients[srv.name], path, depth, BODIES[body_name])
@@ -163,9 +183,9 @@ class Run:
                     continue
                 finally:
                     rss.active = None
-                if r >= self.sizes.warmup:
+                if r >= warmup:
                     samples[srv.name].append(result.seconds * 1000)
-                if r == self.sizes.warmup:
+                if r == warmup:
                     n = count_responses(result.body)
                     raw[srv.name] = {"responses": n, "bytes": len(result.body),
                                      "wire_bytes": result.wire_bytes}
@@ -196,6 +216,11 @@ class Run:
                     log(label)
                     self.propfind_case(rss, f"a{n}", label, f"propfind_d1_{body}_{n}",
                                        f"/c{n}/", "1", body, n + 1)
+                if self.args.restart_runs > 0:
+                    label = f"PROPFIND Depth 1, {n:,} members, allprop, first after a restart"
+                    log(label)
+                    self.propfind_case(rss, f"a{n}", label, f"propfind_d1_allprop_{n}_restart",
+                                       f"/c{n}/", "1", "allprop", n + 1, restart=True)
                 for where, touch, case in (
                     ("a write elsewhere", "/touch.txt", "elsewhere"),
                     ("a change of one of them", f"/c{n}/m00000.txt", "inside"),
@@ -408,7 +433,12 @@ def start_servers(classes: list[type[Server]], sizes: Any, workdir: Path,
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     known = registry()
+    shared = known["davbind-pg"]
+    shared.metadata_url = args.davbind_metadata_url  # type: ignore[attr-defined]
+    shared.blobs_url = args.davbind_blobs_url  # type: ignore[attr-defined]
     names = [n.strip() for n in args.only.split(",")] if args.only else list(known)
+    if not args.only and not (args.davbind_metadata_url and args.davbind_blobs_url):
+        names.remove("davbind-pg")  # not asked for: no "skipped" line for it
     unknown = [n for n in names if n not in known]
     if unknown:
         sys.exit(f"unknown server(s): {', '.join(unknown)}; known: {', '.join(known)}")

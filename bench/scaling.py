@@ -9,10 +9,15 @@
   one counts HTTP requests;
 * ``puts``: PUT/s of 4 KiB files with 1 node and with 2 nodes (one worker each) sharing
   one database, ``--clients`` concurrent clients in total;
-* ``copy``: PUT latency while a COPY (Depth infinity) of a 10,000-member collection runs.
+* ``copy``: PUT latency while a COPY (Depth infinity) of a 10,000-member collection runs;
+* ``gets``: GET/s of one 4 KiB file with wrk (``--clients`` connections in total), from 1
+  node and from 2 nodes (one worker each) sharing one database and bucket: both nodes
+  run throughout; "1 node" is one wrk on node 1, "2 nodes" two wrk processes started
+  together, half the connections each, one per node (their req/s added).  The two
+  alternate for ``--rounds`` rounds, so drift of a shared machine hits both alike.
 
     python bench/scaling.py --postgres postgresql://davbind@127.0.0.1:5432/postgres \\
-        --s3 's3://bucket/prefix?endpoint=http://127.0.0.1:8333' [costs|puts|copy ...]
+        --s3 's3://bucket/prefix?endpoint=http://127.0.0.1:8333' [costs|puts|copy|gets ...]
 
 ``--postgres`` names a server on which throwaway databases are created (and dropped);
 credentials for S3 come from the ``AWS_*`` variables.  Prints one JSON line per figure.
@@ -26,6 +31,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import struct
 import sys
 import threading
@@ -38,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
+import psutil
 
 sys.path.insert(0, os.path.dirname(__file__))
 from benchkit import own_server, percentile
@@ -314,6 +321,84 @@ def copy(args: argparse.Namespace) -> None:
                    "put_max_ms_during": round(max(during), 1) if during else None})  # fmt: skip
 
 
+def _wrk(urls: list[str], seconds: float, connections: int) -> float:
+    """Total req/s of one wrk per URL, started together, sharing ``connections``."""
+    from harness_measure import run_wrk
+
+    results: list[float] = []
+    errors: list[str] = []
+
+    def one(url: str) -> None:
+        res = run_wrk(url, seconds, connections=connections // len(urls),
+                      threads=max(1, 2 // len(urls)))  # fmt: skip
+        if res.non_2xx or res.socket_errors:
+            errors.append(f"{url}: {res.non_2xx} non-2xx, {res.socket_errors} socket errors")
+        results.append(res.requests_per_s)
+
+    threads = [threading.Thread(target=one, args=(u,)) for u in urls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors or len(results) != len(urls):
+        sys.exit("wrk: " + "; ".join(errors or ["a wrk run failed"]))
+    return sum(results)
+
+
+def _cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        with suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _backends(db: str) -> list[psutil.Process]:
+    """The PostgreSQL server processes serving connections to ``db`` (not this one's)."""
+    import psycopg
+
+    with psycopg.connect(db) as conn:
+        rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = "
+                            "current_database() AND pid <> pg_backend_pid()").fetchall()
+    return [psutil.Process(pid) for (pid,) in rows]
+
+
+def gets(args: argparse.Namespace) -> None:
+    """Also reports the CPU time per request of the nodes and of the PostgreSQL backends
+    serving them."""
+    with database(args.postgres) as db, ExitStack() as stack:
+        blobs = _s3_url(args.s3)
+        started = [stack.enter_context(own_server(1, _settings(db, blobs))) for _ in (1, 2)]
+        urls = [url for url, _ in started]
+        node_procs = [psutil.Process(pid) for _, pid in started]
+        node_procs += [c for p in node_procs for c in p.children(recursive=True)]
+        r = httpx.put(urls[0] + "small.bin", content=os.urandom(4096))
+        assert r.status_code == 201, r.status_code
+        targets = [u + "small.bin" for u in urls]
+        _wrk(targets, 1, args.clients)  # warm-up: connections, caches, both nodes
+        pg_procs = _backends(db)  # after the warm-up: the nodes' connections are open
+        rounds: dict[int, list[float]] = {1: [], 2: []}
+        cpu: dict[int, list[tuple[float, float]]] = {1: [], 2: []}  # per request: node, pg
+        for r_ in range(args.rounds):
+            for nodes in (1, 2) if r_ % 2 == 0 else (2, 1):
+                node0, pg0 = _cpu_seconds(node_procs), _cpu_seconds(pg_procs)
+                rps = _wrk(targets[:nodes], args.seconds, args.clients)
+                done = rps * args.seconds
+                cpu[nodes].append(((_cpu_seconds(node_procs) - node0) / done,
+                                   (_cpu_seconds(pg_procs) - pg0) / done))  # fmt: skip
+                rounds[nodes].append(rps)
+        for nodes, rps in rounds.items():
+            _emit({"figure": "gets", "nodes": nodes, "connections": args.clients,
+                   "rounds_rps": [round(x) for x in rps],
+                   "median_rps": round(statistics.median(rps)),
+                   "node_cpu_us_per_request": round(statistics.median(c[0] for c in cpu[nodes])
+                                                    * 1e6),
+                   "postgres_cpu_us_per_request": round(
+                       statistics.median(c[1] for c in cpu[nodes]) * 1e6),
+                   "load_average": os.getloadavg()})  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", required=True, help="PostgreSQL server URL")
@@ -321,9 +406,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="per load run")
     parser.add_argument("--clients", type=int, default=16, help="concurrent PUT clients")
     parser.add_argument("--members", type=int, default=10_000, help="of the copied collection")
-    parser.add_argument("figures", nargs="*", default=["costs", "puts", "copy"])
+    parser.add_argument("--rounds", type=int, default=5, help="gets: rounds of each")
+    parser.add_argument("figures", nargs="*", default=["costs", "puts", "copy", "gets"])
     args = parser.parse_args()
-    runs = {"costs": costs, "puts": puts, "copy": copy}
+    runs = {"costs": costs, "puts": puts, "copy": copy, "gets": gets}
     for name in args.figures:
         runs[name](args)
     return 0

@@ -150,13 +150,14 @@ def registry() -> dict[str, type[Server]]:
     """Every adapter by name, davbind first, references last."""
     from peers.apache import Apache
     from peers.asgi_bare import AsgiBare
-    from peers.davbind import Davbind, DavbindStrict
+    from peers.davbind import Davbind, DavbindShared, DavbindStrict
     from peers.lighttpd import Lighttpd
     from peers.nginx import Nginx
     from peers.rclone import Rclone
     from peers.wsgidav import WsgiDav
 
     classes: list[type[Server]] = [
-        Davbind, Nginx, Apache, Lighttpd, Rclone, WsgiDav, AsgiBare, DavbindStrict,
+        Davbind, DavbindShared, Nginx, Apache, Lighttpd, Rclone, WsgiDav, AsgiBare,
+        DavbindStrict,
     ]
     return {c.name: c for c in classes}

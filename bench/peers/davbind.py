@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from peers import Server, pip_version
 
@@ -55,3 +56,25 @@ class DavbindStrict(Davbind):
     tests = frozenset({"big", "puts"})
     description = "davbind serve --durability strict (answers writes once on disk); writes only"
     durability = "strict"
+
+
+class DavbindShared(Davbind):
+    """davbind with its metadata in PostgreSQL and its content in an S3 object store (the
+    deployment of several nodes), filled and measured like ``davbind``.  Only started
+    when the harness is given both URLs (``--davbind-metadata-url``,
+    ``--davbind-blobs-url``); the S3 credentials come from the ``AWS_*`` environment."""
+
+    name = "davbind-pg"
+    description = "davbind serve on PostgreSQL (metadata) + S3 object store (content)"
+    metadata_url: ClassVar[str] = ""  # set by the harness from its options
+    blobs_url: ClassVar[str] = ""
+
+    @classmethod
+    def missing(cls) -> str | None:
+        if not (cls.metadata_url and cls.blobs_url):
+            return "needs --davbind-metadata-url and --davbind-blobs-url"
+        return super().missing()
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "DAVBIND_METADATA_URL": self.metadata_url,
+                "DAVBIND_BLOBS_URL": self.blobs_url}

@@ -8,11 +8,17 @@ refuses a PUT and keeps nothing.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import socket
 from collections.abc import Callable
 from typing import Any
 
+import obstore
 import pytest
+
+from davbind.storage.blobs_s3 import store_from_url
+from davbind.storage.model import Damaged
 
 Dav = Any
 
@@ -59,3 +65,23 @@ def test_put_to_unreachable_store_is_503_and_keeps_nothing(
     put = dav.request("PUT", "/f.bin", content=_body(1024 * 1024))
     assert dav.request("GET", "/f.bin").status_code == 404  # nothing committed
     assert put.status_code == 503
+
+
+def test_damaged_object_is_not_sent_whole(make_dav: Callable[..., Dav], s3_blob_url: str,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    """Content changed in the object store behind davbind's back (same size, one byte
+    flipped) fails the GET before its last chunk: the hash of the chunks, computed beside
+    the reads, is checked before the last one goes out."""
+    dav = make_dav(blobs_url=s3_blob_url)
+    large = _body(5 * 1024 * 1024 + 5)
+    assert dav.request("PUT", "/large.bin", content=large).status_code == 201
+    digest = hashlib.sha256(large).hexdigest()
+    store = store_from_url(s3_blob_url)
+    manifest = json.loads(bytes(obstore.get(store, f"{digest[:2]}/{digest[2:4]}/{digest}").bytes()))
+    damaged = bytearray(large)
+    damaged[3 * 1024 * 1024] ^= 1
+    obstore.put(store, manifest["data"], bytes(damaged))
+
+    with caplog.at_level(logging.ERROR, logger="davbind"), pytest.raises(Damaged):
+        dav.request("GET", "/large.bin")
+    assert "integrity error" in caplog.text

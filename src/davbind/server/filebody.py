@@ -14,11 +14,14 @@ leaves one of two ways, chosen by ``http.send_response``:
 Whoever sends the body closes the file: ``chunks()`` when it ends, ``close()`` else.
 
 A body that is the whole content (``digest`` given) is checked on the chunks path: each
-chunk is hashed in the reading thread as it is read, and on a mismatch the last chunk
-is not sent: the error is logged and raised, and the server, with a Content-Length it
-cannot complete, closes the connection, so the client sees a failed transfer instead of
-wrong bytes.  ``sendfile(2)`` cannot do this: the bytes never reach Python, so hashing
-them would mean reading the file a second time (``davbind fsck`` checks them instead).
+chunk is hashed in a thread of its own while the next chunk is read and this one is
+sent (hashing in the reading thread made a download from an object store wait for the
+hash between reads: reading, hashing and sending now proceed side by side, each in
+order), and on a mismatch the last chunk is not sent: the error is logged and raised,
+and the server, with a Content-Length it cannot complete, closes the connection, so the
+client sees a failed transfer instead of wrong bytes.  ``sendfile(2)`` cannot do this:
+the bytes never reach Python, so hashing them would mean reading the file a second time
+(``davbind fsck`` checks them instead).
 """
 
 from __future__ import annotations
@@ -83,10 +86,7 @@ class FileBody:
 
     def _read(self, n: int) -> bytes:
         with self._lock:
-            data = b"" if self.file.closed else self.file.read(n)
-        if self._hash is not None:
-            self._hash.update(data)  # reads are sequential: one is outstanding at a time
-        return data
+            return b"" if self.file.closed else self.file.read(n)
 
     def _check(self) -> None:
         """After the last read: the bytes read hash to ``digest`` (when given)."""
@@ -98,24 +98,34 @@ class FileBody:
         raise err
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
-        """Each chunk is read in a thread while the one before it is sent, so the disk
-        (or the page-cache copy) and the socket work at the same time.  One read is
-        outstanding at a time, so the file position stays sequential.  A file shorter
-        than ``count`` ends the iteration early (the server then sees a short body)."""
+        """Each chunk is read in a thread while the one before it is hashed (in another
+        thread) and sent, so the disk or object store, the hash and the socket work at
+        the same time.  One read is outstanding at a time, so the file position stays
+        sequential, and one hash, so the chunks enter it in order; at most three chunks
+        are held.  A file shorter than ``count`` ends the iteration early (the server
+        then sees a short body)."""
         loop = asyncio.get_running_loop()
         left = self.count
         reading = loop.run_in_executor(None, self._read, min(CHUNK, left))
+        hashing: asyncio.Future[None] | None = None
         try:
             while True:
                 chunk = await reading
                 if not chunk:
                     return
                 left -= len(chunk)
+                if left > 0:
+                    reading = loop.run_in_executor(None, self._read, min(CHUNK, left))
+                if self._hash is not None:
+                    if hashing is not None:
+                        await hashing
+                    hashing = loop.run_in_executor(None, self._hash.update, chunk)
                 if left <= 0:
+                    if hashing is not None:
+                        await hashing
                     self._check()
                     yield chunk
                     return
-                reading = loop.run_in_executor(None, self._read, min(CHUNK, left))
                 yield chunk
         finally:
             # abandoned (or cancelled) with a read in flight: the lock closes after it
