@@ -231,6 +231,9 @@ class PostgresSide:
 
     def commit(self) -> None:
         self._c.execute("COMMIT")
+        # statistics for the planner now, not at autovacuum's leisure: a listing planned
+        # without them is many times slower on a freshly filled database
+        self._c.execute("ANALYZE")
 
     def rollback(self) -> None:
         import psycopg

@@ -103,15 +103,24 @@ class PostgresTxn(PostgresLocks, PostgresAccounts, PostgresReclaim, GrantsQuerie
     def members(self, parent: int) -> Iterator[list[tuple[str, Resource]]]:
         # keyset pagination rather than a cursor: a batch is one short query, and the
         # caller may run other queries on this connection between batches
+        # The page of bindings is cut (index order, LIMIT) before the join: planned
+        # without statistics (a freshly filled database, before autovacuum's first
+        # ANALYZE), the join came first and read every member after ``after`` for each
+        # batch, quadratic in the collection's size (6.7 ms a batch instead of 0.6)
         make = Resource._make
+        page = ("SELECT segment, child FROM bindings WHERE parent = %s{} "
+                "ORDER BY segment LIMIT %s")  # fmt: skip
+        join = (f"SELECT b.segment, {_COLS} FROM ({{}}) b JOIN resources r "
+                "ON r.key = b.child ORDER BY b.segment")  # fmt: skip
+        first, rest = join.format(page.format("")), join.format(page.format(" AND segment > %s"))
         after: str | None = None
+        args: tuple[object, ...]
         while True:
-            rows = self._c.execute(
-                f"SELECT b.segment, {_COLS} FROM bindings b JOIN resources r "
-                "ON r.key = b.child WHERE b.parent = %s AND (%s::text IS NULL OR "
-                "b.segment > %s) ORDER BY b.segment LIMIT %s",
-                (parent, after, after, MEMBER_BATCH),
-            ).fetchall()
+            if after is None:
+                query, args = first, (parent, MEMBER_BATCH)
+            else:
+                query, args = rest, (parent, after, MEMBER_BATCH)
+            rows = self._c.execute(query, args).fetchall()
             if not rows:
                 return
             yield [(row[0], make(row[1:])) for row in rows]
