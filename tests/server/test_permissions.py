@@ -224,6 +224,19 @@ def test_quota_counts_what_the_owner_owns_wherever_it_is_written(team: Team) -> 
     team.req("alice", "PUT", OWN + "small.txt", 507, b"x" * 200)
 
 
+def test_a_large_upload_past_the_quota_is_refused_before_its_body(team: Team) -> None:
+    """The declared length decides before the body is read (the refusal names the
+    declared size: the check at commit would not), and nothing is stored."""
+    with team.server.services.store.write() as txn:
+        txn.set_quota("alice", 100_000)
+    r = team.req("bob", "PUT", SHARED["bob"] + "huge.bin", None, b"z" * 200_000)
+    assert r.status_code == 507 and "quota-not-exceeded" in r.text
+    assert "200000 bytes would take alice past their quota" in r.text
+    team.req("alice", "GET", OWN + "huge.bin", 404)
+    with team.server.services.store.read() as txn:
+        assert txn.usage("alice") == len(b"original")
+
+
 def test_privilege_properties(team: Team) -> None:
     props = (b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:oc="http://owncloud.org/ns">'
              b"<D:prop><D:current-user-privilege-set/><D:owner/><D:current-user-principal/>"

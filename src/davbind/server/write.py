@@ -29,7 +29,7 @@ from davbind.server.read import entity_headers
 from davbind.server.services import Services
 from davbind.server.target import Target, locate
 from davbind.storage.interface import INLINE_MAX, BlobStore, Txn, Upload
-from davbind.storage.model import Resource
+from davbind.storage.model import QuotaExceeded, Resource
 from davbind.storage.sharing import end_orphaned_shares
 
 WRITE_BATCH = 2 * 1024 * 1024
@@ -150,6 +150,19 @@ def _check_put(request: Request, txn: Txn) -> Target:
     return target
 
 
+def _check_room(txn: Txn, target: Target, declared: int) -> None:
+    """507 before the body is read when its declared length would take the owner past
+    their quota (RFC 4331 §6); the commit checks again, with the real size."""
+    holder = target.resource if target.resource is not None else target.parent
+    owner = holder.owner if holder is not None else None
+    if owner is None:
+        return
+    limit = txn.quota(owner)
+    replaced = target.resource.size if target.resource is not None else 0
+    if limit is not None and txn.usage(owner) - replaced + declared > limit:
+        raise QuotaExceeded(f"{declared} bytes would take {owner} past their quota of {limit}")
+
+
 MTIME = "x-oc-mtime"
 
 
@@ -184,7 +197,12 @@ async def put(services: Services, request: Request) -> Response:
     if declared is None or declared > INLINE_MAX:
         # refuse before receiving a large body; a small one is checked once, when it is
         # committed, like every body
-        await services.threads.read(lambda txn: _check_put(request, txn))
+        def check(txn: Txn) -> None:
+            target = _check_put(request, txn)
+            if declared is not None:
+                _check_room(txn, target, declared)
+
+        await services.threads.read(check)
     mtime = _client_mtime(request)
     feeder = _UploadFeeder(services.blobs)
     try:
