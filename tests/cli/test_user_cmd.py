@@ -56,13 +56,19 @@ def test_passwd_list_and_remove(tmp_path: Path) -> None:
     finally:
         store.close()
     assert "alice\t" in run(data, "list").output
+    run(data, "add", "bob", "--password-stdin", stdin="pw\n")
+    shared = CliRunner().invoke(cli, ["share", "/home/bob", "--with", "alice", "--data", str(data)])
+    assert shared.exit_code == 0, shared.output
+    assert run(data, "quota", "alice", "1G").exit_code == 0
     assert run(data, "remove", "alice").exit_code == 0
-    assert run(data, "list").output == ""
+    assert run(data, "list").output.startswith("bob\t")
     store = _store(data)
     try:
         with store.read() as txn:  # the home stays (no --purge); the alias goes
             txn.resolve((*HOME_PARENT, "alice"))
             assert txn.lookup(txn.resolve(ALIAS_PARENT).key, "alice") is None
+            # her grants and quota go: a later alice inherits no share
+            assert txn.grants_to("alice") == [] and txn.quota("alice") is None
     finally:
         store.close()
 

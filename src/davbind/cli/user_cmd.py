@@ -23,6 +23,7 @@ import click
 
 from davbind.storage.accounts import AppToken, BadUserName, TokenScope, User, check_user_name
 from davbind.storage.credentials import hash_password, mint_token, token_digest
+from davbind.storage.grants import Privilege
 from davbind.storage.homes import ALIAS_PARENT, HOME_PARENT, make_home, remove_home
 from davbind.storage.interface import MetadataStore, Txn
 from davbind.storage.model import AlreadyExists, NotFound, StorageError
@@ -237,6 +238,9 @@ def remove_cmd(name: str, purge: bool, data_dir: Path) -> None:
 
     def remove(txn: Txn) -> None:
         txn.remove_user(name)
+        for grant in txn.grants_to(name):  # a later user of that name inherits nothing
+            txn.set_grant(grant.key, name, Privilege.NONE)
+        txn.set_quota(name, None)
         remove_home(txn, name, purge=purge)
 
     _write(data_dir, remove)
