@@ -443,3 +443,14 @@ def test_deleting_a_shared_folder_ends_its_shares(team: Team) -> None:
     # what carol shared with alice (bound into Project) is carol's and stays
     team.req("carol", "GET", "/home/carol/Private/secret.txt", 200)
     assert team.req("alice", "GET", "/home/alice/Shared/Private/secret.txt", 200).content
+
+
+def test_json_and_propname_listings_leave_out_the_unreadable_too(team: Team) -> None:
+    as_json = team.req("bob", "PROPFIND", SHARED["bob"], 207,
+                       headers={**BIND_PROPFIND, "Accept": "application/json"})  # fmt: skip
+    text = json.dumps(as_json.json())
+    assert "doc.txt" in text and "carols" not in text and "secret" not in text
+    names = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:propname/>'
+             "</D:propfind>").encode()  # fmt: skip
+    listing = team.req("bob", "PROPFIND", SHARED["bob"], 207, names, {"Depth": "1"}).text
+    assert "doc.txt" in listing and "carols" not in listing
