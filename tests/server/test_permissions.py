@@ -450,7 +450,7 @@ def test_json_and_propname_listings_leave_out_the_unreadable_too(team: Team) -> 
                        headers={**BIND_PROPFIND, "Accept": "application/json"})  # fmt: skip
     text = json.dumps(as_json.json())
     assert "doc.txt" in text and "carols" not in text and "secret" not in text
-    names = ('<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:propname/>'
-             "</D:propfind>").encode()  # fmt: skip
+    names = (b'<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:propname/>'
+             b"</D:propfind>")  # fmt: skip
     listing = team.req("bob", "PROPFIND", SHARED["bob"], 207, names, {"Depth": "1"}).text
     assert "doc.txt" in listing and "carols" not in listing
