@@ -454,3 +454,22 @@ def test_json_and_propname_listings_leave_out_the_unreadable_too(team: Team) -> 
              b"</D:propfind>")  # fmt: skip
     listing = team.req("bob", "PROPFIND", SHARED["bob"], 207, names, {"Depth": "1"}).text
     assert "doc.txt" in listing and "carols" not in listing
+
+
+def test_a_refusal_names_the_resource_and_the_missing_privileges(team: Team) -> None:
+    """RFC 3744 §7.1.1: ``DAV:need-privileges`` holds one ``DAV:resource`` (an href and
+    a privilege) per privilege missing."""
+    import xml.etree.ElementTree as ET
+
+    r = team.req("carol", "PUT", SHARED["carol"] + "doc.txt", 403, b"no")
+    need = ET.fromstring(r.content).find("{DAV:}need-privileges")
+    assert need is not None
+    pairs = [(res.findtext("{DAV:}href"), [p.tag for p in res.find("{DAV:}privilege") or []])
+             for res in need.findall("{DAV:}resource")]  # fmt: skip
+    assert pairs == [(SHARED["carol"] + "doc.txt", ["{DAV:}write-content"])]
+    r = team.req("carol", "MOVE", SHARED["carol"] + "doc.txt", 403,
+                 headers={"Destination": "/home/carol/doc.txt"})  # fmt: skip
+    need = ET.fromstring(r.content).find("{DAV:}need-privileges")
+    assert need is not None
+    hrefs_ = [res.findtext("{DAV:}href") for res in need.findall("{DAV:}resource")]
+    assert hrefs_ == [SHARED["carol"]]  # unbind on the source's collection

@@ -64,6 +64,8 @@ class DAVError(Exception):
     conditions: tuple[str, ...] = ()
     hrefs: tuple[str, ...] = field(default=())
     headers: tuple[tuple[str, str], ...] = field(default=())
+    privileges: tuple[str, ...] = field(default=())
+    """For ``need-privileges``: the privileges missing on ``hrefs[0]`` (RFC 3744 §7.1.1)."""
 
     def __str__(self) -> str:
         cond = f" [{', '.join(self.conditions)}]" if self.conditions else ""

@@ -45,12 +45,29 @@ def status_response(href: str, status: int, error: str = "", description: str = 
     )
 
 
+DAVBIND_PRIVILEGES = frozenset({"share"})
+"""Privileges of davbind's own namespace (``urn:davbind``); the others are RFC 3744's."""
+
+
+def _need_privileges(resource: str, privileges: tuple[str, ...]) -> str:
+    """RFC 3744 §7.1.1: one ``<D:resource>`` (an href and a privilege) per privilege."""
+    inner = []
+    for name in privileges:
+        element = (f'<m:{name} xmlns:m="urn:davbind"/>' if name in DAVBIND_PRIVILEGES
+                   else f"<D:{name}/>")  # fmt: skip
+        inner.append(f"<D:resource><D:href>{escape_text(resource)}</D:href>"
+                     f"<D:privilege>{element}</D:privilege></D:resource>")  # fmt: skip
+    return f"<D:need-privileges>{''.join(inner)}</D:need-privileges>"
+
+
 def condition_xml(err: DAVError) -> str:
     """The condition elements of ``err`` (the first one carries the hrefs, RFC 4918 §16)."""
     parts = []
     for i, name in enumerate(err.conditions):
         hrefs = err.hrefs if i == 0 else ()
-        if hrefs:
+        if name == "need-privileges" and hrefs and err.privileges:
+            parts.append(_need_privileges(hrefs[0], err.privileges))
+        elif hrefs:
             inner = "".join(f"<D:href>{escape_text(h)}</D:href>" for h in hrefs)
             parts.append(f"<D:{name}>{inner}</D:{name}>")
         else:

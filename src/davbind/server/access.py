@@ -250,6 +250,7 @@ def require(privileges: Privilege, wanted: Privilege, segments: tuple[str, ...],
     if missing:
         if access is not None:
             log_in(access)
-        names = ", ".join(privilege_names(missing))
-        raise DAVError(403, f"you lack the {names} privilege on {href(segments, collection)}",
-                       ("need-privileges",))
+        names = privilege_names(missing)
+        where = href(segments, collection)
+        raise DAVError(403, f"you lack the {', '.join(names)} privilege on {where}",
+                       ("need-privileges",), hrefs=(where,), privileges=tuple(names))
