@@ -60,6 +60,9 @@ def test_passwd_list_and_remove(tmp_path: Path) -> None:
     shared = CliRunner().invoke(cli, ["share", "/home/bob", "--with", "alice", "--data", str(data)])
     assert shared.exit_code == 0, shared.output
     assert run(data, "quota", "alice", "1G").exit_code == 0
+    listed = CliRunner().invoke(cli, ["shares", "--data", str(data)])
+    assert listed.output == "/home/bob/\talice\tread,write-content,write-properties,bind,unbind\n"
+    assert CliRunner().invoke(cli, ["shares", "--user", "alice", "--data", str(data)]).output == ""
     assert run(data, "remove", "alice").exit_code == 0
     assert run(data, "list").output.startswith("bob\t")
     store = _store(data)

@@ -473,3 +473,18 @@ def test_a_refusal_names_the_resource_and_the_missing_privileges(team: Team) -> 
     assert need is not None
     hrefs_ = [res.findtext("{DAV:}href") for res in need.findall("{DAV:}resource")]
     assert hrefs_ == [SHARED["carol"]]  # unbind on the source's collection
+
+
+def test_each_user_lists_their_shares(team: Team) -> None:
+    url = "/.well-known/davbind/shares"
+    alice = team.req("alice", "GET", url, 200).json()
+    assert {"path": OWN, "with": "bob", "access": "write"} in alice["shared_by_me"]
+    assert {"path": OWN, "with": "carol", "access": "read"} in alice["shared_by_me"]
+    assert alice["shared_with_me"] == [
+        {"path": "/home/alice/Shared/Private/", "owner": "carol", "access": "read"}]
+    bob = team.req("bob", "GET", url, 200).json()
+    assert bob == {"shared_by_me": [], "shared_with_me": [
+        {"path": SHARED["bob"], "owner": "alice", "access": "write"}]}
+    dave = team.req("dave", "GET", url, 200).json()
+    assert dave == {"shared_by_me": [], "shared_with_me": []}
+    team.req(None, "GET", url, 401)

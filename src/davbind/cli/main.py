@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("davbind.cli.migrate_cmd", "migrate_cmd"),
     "user": ("davbind.cli.user_cmd", "user"),
     "share": ("davbind.cli.share_cmd", "share_cmd"),
+    "shares": ("davbind.cli.share_cmd", "shares_cmd"),
     "get": (TRANSFER, "get_cmd"),
     "put": (TRANSFER, "put_cmd"),
     **{name: (CLIENT, f"{name}_cmd") for name in (

@@ -7,6 +7,7 @@ the server does; the server sees each change with its next request.
     davbind share /home/alice/Project --with carol --read-only
     davbind share /home/alice/Project --with bob --revoke
     davbind share /public --with '*'                          # every signed-in user
+    davbind shares [--user alice]                             # list the grants
 
 Exit status: 0 done, 1 refused (unknown path or user), 2 bad usage.
 """
@@ -17,10 +18,10 @@ from pathlib import Path
 
 import click
 
-from davbind.cli.user_cmd import DATA, _fail, _write
+from davbind.cli.user_cmd import DATA, _fail, _read, _write
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import href, split_path
-from davbind.storage.grants import AUTHENTICATED, READ_WRITE, Privilege
+from davbind.storage.grants import AUTHENTICATED, READ_WRITE, Privilege, privilege_names
 from davbind.storage.interface import Txn
 from davbind.storage.sharing import share, unshare
 
@@ -62,3 +63,25 @@ def share_cmd(path: str, principal: str, read_only: bool, revoke: bool, allow_re
         return f"shared with {principal} at {href(made.bound_at, True)}"
 
     click.echo(_write(data_dir, work))
+
+
+@click.command("shares")
+@click.option("--user", "owner", default=None, help="Only what this user owns.")
+@DATA
+def shares_cmd(owner: str | None, data_dir: Path) -> None:
+    """List every grant: path, grantee ('*': every signed-in user), privileges."""
+    from davbind.server.liveprops import canonical_path  # the path parent-set names
+
+    def rows(txn: Txn) -> list[str]:
+        out = []
+        for grant in txn.grants_by_owner(owner):
+            path = canonical_path(txn, grant.key)
+            if path is None:
+                continue
+            who = "*" if grant.principal == AUTHENTICATED else grant.principal
+            names = ",".join(privilege_names(grant.privileges))
+            out.append(f"{href(path, txn.get(grant.key).is_collection)}\t{who}\t{names}")
+        return out
+
+    for line in _read(data_dir, rows):
+        click.echo(line)

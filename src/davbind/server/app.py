@@ -31,13 +31,13 @@ from davbind.protocol.multistatus import error_document
 from davbind.server import (
     bindings,
     copymove,
-    json_schema,
     locks,
     problem,
     propfind,
     proppatch,
     read,
     shares,
+    wellknown,
     write,
 )
 from davbind.server.access import UNRESTRICTED
@@ -82,8 +82,8 @@ Handler = Callable[[Services, Request], Awaitable[Response]]
 
 HANDLERS: dict[str, Handler] = {
     "OPTIONS": read.options,
-    "GET": json_schema.get,  # the schemas' URLs, then the store (read.get)
-    "HEAD": json_schema.get,
+    "GET": wellknown.get,  # davbind's own URLs, then the store (read.get)
+    "HEAD": wellknown.get,
     "PUT": write.put,
     "DELETE": write.delete,
     "MKCOL": write.mkcol,

@@ -15,7 +15,6 @@ import json
 from typing import Any
 
 from davbind.protocol.errors import DAVError
-from davbind.server import read
 from davbind.server.http import Request, Response
 from davbind.server.services import Services
 
@@ -157,11 +156,13 @@ def text(name: str) -> str:
     return json.dumps(SCHEMAS[name], indent=2, ensure_ascii=False) + "\n"
 
 
+def is_schema_path(segments: tuple[str, ...]) -> bool:
+    return segments[:3] == _SEGMENTS and len(segments) == 4
+
+
 async def get(services: Services, request: Request) -> Response:
-    """GET/HEAD: a schema under ``SCHEMA_PATH``, anything else from the store."""
+    """GET/HEAD of a schema under ``SCHEMA_PATH`` (``wellknown.get`` routes here)."""
     segs = request.segments
-    if segs[:3] != _SEGMENTS or len(segs) != 4:
-        return await read.get(services, request)
     if segs[3] not in SCHEMAS:
         raise DAVError(404, f"no schema named {segs[3]!r}; there are {', '.join(SCHEMAS)}")
     body = text(segs[3]).encode()

@@ -7,6 +7,11 @@ the resource at ``path`` (an owner has it), and grants no privilege it does not 
 itself.  The answer is 200 with ``{"path", "with", "access", "bound_at"}``: where the
 resource now appears in the recipient's space (``null`` for ``*`` or a revocation).
 What it does is ``storage.sharing``'s, the same as ``davbind share``'s.
+
+``GET`` of the same URL lists the caller's shares, as JSON: ``shared_by_me`` (what they
+own and granted, ``{"path", "with", "access"}``) and ``shared_with_me`` (``{"path",
+"owner", "access"}``, ``path`` where it appears in their space).  ``access`` is ``read``,
+``write`` or the list of privilege names for any other grant.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import href, split_path
 from davbind.server.access import PathAccess, Privilege
 from davbind.server.http import Request, Response
+from davbind.server.liveprops import canonical_path
 from davbind.server.services import Services
-from davbind.storage.grants import AUTHENTICATED, READ_WRITE
+from davbind.storage.grants import AUTHENTICATED, READ_WRITE, privilege_names
+from davbind.storage.homes import HOME_PARENT
 from davbind.storage.interface import Txn
-from davbind.storage.sharing import share, unshare
+from davbind.storage.sharing import SHARED, share, unshare
 
 URL = "/.well-known/davbind/shares"
+SEGMENTS = (".well-known", "davbind", "shares")
 ACCESS = {"read": Privilege.READ, "write": READ_WRITE, "none": Privilege.NONE}
 
 
@@ -67,4 +75,60 @@ async def post(services: Services, request: Request) -> Response:
         return {"path": href(segments, False), "with": who, "access": access, "bound_at": bound}
 
     answer = await services.threads.write(work)
+    return Response(200, [("Content-Type", "application/json")], json.dumps(answer).encode())
+
+
+def _access_name(privileges: Privilege) -> str | list[str]:
+    for name, held in ACCESS.items():
+        if held == privileges:
+            return name
+    return privilege_names(privileges)
+
+
+def _where(txn: Txn, paths: PathAccess, key: int) -> str | None:
+    """Where the principal reaches ``key``: a binding in their ``Shared/``, or its
+    canonical path when they can read it there."""
+    user = paths.access.user
+    home = (*HOME_PARENT, user)
+    found = []
+    for parent, segment in txn.parents(key):
+        path = canonical_path(txn, parent)
+        if path is not None and user is not None and path[: len(home)] == home:
+            found.append((path != (*home, SHARED), (*path, segment)))
+    for _, full in sorted(found):  # its binding in Shared/ first
+        if paths.readable_at(full):
+            return href(full, txn.get(key).is_collection)
+    path = canonical_path(txn, key)
+    if path is not None and paths.readable_at(path):
+        return href(path, txn.get(key).is_collection)
+    return None
+
+
+async def listing(services: Services, request: Request) -> Response:
+    user = request.access.user
+    if user is None:
+        raise DAVError(403, "log in to list your shares")
+
+    def work(txn: Txn) -> dict[str, object]:
+        paths = PathAccess(txn, request.access)
+        mine = []
+        for grant in txn.grants_by_owner(user):
+            path = canonical_path(txn, grant.key)
+            if path is None:
+                continue
+            who = "*" if grant.principal == AUTHENTICATED else grant.principal
+            mine.append({"path": href(path, txn.get(grant.key).is_collection), "with": who,
+                         "access": _access_name(grant.privileges)})  # fmt: skip
+        theirs = []
+        for principal in (user, AUTHENTICATED):
+            for grant in txn.grants_to(principal):
+                owner = txn.get(grant.key).owner
+                where = _where(txn, paths, grant.key)
+                if owner == user or where is None:
+                    continue
+                theirs.append({"path": where, "owner": owner,
+                               "access": _access_name(grant.privileges)})  # fmt: skip
+        return {"shared_by_me": mine, "shared_with_me": theirs}
+
+    answer = await services.threads.read(work)
     return Response(200, [("Content-Type", "application/json")], json.dumps(answer).encode())

@@ -93,6 +93,10 @@ class GrantsTxn(Protocol):
         """Every grant to ``principal``."""
         ...
 
+    def grants_by_owner(self, owner: str | None) -> list[Grant]:
+        """Every grant on a resource ``owner`` owns (None: every grant there is)."""
+        ...
+
     def set_grant(self, key: int, principal: str, privileges: Privilege) -> None:
         """Replace ``principal``'s grant on ``key``; ``Privilege.NONE`` removes it."""
         ...
@@ -164,6 +168,14 @@ class GrantsQueries:
         rows = self._c.execute(
             f"SELECT key, principal, privs FROM grants WHERE principal={self._P} ORDER BY key",
             (principal,),
+        ).fetchall()
+        return [Grant(int(k), str(p), Privilege(int(v))) for k, p, v in rows]
+
+    def grants_by_owner(self, owner: str | None) -> list[Grant]:
+        where, args = ("", ()) if owner is None else (f" WHERE r.owner={self._P}", (owner,))
+        rows = self._c.execute(
+            "SELECT g.key, g.principal, g.privs FROM grants g JOIN resources r ON r.key = g.key"
+            f"{where} ORDER BY g.key, g.principal", args,
         ).fetchall()
         return [Grant(int(k), str(p), Privilege(int(v))) for k, p, v in rows]
 
