@@ -488,3 +488,16 @@ def test_each_user_lists_their_shares(team: Team) -> None:
     dave = team.req("dave", "GET", url, 200).json()
     assert dave == {"shared_by_me": [], "shared_with_me": []}
     team.req(None, "GET", url, 401)
+
+
+def test_a_shared_home_stays_bound_whatever_is_deleted(team: Team) -> None:
+    """A home is bound by the server's /home/ (and its alias), not by a collection of its
+    owner: sharing it must not make it look orphaned when a delete looks for shares to
+    end."""
+    with team.server.services.store.write() as txn:
+        share(txn, ("home", "dave"), "bob", Privilege.READ)
+    team.req("dave", "PUT", "/home/dave/x.txt", 201, b"x")
+    team.req("alice", "DELETE", OWN + "doc.txt", 204)  # any binding-removing request
+    team.req("dave", "GET", "/home/dave/x.txt", 200)
+    team.req("bob", "GET", "/home/bob/Shared/dave/x.txt", 200)
+    team.req("dave", "PROPFIND", "/remote.php/dav/files/dave/", 207, headers={"Depth": "0"})

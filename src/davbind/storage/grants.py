@@ -104,8 +104,10 @@ class GrantsTxn(Protocol):
     def set_owner(self, key: int, owner: str | None) -> None: ...
 
     def orphaned_shares(self) -> list[int]:
-        """Resources with grants that no collection of their owner binds any more (the
-        owner deleted or moved away their last binding): ``sharing.end_orphaned_shares``."""
+        """Resources with grants bound only in other users' collections: no collection of
+        their owner (nor of the server, such as ``/home`` for a home) binds them any more,
+        the owner having deleted or moved away their last binding
+        (``sharing.end_orphaned_shares``)."""
         ...
 
     def usage(self, user: str) -> int:
@@ -197,7 +199,8 @@ class GrantsQueries:
         rows = self._c.execute(
             "SELECT DISTINCT g.key FROM grants g JOIN resources r ON r.key = g.key "
             "WHERE r.owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM bindings b "
-            "JOIN resources p ON p.key = b.parent WHERE b.child = g.key AND p.owner = r.owner)"
+            "JOIN resources p ON p.key = b.parent WHERE b.child = g.key "
+            "AND (p.owner = r.owner OR p.owner IS NULL))"
         ).fetchall()
         return sorted(int(k) for (k,) in rows)
 

@@ -100,8 +100,9 @@ def unshare(txn: Txn, segments: Sequence[str], principal: str) -> bool:
 
 
 def end_orphaned_shares(txn: Txn) -> int:
-    """End the shares of every resource whose owner no longer binds it in a collection of
-    their own: remove its grants and every binding of it in others' collections.  Repeats
+    """End the shares of every resource bound only in other users' collections (its owner
+    no longer binds it in a collection of their own, and the server binds it nowhere):
+    remove its grants and every binding of it in those collections.  Repeats
     until none is left (ending one share may orphan a shared resource inside it).
     Returns how many resources lost their shares."""
     ended = 0
@@ -119,8 +120,8 @@ def end_orphaned_shares(txn: Txn) -> int:
             for principal in txn.grants_on([key]).get(key, {}):
                 txn.set_grant(key, principal, Privilege.NONE)
             for parent, segment in txn.parents(key):
-                try:
-                    if txn.get(parent).owner != resource.owner:
+                try:  # only other users' bindings: none of the server's is left
+                    if txn.get(parent).owner not in (resource.owner, None):
                         txn.unbind(parent, segment)
                 except NotFound:  # reclaimed by an unbind before it
                     continue
