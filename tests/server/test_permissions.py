@@ -501,3 +501,28 @@ def test_a_shared_home_stays_bound_whatever_is_deleted(team: Team) -> None:
     team.req("dave", "GET", "/home/dave/x.txt", 200)
     team.req("bob", "GET", "/home/bob/Shared/dave/x.txt", 200)
     team.req("dave", "PROPFIND", "/remote.php/dav/files/dave/", 207, headers={"Depth": "0"})
+
+
+def test_nobody_removes_the_collections_that_hold_the_homes(tmp_path: Path) -> None:
+    """With anonymous writes allowed, an anonymous request may change the server's tree,
+    the root included, but never remove /home/ or /remote.php/ (every home with them)."""
+    team = Team(tmp_path / "open", allow_anonymous_write=True)
+    try:
+        unbind = (b'<?xml version="1.0"?><D:unbind xmlns:D="DAV:"><D:segment>home'
+                  b"</D:segment></D:unbind>")  # fmt: skip
+        rebind = (b'<?xml version="1.0"?><D:rebind xmlns:D="DAV:"><D:segment>h</D:segment>'
+                  b"<D:href>/home/</D:href></D:rebind>")  # fmt: skip
+        team.req(None, "MKCOL", "/scratch/", 201)
+        for who in (None, "alice"):
+            team.req(who, "DELETE", "/home/", 403)
+            team.req(who, "DELETE", "/remote.php/", 403)
+            team.req(who, "MOVE", "/home/", 403, headers={"Destination": "/scratch/h/"})
+            team.req(who, "UNBIND", "/", 403, unbind)
+            team.req(who, "REBIND", "/scratch/", 403, rebind)
+            team.req(who, "COPY", "/scratch/", 403,
+                     headers={"Destination": "/home/", "Overwrite": "T"})  # fmt: skip
+        team.req(None, "DELETE", "/scratch/", 204)  # the rest of the root is theirs
+        assert team.content(OWN + "doc.txt") == b"original"
+        team.req("bob", "GET", SHARED["bob"] + "doc.txt", 200)
+    finally:
+        team.close()

@@ -242,6 +242,14 @@ def log_in(access: Access) -> None:
         raise DAVError(401, "log in to use this", headers=CHALLENGES)
 
 
+def keep_holders(access: Access, segments: tuple[str, ...]) -> None:
+    """403 for removing or replacing the binding of a collection that holds the homes
+    (``HOLDERS``): whoever may unbind in the root must not take every home with it."""
+    if not access.unrestricted and tuple(segments) in HOLDERS:
+        raise DAVError(403, f"{href(segments, True)} holds the users' homes and stays",
+                       ("need-privileges",))
+
+
 def require(privileges: Privilege, wanted: Privilege, segments: tuple[str, ...],
             collection: bool = True, access: Access | None = None) -> None:  # fmt: skip
     """403 with ``DAV:need-privileges`` (RFC 3744 §7.1.1) unless ``wanted`` is held

@@ -18,7 +18,7 @@ from davbind.protocol.errors import DAVError
 from davbind.protocol.headers import SimpleRef, parse_overwrite, parse_simple_ref
 from davbind.protocol.paths import check_segment, href, split_path
 from davbind.protocol.xmlbody import parse_bind, parse_rebind, parse_unbind
-from davbind.server.access import PathAccess, Privilege
+from davbind.server.access import PathAccess, Privilege, keep_holders
 from davbind.server.http import Request, Response
 from davbind.server.lock_rules import Guard, release_locks_through
 from davbind.server.services import Services
@@ -154,6 +154,8 @@ async def bind(services: Services, request: Request) -> Response:
         if existing is not None and not parse_overwrite(overwrite_header):
             raise DAVError(412, "a binding with that segment exists", ("can-overwrite",))
         member = (*request.segments, segment)
+        if existing is not None:
+            keep_holders(request.access, member)
         refuse_loop(services, txn, coll, source)
         guard = Guard(request, txn)
         guard.modify(coll, "locked-update-allowed")
@@ -188,6 +190,7 @@ async def unbind(services: Services, request: Request) -> Response:
             raise DAVError(409, exc.message, ("unbind-source-exists",)) from exc
         if txn.lookup(coll.key, segment) is None:
             raise DAVError(409, "no binding with that segment", ("unbind-source-exists",))
+        keep_holders(request.access, (*request.segments, segment))
         guard = Guard(request, txn)
         guard.modify(coll, "locked-update-allowed")
         guard.unmap(coll.key, segment, "protected-url-deletion-allowed")
@@ -221,6 +224,8 @@ async def rebind(services: Services, request: Request) -> Response:
         existing = txn.lookup(coll.key, segment)
         if existing is not None and not parse_overwrite(overwrite_header):
             raise DAVError(412, "a binding with that segment exists", ("can-overwrite",))
+        if existing is not None:
+            keep_holders(request.access, member)
         refuse_loop(services, txn, coll, moving)
         if existing is not None and existing.key != moving.key:
             refuse_replacing_ancestor(txn, existing, moving)

@@ -20,6 +20,7 @@ from davbind.server.access import (
     PathAccess,
     Privilege,
     Step,
+    keep_holders,
     log_in,
     require,
 )
@@ -57,7 +58,10 @@ class Target:
                 self.access)  # fmt: skip
 
     def need_parent(self, wanted: Privilege) -> None:
-        """403 unless the request holds ``wanted`` on the parent collection."""
+        """403 unless the request holds ``wanted`` on the parent collection (and never
+        for unbinding a collection that holds the homes)."""
+        if Privilege.UNBIND in wanted and self.resource is not None:
+            keep_holders(self.access, self.segments)
         require(self.parent_step.privileges, wanted, self.segments[:-1], True, self.access)
 
     def readable(self, message: str = "not found") -> Resource:
