@@ -521,7 +521,13 @@ def test_nobody_removes_the_collections_that_hold_the_homes(tmp_path: Path) -> N
             team.req(who, "REBIND", "/scratch/", 403, rebind)
             team.req(who, "COPY", "/scratch/", 403,
                      headers={"Destination": "/home/", "Overwrite": "T"})  # fmt: skip
-        team.req(None, "DELETE", "/scratch/", 204)  # the rest of the root is theirs
+        deep = {"Depth": "infinity", "Timeout": "Second-60"}
+        team.req(None, "LOCK", "/", 403, LOCK, deep)  # it would cover every home
+        team.req(None, "LOCK", "/scratch/", 200, LOCK, deep)
+        team.req("alice", "PUT", OWN + "doc.txt", 204, b"original")  # not locked
+        team.req(None, "DELETE", "/scratch/", 423)  # locked: the lock is real
+        team.req(None, "MKCOL", "/scratch2/", 201)  # the rest of the root is theirs
+        team.req(None, "DELETE", "/scratch2/", 204)
         assert team.content(OWN + "doc.txt") == b"original"
         team.req("bob", "GET", SHARED["bob"] + "doc.txt", 200)
     finally:

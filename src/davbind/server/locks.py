@@ -16,7 +16,7 @@ from davbind.protocol.headers import Depth, parse_depth, parse_lock_token_header
 from davbind.protocol.multistatus import END, START, status_response
 from davbind.protocol.paths import lock_path
 from davbind.protocol.xmlbody import LockInfo, parse_lockinfo
-from davbind.server.access import PathAccess, Privilege
+from davbind.server.access import HOLDERS, PathAccess, Privilege
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import activelock
 from davbind.server.lock_rules import Guard, covering_locks, lock_href
@@ -84,6 +84,11 @@ def _lock(txn: Txn, request: Request, info: LockInfo | None, timeout: int) -> Re
         resource = target.resource
         guard.check_if()
     infinite = depth is Depth.INFINITY and resource.is_collection
+    if infinite and not request.access.unrestricted and (
+        not request.segments or request.segments in HOLDERS
+    ):  # it would lock every home below, which no one request may write
+        raise DAVError(403, "a Depth: infinity lock here would cover the users' homes",
+                       ("need-privileges",))
     conflicts = [
         lk for lk in covering_locks(txn, resource.key) if lk.exclusive or exclusive
     ]
