@@ -532,3 +532,16 @@ def test_nobody_removes_the_collections_that_hold_the_homes(tmp_path: Path) -> N
         team.req("bob", "GET", SHARED["bob"] + "doc.txt", 200)
     finally:
         team.close()
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b"[]", b'{"path": "/home/alice/Project/"}', b'{"path": 1, "with": "bob"}',
+    b'{"path": "/home/alice/Project/", "with": "bob", "access": []}',
+    b'{"path": "/home/alice/Project/", "with": "bob", "access": "all"}',
+    b"[" * 20000 + b"]" * 20000,
+])  # fmt: skip
+def test_a_bad_share_request_is_400_and_changes_nothing(team: Team, body: bytes) -> None:
+    r = team.req("alice", "POST", "/.well-known/davbind/shares", 400, body)
+    assert "500" not in r.text
+    with team.server.services.store.read() as txn:
+        assert [g.principal for g in txn.grants_by_owner("alice")] == ["bob", "carol"]

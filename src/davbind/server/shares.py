@@ -37,12 +37,13 @@ ACCESS = {"read": Privilege.READ, "write": READ_WRITE, "none": Privilege.NONE}
 def _parse(body: bytes) -> tuple[tuple[str, ...], str, str]:
     try:
         doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise DAVError(400, f"the body is not JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise DAVError(400, "the body must be a JSON object")
     path, who, access = doc.get("path"), doc.get("with"), doc.get("access", "write")
-    if not isinstance(path, str) or not isinstance(who, str) or access not in ACCESS:
+    if (not isinstance(path, str) or not isinstance(who, str) or not isinstance(access, str)
+            or access not in ACCESS):  # fmt: skip
         raise DAVError(400, 'expected {"path": str, "with": str, "access": '
                             '"read" | "write" | "none"}')  # fmt: skip
     return split_path(path), who, str(access)
