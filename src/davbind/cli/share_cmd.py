@@ -70,18 +70,11 @@ def share_cmd(path: str, principal: str, read_only: bool, revoke: bool, allow_re
 @DATA
 def shares_cmd(owner: str | None, data_dir: Path) -> None:
     """List every grant: path, grantee ('*': every signed-in user), privileges."""
-    from davbind.server.liveprops import canonical_path  # the path parent-set names
+    from davbind.server.shares import granted  # the listing the HTTP API gives too
 
     def rows(txn: Txn) -> list[str]:
-        out = []
-        for grant in txn.grants_by_owner(owner):
-            path = canonical_path(txn, grant.key)
-            if path is None:
-                continue
-            who = "*" if grant.principal == AUTHENTICATED else grant.principal
-            names = ",".join(privilege_names(grant.privileges))
-            out.append(f"{href(path, txn.get(grant.key).is_collection)}\t{who}\t{names}")
-        return out
+        return [f"{path}\t{who}\t{','.join(privilege_names(grant.privileges))}"
+                for path, who, grant in granted(txn, owner)]  # fmt: skip
 
     for line in _read(data_dir, rows):
         click.echo(line)

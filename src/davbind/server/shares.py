@@ -17,14 +17,15 @@ own and granted, ``{"path", "with", "access"}``) and ``shared_with_me`` (``{"pat
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import href, split_path
-from davbind.server.access import PathAccess, Privilege
+from davbind.server.access import PathAccess, Privilege, require
 from davbind.server.http import Request, Response
 from davbind.server.liveprops import canonical_path
 from davbind.server.services import Services
-from davbind.storage.grants import AUTHENTICATED, READ_WRITE, privilege_names
+from davbind.storage.grants import AUTHENTICATED, READ_WRITE, Grant, privilege_names
 from davbind.storage.homes import HOME_PARENT
 from davbind.storage.interface import Txn
 from davbind.storage.sharing import SHARED, share, unshare
@@ -63,10 +64,8 @@ async def post(services: Services, request: Request) -> Response:
         at = paths.at(segments)
         if at is None or not at.readable:
             raise DAVError(404, f"{href(segments, False)} not found")
-        if Privilege.SHARE not in at.privileges:
-            raise DAVError(403, "you lack the share privilege there", ("need-privileges",))
-        if wanted & ~at.privileges:
-            raise DAVError(403, "a share cannot grant more than you hold", ("need-privileges",))
+        # the share privilege, and every one granted: a share grants no more than held
+        require(at.privileges, Privilege.SHARE | wanted, segments, False)
         bound = None
         if wanted == Privilege.NONE:
             unshare(txn, segments, principal)
@@ -84,6 +83,17 @@ def _access_name(privileges: Privilege) -> str | list[str]:
         if held == privileges:
             return name
     return privilege_names(privileges)
+
+
+def granted(txn: Txn, owner: str | None) -> Iterator[tuple[str, str, Grant]]:
+    """(path, grantee, grant) of every grant on what ``owner`` owns (None: every grant),
+    the path canonical (as ``DAV:parent-set`` names it), ``*`` for every signed-in user;
+    also ``davbind shares``'s listing."""
+    for grant in txn.grants_by_owner(owner):
+        path = canonical_path(txn, grant.key)
+        if path is not None:
+            who = "*" if grant.principal == AUTHENTICATED else grant.principal
+            yield href(path, txn.get(grant.key).is_collection), who, grant
 
 
 def _where(txn: Txn, paths: PathAccess, key: int) -> str | None:
@@ -112,14 +122,8 @@ async def listing(services: Services, request: Request) -> Response:
 
     def work(txn: Txn) -> dict[str, object]:
         paths = PathAccess(txn, request.access)
-        mine = []
-        for grant in txn.grants_by_owner(user):
-            path = canonical_path(txn, grant.key)
-            if path is None:
-                continue
-            who = "*" if grant.principal == AUTHENTICATED else grant.principal
-            mine.append({"path": href(path, txn.get(grant.key).is_collection), "with": who,
-                         "access": _access_name(grant.privileges)})  # fmt: skip
+        mine = [{"path": path, "with": who, "access": _access_name(grant.privileges)}
+                for path, who, grant in granted(txn, user)]  # fmt: skip
         theirs = []
         for principal in (user, AUTHENTICATED):
             for grant in txn.grants_to(principal):
