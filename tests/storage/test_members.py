@@ -1,5 +1,6 @@
-"""``Txn.members`` and ``Txn.dead_props_of``: the listing queries agree with
-``children`` and ``dead_props`` (contract), and the schema migration of older stores."""
+"""``Txn.members``, ``member_stamps``, ``resources_of`` and ``dead_props_of``: the
+listing queries agree with ``children``, ``get`` and ``dead_props`` (contract), and the
+schema migration of older stores."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from davbind.storage.interface import MetadataStore
-from davbind.storage.model import DeadProp
+from davbind.storage.model import DeadProp, MemberStamp
 from davbind.storage.open import open_blobs, open_metadata
 from davbind.storage.sqlite import SCHEMA_VERSION, SchemaTooNew
 
@@ -44,6 +45,39 @@ def test_members_are_bounded_and_ordered(store: MetadataStore, make_file: Any) -
         names = [s for b in batches for s, _ in b]
         assert names == sorted(names) and len(names) == 1300
         assert next(iter(txn.members(txn.root.key)))[0][0] == "many"
+
+
+def test_member_stamps_and_resources_of_match_members(store: MetadataStore,
+                                                    make_file: Any) -> None:  # fmt: skip
+    with store.write() as txn:
+        coll = txn.create(txn.root.key, "many", collection=True)
+        for i in range(1100):
+            make_file(txn, coll.key, f"f{i:04d}", b"%d" % i)
+        txn.create(coll.key, "sub", collection=True)
+        owned = txn.lookup(coll.key, "f0001")
+        assert owned is not None
+        txn.set_owner(owned.key, "alice")
+    with store.write() as txn:  # a change of content and of dead properties: new cgens
+        changed = txn.lookup(coll.key, "f0007")
+        assert changed is not None
+        digest, size = txn.store_inline(b"new")
+        txn.set_content(changed.key, digest, size, "text/plain")
+        txn.set_dead_prop(changed.key, DeadProp("{urn:x}a", '<a xmlns="urn:x"/>'))
+    with store.read() as txn:
+        full = [pair for batch in txn.members(coll.key) for pair in batch]
+        batches = list(txn.member_stamps(coll.key))
+        stamps = [pair for batch in batches for pair in batch]
+        assert max(len(b) for b in batches) <= 512 and len(batches) >= 3
+        expected = [(s, MemberStamp(r.key, r.is_collection, r.cgen, r.owner)) for s, r in full]
+        assert stamps == expected and len(stamps) == 1101
+        assert {type(st.is_collection) for _, st in stamps} == {bool}
+        wanted = [r.key for _, r in full][::3] + [10**9]  # one key that does not exist
+        found = txn.resources_of(wanted)
+        assert found == {r.key: r for _, r in full[::3]}
+        assert txn.resources_of([]) == {}
+    by_name = dict(stamps)
+    assert by_name["f0007"].cgen > by_name["f0008"].cgen
+    assert by_name["f0001"].owner == "alice" and by_name["sub"].is_collection
 
 
 def test_dead_props_of_matches_dead_props(store: MetadataStore, make_file: Any) -> None:

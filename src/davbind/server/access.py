@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from davbind.protocol.errors import DAVError
 from davbind.protocol.paths import href
@@ -45,6 +46,22 @@ HOLDERS = frozenset({("home",), ("remote.php",), ("remote.php", "dav"),
 """Paths of the collections that hold the homes (``storage.homes``)."""
 
 _HOLDER_PARENTS = frozenset(h[:-1] for h in HOLDERS)
+
+
+class Member(Protocol):
+    """What privileges are computed from: a ``Resource``, or a listing's ``MemberStamp``."""
+
+    @property
+    def key(self) -> int: ...
+
+    @property
+    def is_collection(self) -> bool: ...
+
+    @property
+    def owner(self) -> str | None: ...
+
+
+M = TypeVar("M", bound=Member)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +92,7 @@ class Step:
 ALL_STEP = Step(None, Privilege.ALL, Privilege.ALL)
 
 
-def step(access: Access, above: Step | None, path: Sequence[str], resource: Resource,
+def step(access: Access, above: Step | None, path: Sequence[str], resource: Member,
          grants: dict[str, Privilege] | None) -> Step:  # fmt: skip
     """The ``Step`` of ``resource`` reached at ``path`` from a collection at ``above``."""
     if access.unrestricted:
@@ -184,7 +201,7 @@ class PathAccess:
         return found is not None and found.readable
 
     def members(self, path: tuple[str, ...], parent: Step,
-                batch: Sequence[tuple[str, Resource]]) -> list[tuple[str, Resource]]:  # fmt: skip
+                batch: Sequence[tuple[str, M]]) -> list[tuple[str, M]]:  # fmt: skip
         """The members of ``batch`` (of the collection at ``path``) the principal may
         read; the steps of the collections among them are remembered."""
         if self.open:
@@ -221,8 +238,8 @@ class PathAccess:
                     self.grants([resource.key]).get(resource.key))  # fmt: skip
 
     def filtered(self, path: tuple[str, ...],
-                 batches: Iterable[Sequence[tuple[str, Resource]]],
-                 ) -> Iterator[list[tuple[str, Resource]]]:  # fmt: skip
+                 batches: Iterable[Sequence[tuple[str, M]]],
+                 ) -> Iterator[list[tuple[str, M]]]:  # fmt: skip
         parent = self.at(path)
         for batch in batches:
             yield [] if parent is None else self.members(path, parent, batch)

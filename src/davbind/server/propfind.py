@@ -13,7 +13,7 @@ renderer for every depth and form.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from davbind.protocol.errors import DAVError
@@ -34,15 +34,18 @@ from davbind.protocol.xmlbody import PropfindRequest, parse_propfind
 from davbind.server import propfind_json
 from davbind.server.access import Access, PathAccess
 from davbind.server.http import Request, Response
+from davbind.server.listing_cache import ListingCache, Recording, Shape
 from davbind.server.liveprops import LockView
 from davbind.server.problem import wants_json
 from davbind.server.render import Renderer
 from davbind.server.services import Services
 from davbind.server.target import locate
 from davbind.storage.interface import Txn
-from davbind.storage.model import Resource
+from davbind.storage.model import MemberStamp, Resource
 
 FLUSH = 256 * 1024
+Listed = Resource | MemberStamp
+"""What a listing walks: members come as stamps when their texts are mostly kept."""
 VARY = (("Vary", "DAV, Prefer, Depth, Accept"),)  # the answer depends on ``DAV: bind``
 
 
@@ -59,6 +62,7 @@ class _Ask:
     as_json: bool
     max_responses: int
     access: Access
+    listings: ListingCache
 
 
 def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
@@ -66,11 +70,18 @@ def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
     paths = PathAccess(txn, ask.access)
     resource = locate(txn, ask.segments, paths).readable()
     infinite = ask.depth is Depth.INFINITY
+    shape = Shape.of(ask.spec, minimal=ask.minimal, as_json=ask.as_json)
+    recording = None
+    if shape is not None and ask.depth is not Depth.ZERO and resource.is_collection:
+        recording = Recording(ask.listings, ask.access, shape)
+    # a collection listed before (Depth 1) is read as stamps: most members' texts are kept
+    stamps = recording is not None and not infinite and recording.known(resource.key)
 
-    def children(node: Resource, path: tuple[str, ...]) -> Iterable[list[tuple[str, Resource]]]:
-        if paths.open:
-            return txn.members(node.key)
-        return paths.filtered(ask.segments + path, txn.members(node.key))
+    def children(node: Listed, path: tuple[str, ...]) -> Iterable[Sequence[tuple[str, Listed]]]:
+        batches: Iterable[Sequence[tuple[str, Listed]]] = (
+            txn.member_stamps(node.key) if stamps else txn.members(node.key)
+        )
+        return batches if paths.open else paths.filtered(ask.segments + path, batches)
 
     if infinite and resource.is_collection:
         plan: Scan | _ReadableScan = scan(resource.key, True, txn.edges_below(resource.key))
@@ -99,8 +110,10 @@ def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
                 headers=VARY,
             )
     renderer = Renderer(txn, ask.spec, locks=LockView(txn), minimal=ask.minimal,
-                        as_json=ask.as_json, access=None if paths.open else paths)  # fmt: skip
-    steps = walk(resource, children, infinite=infinite, bind_aware=ask.bind_aware,
+                        as_json=ask.as_json, access=None if paths.open else paths,
+                        recording=recording)  # fmt: skip
+    root: Listed = resource
+    steps = walk(root, children, infinite=infinite, bind_aware=ask.bind_aware,
                  depth_one=ask.depth is Depth.ONE)  # fmt: skip
     return None, _chunks(renderer, steps, ask)
 
@@ -113,7 +126,7 @@ class _ReadableScan:
     closing: str | None
 
 
-def _readable_scan(resource: Resource, children: Children[Resource], ask: _Ask) -> _ReadableScan:
+def _readable_scan(resource: Listed, children: Children[Listed], ask: _Ask) -> _ReadableScan:
     """``scan`` over what the principal may read: a walk without rendering, stopped past
     ``max_responses``.  Costs the listing's queries once more; only restricted requests
     take it (an unrestricted one has nothing hidden, and ``scan`` reads edges only)."""
@@ -156,22 +169,28 @@ def closing_binding(txn: Txn, root: Resource, segments: tuple[str, ...]) -> str 
     return None
 
 
-def _chunks(renderer: Renderer, steps: Iterator[Step[Resource]], ask: _Ask) -> Iterator[bytes]:
+def _chunks(renderer: Renderer, steps: Iterator[Step[Listed]], ask: _Ask) -> Iterator[bytes]:
     start, sep, end = (propfind_json.START, ",", propfind_json.END) if ask.as_json else (
         START, "", END
     )
     buf: list[str] = [start]
     size = len(start)
     first = True
+    collections: dict[tuple[str, ...], int] = {}  # path below the target -> key
     try:
         for step in steps:
             if isinstance(step, Run):
-                parts = renderer.run(ask.segments + step.prefix, step.members)
-            elif ask.noroot and not step.path:  # left out, but a later 208 may name it
-                renderer.reported(renderer.hrefs(ask.segments, step.node.is_collection),
-                                  step.node, step.status)  # fmt: skip
-                continue
+                parts = renderer.run(ask.segments + step.prefix, step.members,
+                                     collections.get(step.prefix))  # fmt: skip
             else:
+                # only members of a Depth-1 listing come as stamps, never a visited node
+                assert isinstance(step.node, Resource)
+                if step.node.is_collection and step.status == 200:
+                    collections[step.path] = step.node.key
+                if ask.noroot and not step.path:  # left out, but a later 208 may name it
+                    renderer.reported(renderer.hrefs(ask.segments, step.node.is_collection),
+                                      step.node, step.status)  # fmt: skip
+                    continue
                 parts = [renderer.one(ask.segments + step.path, step.node, step.status)]
             if sep and parts:  # JSON: entries separated by commas
                 parts = [sep + p for p in parts]
@@ -189,6 +208,9 @@ def _chunks(renderer: Renderer, steps: Iterator[Step[Resource]], ask: _Ask) -> I
             buf.append(("" if first else sep) + propfind_json.loop_entry(segs))
         else:
             buf.append(status_response(href(segs, True), 508))
+    else:
+        if renderer.recording is not None:
+            renderer.recording.finish()  # every collection listed to its end
     buf.append(end)
     yield "".join(buf).encode()
 
@@ -207,6 +229,7 @@ async def propfind(services: Services, request: Request) -> Response:
         as_json=wants_json(request.header("accept")),
         max_responses=services.settings.max_propfind_responses,
         access=request.access,
+        listings=services.listings,
     )
     _, payload = await services.threads.stream(lambda txn: _plan(txn, ask))
     ctype = propfind_json.CONTENT_TYPE if ask.as_json else CONTENT_TYPE

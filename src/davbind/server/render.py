@@ -26,6 +26,7 @@ from davbind.protocol.paths import encode_segment, href
 from davbind.protocol.xmlbody import PropfindRequest, element_xml, escape_text
 from davbind.server import access_props, propfind_json
 from davbind.server.access import PathAccess
+from davbind.server.listing_cache import Recording
 from davbind.server.liveprops import (
     REGISTRY,
     ROW_ALLPROP,
@@ -39,7 +40,7 @@ from davbind.server.liveprops import (
     row_fragments,
 )
 from davbind.storage.interface import Txn
-from davbind.storage.model import DeadProp, Lock, Resource
+from davbind.storage.model import DeadProp, Lock, MemberStamp, Resource
 
 LOCKDISCOVERY = "{DAV:}lockdiscovery"
 DISPLAYNAME = "{DAV:}displayname"
@@ -175,9 +176,11 @@ class Renderer:
     """Renders the responses of one PROPFIND over one read snapshot."""
 
     def __init__(self, txn: Txn, spec: PropfindRequest, *, locks: LockView, minimal: bool,
-                 as_json: bool, access: PathAccess | None = None) -> None:  # fmt: skip
+                 as_json: bool, access: PathAccess | None = None,
+                 recording: Recording | None = None) -> None:  # fmt: skip
         self.txn, self.spec, self.locks = txn, spec, locks
         self.access = access
+        self.recording = recording  # kept member texts (``listing_cache``), if the shape allows
         self.minimal, self.as_json = minimal, as_json
         # Any: the form's values are str (XML) or JSON values; ``as_json`` says which
         self.form: Form[Any] = JsonForm() if as_json else XmlForm()
@@ -244,7 +247,7 @@ class Renderer:
         names += [d.name for d in self.txn.dead_props(resource.key) if d.name not in REGISTRY]
         return list(dict.fromkeys(names))
 
-    def _lockdiscovery(self, resource: Resource) -> object:
+    def _lockdiscovery(self, resource: Resource | MemberStamp) -> object:
         if not self.locks.active:
             return self.form.no_locks
         return self.form.locks(self.locks.covering(resource.key))
@@ -281,13 +284,21 @@ class Renderer:
         missing = props.missing if not self.minimal else []
         return propfind_json.entry_text(href_, resource, props.found, missing, status, first)
 
-    def run(self, prefix: tuple[str, ...], members: Sequence[tuple[str, Resource]]) -> list[str]:
-        """The responses of members of the collection at ``prefix``, each with 200 (in
-        JSON, one string holding them all, comma-separated)."""
+    def run(self, prefix: tuple[str, ...], members: Sequence[tuple[str, Resource | MemberStamp]],
+            collection: int | None = None) -> list[str]:  # fmt: skip
+        """The responses of members of the collection at ``prefix`` (whose key is
+        ``collection``), each with 200 (in JSON, one string holding them all,
+        comma-separated).  Members come as stamps only when ``recording`` is set."""
+        if self.recording is not None and collection is not None:
+            return self._cached_run(self.hrefs.of_collection(prefix), collection, members)
+        rows = _rows(members)
         if self.spec.kind == "propname":
-            return [self.one((*prefix, seg), res, 200) for seg, res in members]
+            return [self.one((*prefix, seg), res, 200) for seg, res in rows]
+        return self._rendered(self.hrefs.of_collection(prefix), prefix, rows)
+
+    def _rendered(self, base: str, prefix: tuple[str, ...],
+                  members: Sequence[tuple[str, Resource]]) -> list[str]:  # fmt: skip
         dead = self.txn.dead_props_of([r.key for _, r in members])
-        base = self.hrefs.of_collection(prefix)
         plain = self._allprop and not self._named
         if plain and not self.as_json:
             return self._allprop_xml(base, members, dead)
@@ -309,23 +320,54 @@ class Renderer:
                      dead: dict[int, list[DeadProp]]) -> list[str]:  # fmt: skip
         """``props`` + ``xml_response`` for a plain allprop, in one loop: the shape of
         most listings, so it is written out (the tests compare both paths)."""
-        out = []
         head = f"<D:response><D:href>{base}"
-        shared = None if self.locks.active else XmlForm.no_locks
-        for seg, res in members:
-            extra = dead.get(res.key)
-            props = allprop_text(res)
-            if extra is None or not any(d.name == DISPLAYNAME for d in extra):
-                props += f"<D:displayname>{escape_text(seg)}</D:displayname>"
-            if extra:
-                props += "".join(d.xml for d in extra if _shown_dead(d.name))
-            lock = shared if shared is not None else self._lockdiscovery(res)
-            name = encode_segment(seg)
-            mid = "/</D:href><D:propstat><D:prop>" if res.is_collection else (
-                "</D:href><D:propstat><D:prop>"
-            )
-            out.append(f"{head}{name}{mid}{props}{lock}{_OK}</D:response>")
-        return out
+        tails = _allprop_tails(members, dead)
+        if not self.locks.active:
+            end = f"{XmlForm.no_locks}{_OK}</D:response>"
+            return [f"{head}{tail}{end}" for tail in tails]
+        return [f"{head}{tail}{self._lockdiscovery(res)}{_OK}</D:response>"
+                for tail, (_, res) in zip(tails, members, strict=True)]  # fmt: skip
+
+    def _cached_run(self, base: str, collection: int,
+                    members: Sequence[tuple[str, Resource | MemberStamp]],
+                    ) -> list[str]:  # fmt: skip
+        """``run`` with the texts kept by earlier listings (``listing_cache``): each
+        member whose ``(key, cgen)`` is unchanged takes its kept text; the others are
+        read (when they came as stamps) and rendered, and all are kept for the next."""
+        assert self.recording is not None
+        old, new = self.recording.pair(collection)
+        tails: list[str] = []
+        misses: list[int] = []
+        for i, (seg, m) in enumerate(members):
+            hit = old.get(seg)
+            if hit is not None and hit[0] == m.key and hit[1] == m.cgen:
+                new[seg] = hit
+                tails.append(hit[2])
+            else:
+                misses.append(i)
+                tails.append("")
+        if misses:
+            self.recording.cache.count(len(members) - len(misses), len(misses))
+            fresh = _full_rows(self.txn, [members[i] for i in misses])
+            dead = self.txn.dead_props_of([r.key for _, r in fresh])
+            if self.recording.shape.kind == "allprop":
+                texts = _allprop_tails(fresh, dead)
+            else:  # the shape has no property that depends on the path (``Shape.of``)
+                cut = len(base) + len("<D:response><D:href>")
+                texts = [t[cut:] for t in self._named_run(base, (), fresh, dead)]
+            for i, (seg, res), text in zip(misses, fresh, texts, strict=True):
+                new[seg] = (res.key, res.cgen, text)
+                tails[i] = text
+        else:
+            self.recording.cache.count(len(members), 0)
+        start = f"<D:response><D:href>{base}"
+        if self.recording.shape.kind != "allprop":
+            return [start + tail for tail in tails]
+        if not self.locks.active:
+            end = f"{XmlForm.no_locks}{_OK}</D:response>"
+            return [f"{start}{tail}{end}" for tail in tails]
+        return [f"{start}{tail}{self._lockdiscovery(m)}{_OK}</D:response>"
+                for tail, (_, m) in zip(tails, members, strict=True)]  # fmt: skip
 
     def _named_run(self, base: str, prefix: tuple[str, ...],
                    members: Sequence[tuple[str, Resource]],
@@ -396,6 +438,42 @@ class Renderer:
             props[LOCKDISCOVERY] = self._lockdiscovery(res)
             out.append(propfind_json.entry_text(href_, res, list(props.items()), [], 200, None))
         return ",".join(out)
+
+
+def _allprop_tails(members: Sequence[tuple[str, Resource]],
+                   dead: dict[int, list[DeadProp]]) -> list[str]:  # fmt: skip
+    """Each member's allprop ``<D:response>`` from the end of its collection's href to
+    ``lockdiscovery``: the part that depends on the member alone."""
+    out = []
+    for seg, res in members:
+        extra = dead.get(res.key)
+        props = allprop_text(res)
+        if extra is None or not any(d.name == DISPLAYNAME for d in extra):
+            props += f"<D:displayname>{escape_text(seg)}</D:displayname>"
+        if extra:
+            props += "".join(d.xml for d in extra if _shown_dead(d.name))
+        mid = "/</D:href><D:propstat><D:prop>" if res.is_collection else (
+            "</D:href><D:propstat><D:prop>"
+        )
+        out.append(f"{encode_segment(seg)}{mid}{props}")
+    return out
+
+
+def _rows(members: Sequence[tuple[str, Resource | MemberStamp]]) -> list[tuple[str, Resource]]:
+    """Members as resources (they are, unless a recording asked for stamps)."""
+    out = []
+    for seg, m in members:
+        assert isinstance(m, Resource), "stamps are listed only with a recording"
+        out.append((seg, m))
+    return out
+
+
+def _full_rows(txn: Txn, members: Sequence[tuple[str, Resource | MemberStamp]],
+               ) -> list[tuple[str, Resource]]:  # fmt: skip
+    """The resources of ``members``, read in one query for those that came as stamps."""
+    wanted = [m.key for _, m in members if not isinstance(m, Resource)]
+    found = txn.resources_of(wanted) if wanted else {}
+    return [(seg, m if isinstance(m, Resource) else found[m.key]) for seg, m in members]
 
 
 def _shown_dead(name: str) -> bool:

@@ -3,8 +3,9 @@ once per process."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from davbind.server.listing_cache import ListingCache
 from davbind.server.settings import Settings
 from davbind.server.storage_threads import StorageThreads
 from davbind.storage.interface import BlobStore, MetadataStore
@@ -17,3 +18,5 @@ class Services:
     blobs: BlobStore
     threads: StorageThreads
     """Every storage call of a request goes through these (never on the event loop)."""
+    listings: ListingCache = field(default_factory=ListingCache)
+    """Member texts of listings of this store (one per store: keys name its resources)."""

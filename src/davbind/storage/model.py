@@ -89,6 +89,17 @@ class Resource(NamedTuple):
         return f'"{self.key:x}-{self.version:x}"'
 
 
+class MemberStamp(NamedTuple):
+    """What a listing needs to know of a member before its full row: whether a rendering
+    it holds is still the member's (``key``, ``cgen``: see ``Resource``), whether it is
+    a collection (the walk), and its owner (privileges, ``server.access``)."""
+
+    key: int
+    is_collection: bool
+    cgen: int
+    owner: str | None
+
+
 @dataclass(frozen=True, slots=True)
 class Binding:
     """``parent:(segment -> child)`` (RFC 5842 §1.1)."""

@@ -23,6 +23,7 @@ from davbind.storage.interface import INLINE_MAX, BlobStore, Upload
 from davbind.storage.model import (
     AlreadyExists,
     DeadProp,
+    MemberStamp,
     NotACollection,
     NotFound,
     Resource,
@@ -127,6 +128,35 @@ class PostgresTxn(PostgresLocks, PostgresAccounts, PostgresReclaim, GrantsQuerie
             if len(rows) < MEMBER_BATCH:
                 return
             after = rows[-1][0]
+
+    def member_stamps(self, parent: int) -> Iterator[list[tuple[str, MemberStamp]]]:
+        # keyset pagination, the page cut before the join, as in ``members``
+        page = ("SELECT segment, child FROM bindings WHERE parent = %s{} "
+                "ORDER BY segment LIMIT %s")  # fmt: skip
+        join = ("SELECT b.segment, r.key, r.coll, r.cgen, r.owner FROM ({}) b "
+                "JOIN resources r ON r.key = b.child ORDER BY b.segment")  # fmt: skip
+        first, rest = join.format(page.format("")), join.format(page.format(" AND segment > %s"))
+        after: str | None = None
+        while True:
+            args: tuple[object, ...] = (
+                (parent, MEMBER_BATCH) if after is None else (parent, after, MEMBER_BATCH)
+            )
+            rows = self._c.execute(first if after is None else rest, args).fetchall()
+            if not rows:
+                return
+            yield [(s, MemberStamp(k, bool(c), g, o)) for s, k, c, g, o in rows]
+            if len(rows) < MEMBER_BATCH:
+                return
+            after = rows[-1][0]
+
+    def resources_of(self, keys: Sequence[int]) -> dict[int, Resource]:
+        if not keys:
+            return {}
+        rows = self._c.execute(
+            f"SELECT {_COLS} FROM resources r WHERE r.key = ANY(%s)", (list(keys),)
+        ).fetchall()
+        make = Resource._make
+        return {row[0]: make(row) for row in rows}
 
     def parents(self, key: int) -> list[tuple[int, str]]:
         rows = self._c.execute(

@@ -31,6 +31,7 @@ from davbind.storage.interface import INLINE_MAX, BlobStore, Upload
 from davbind.storage.model import (
     AlreadyExists,
     DeadProp,
+    MemberStamp,
     NotACollection,
     NotFound,
     Resource,
@@ -129,6 +130,26 @@ class SqliteTxn(SqliteLocks, SqliteAccounts, GrantsQueries):
         while rows := cur.fetchmany(MEMBER_BATCH):
             # ``_resource`` inlined: a listing builds one per member
             yield [(s, make((k, i, c == 1, *rest))) for s, k, i, c, *rest in rows]
+
+    def member_stamps(self, parent: int) -> Iterator[list[tuple[str, MemberStamp]]]:
+        cur = self._c.execute(
+            "SELECT b.segment, r.key, r.coll, r.cgen, r.owner FROM bindings b "
+            "JOIN resources r ON r.key=b.child WHERE b.parent=? ORDER BY b.segment",
+            (parent,),
+        )
+        while rows := cur.fetchmany(MEMBER_BATCH):
+            yield [(s, MemberStamp(k, c == 1, g, o)) for s, k, c, g, o in rows]
+
+    def resources_of(self, keys: Sequence[int]) -> dict[int, Resource]:
+        out: dict[int, Resource] = {}
+        for i in range(0, len(keys), MEMBER_BATCH):
+            part = keys[i : i + MEMBER_BATCH]
+            marks = ",".join("?" * len(part))
+            for row in self._c.execute(
+                f"SELECT {_COLS} FROM resources r WHERE r.key IN ({marks})", part
+            ):
+                out[row[0]] = _resource(row)
+        return out
 
     def parents(self, key: int) -> list[tuple[int, str]]:
         rows = self._c.execute(
