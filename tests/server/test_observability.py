@@ -397,6 +397,12 @@ def test_metrics_count_requests_bytes_and_cache_hits(tmp_path: Path) -> None:
         # the first GET reads the content and remembers it, the next two are hits
         assert _sample(site, "davbind_small_blob_cache_hits_total") >= 2
         assert _sample(site, "davbind_small_blob_cache_misses_total") >= 1
+        # a listing keeps its members' texts; the same listing again uses them
+        for _ in range(2):
+            r = site.http.request("PROPFIND", "/", headers={"Depth": "1"})
+            assert r.status_code == 207
+        assert _sample(site, "davbind_listing_cache_misses_total") >= 1
+        assert _sample(site, "davbind_listing_cache_hits_total") >= 1
         assert _sample(site, "davbind_http_requests_in_flight") == 0
     finally:
         site.close()

@@ -71,7 +71,7 @@ def test_member_stamps_and_resources_of_match_members(store: MetadataStore,
         expected = [(s, MemberStamp(r.key, r.is_collection, r.cgen, r.owner)) for s, r in full]
         assert stamps == expected and len(stamps) == 1101
         assert {type(st.is_collection) for _, st in stamps} == {bool}
-        wanted = [r.key for _, r in full][::3] + [10**9]  # one key that does not exist
+        wanted = [*(r.key for _, r in full[::3]), 10**9]  # one key that does not exist
         found = txn.resources_of(wanted)
         assert found == {r.key: r for _, r in full[::3]}
         assert txn.resources_of([]) == {}

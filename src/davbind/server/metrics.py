@@ -9,9 +9,10 @@ Recorded by the observability middleware once per request, after the answer:
 * ``davbind_http_request_body_bytes_total{method}``,
   ``davbind_http_response_body_bytes_total{method}``;
 * ``davbind_http_requests_in_flight`` (summed over the live workers);
-* ``davbind_small_blob_cache_hits_total`` / ``..._misses_total``: the one cache of
-  the server (small contents by digest, ``server.read.SmallBlobCache``); the hit rate is
-  ``hits / (hits + misses)``.
+* ``davbind_small_blob_cache_hits_total`` / ``..._misses_total``: small contents by
+  digest (``server.read.SmallBlobCache``); the hit rate is ``hits / (hits + misses)``;
+* ``davbind_listing_cache_hits_total`` / ``..._misses_total``: listed members whose kept
+  text was used, and those read and rendered again (``server.listing_cache``).
 
 With several workers every process writes its values to files in the directory named
 by ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess mode) and the
@@ -24,11 +25,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.multiprocess import mark_process_dead
 
+from davbind.server.listing_cache import ListingCache
 from davbind.server.read import SMALL_BLOBS, SmallBlobCache
 
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -54,12 +56,40 @@ class _Series:
     bytes_out: Any
 
 
+class _Counting(Protocol):
+    hits: int
+    misses: int
+
+
+class _CacheCounts:
+    """One cache's hit and miss counters, carried over from the cache's own counts (the
+    cache knows nothing of Prometheus); synced on the event loop only, so the last seen
+    counts need no lock."""
+
+    def __init__(self, cache: _Counting, name: str, hit: str, miss: str,
+                 registry: CollectorRegistry | None) -> None:  # fmt: skip
+        self.cache = cache
+        self.hits = Counter(f"davbind_{name}_cache_hits", hit, registry=registry)
+        self.misses = Counter(f"davbind_{name}_cache_misses", miss, registry=registry)
+        self._hits, self._misses = cache.hits, cache.misses
+
+    def sync(self) -> None:
+        hits, misses = self.cache.hits, self.cache.misses
+        if hits != self._hits:
+            self.hits.inc(hits - self._hits)
+            self._hits = hits
+        if misses != self._misses:
+            self.misses.inc(misses - self._misses)
+            self._misses = misses
+
+
 class HttpMetrics:
     """One process's request metrics (module doc).  ``registry``: where they can be
     read in this process (tests); in multiprocess mode values go to files regardless."""
 
     def __init__(self, methods: Iterable[str], registry: CollectorRegistry | None = None,
-                 cache: SmallBlobCache = SMALL_BLOBS) -> None:  # fmt: skip
+                 cache: SmallBlobCache = SMALL_BLOBS,
+                 listings: ListingCache | None = None) -> None:  # fmt: skip
         self.registry = registry
         self._methods = frozenset(methods)
         by_status = ("method", "status")
@@ -76,15 +106,14 @@ class HttpMetrics:
                                  ("method",), registry=registry)  # fmt: skip
         self.in_flight = Gauge("davbind_http_requests_in_flight", "Requests being answered",
                                registry=registry, multiprocess_mode="livesum")  # fmt: skip
-        self.cache_hits = Counter("davbind_small_blob_cache_hits",
-                                  "Small contents served from memory",
-                                  registry=registry)  # fmt: skip
-        self.cache_misses = Counter("davbind_small_blob_cache_misses",
-                                    "Small contents read from the store",
-                                    registry=registry)  # fmt: skip
-        self._cache = cache
-        self._hits = cache.hits
-        self._misses = cache.misses
+        self._caches = [
+            _CacheCounts(cache, "small_blob", "Small contents served from memory",
+                         "Small contents read from the store", registry),
+        ]  # fmt: skip
+        if listings is not None:
+            self._caches.append(_CacheCounts(
+                listings, "listing", "Listed members whose kept text was used",
+                "Listed members read and rendered again", registry))  # fmt: skip
         self._series: dict[tuple[str, int], _Series] = {}
 
     def observe(self, method: str, status: int, seconds: float, bytes_in: int,
@@ -111,15 +140,8 @@ class HttpMetrics:
         return series
 
     def _sync_cache(self) -> None:
-        """Carry the cache's own counts over (the cache knows nothing of Prometheus);
-        called on the event loop only, so ``_hits``/``_misses`` need no lock."""
-        hits, misses = self._cache.hits, self._cache.misses
-        if hits != self._hits:
-            self.cache_hits.inc(hits - self._hits)
-            self._hits = hits
-        if misses != self._misses:
-            self.cache_misses.inc(misses - self._misses)
-            self._misses = misses
+        for counts in self._caches:
+            counts.sync()
 
     def close(self) -> None:
         """At worker shutdown: its in-flight gauge no longer counts."""

@@ -148,7 +148,7 @@ def observe(app: Any, services: Services, methods: Iterable[str]) -> Observed:
         # with the multiprocess directory, values go to its files for the listener; else
         # (the app built without ``davbind serve``) they stay readable in this process
         registry = None if multiprocess_dir() is not None else CollectorRegistry()
-        metrics = HttpMetrics(methods, registry)
+        metrics = HttpMetrics(methods, registry, listings=services.listings)
     return Observed(app, Health(services.threads), access, metrics)
 
 
