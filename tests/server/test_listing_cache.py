@@ -192,3 +192,12 @@ def test_listing_shapes() -> None:
     include = (b'<D:propfind xmlns:D="DAV:"><D:allprop/><D:include><D:parent-set/>'
                b"</D:include></D:propfind>")  # fmt: skip
     assert shape(include) is None
+
+
+def test_a_zero_size_keeps_nothing(make_dav: Callable[..., Any]) -> None:
+    dav = make_dav(listing_cache_mb=0)
+    _fill(dav)
+    first = _listing(dav, ALLPROP)
+    assert _listing(dav, ALLPROP) == first
+    cache = dav.app.services.listings
+    assert len(cache) == 0 and cache.hits == cache.misses == 0

@@ -59,6 +59,7 @@ from davbind.server.http import (
     send_response,
 )
 from davbind.server.observability import Observed, configure_logging, observe
+from davbind.server.listing_cache import ListingCache
 from davbind.server.services import Services
 from davbind.server.settings import Settings
 from davbind.server.storage_threads import StorageThreads
@@ -192,7 +193,8 @@ class App:
 def build_services(settings: Settings) -> Services:
     blobs = open_blobs(settings.blobs_url, durable=settings.durable)
     store = open_metadata(settings.metadata_url, blobs)
-    return Services(settings, store, blobs, StorageThreads(store))
+    listings = ListingCache(settings.listing_cache_mb * 1024 * 1024)
+    return Services(settings, store, blobs, StorageThreads(store), listings)
 
 
 def create_app(settings: Settings | None = None) -> Observed:

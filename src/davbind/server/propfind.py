@@ -72,7 +72,8 @@ def _plan(txn: Txn, ask: _Ask) -> tuple[None, Iterator[bytes]]:
     infinite = ask.depth is Depth.INFINITY
     shape = Shape.of(ask.spec, minimal=ask.minimal, as_json=ask.as_json)
     recording = None
-    if shape is not None and ask.depth is not Depth.ZERO and resource.is_collection:
+    if (shape is not None and ask.depth is not Depth.ZERO and resource.is_collection
+            and ask.listings.max_bytes > 0):  # fmt: skip
         recording = Recording(ask.listings, ask.access, shape)
     # a collection listed before (Depth 1) is read as stamps: most members' texts are kept
     stamps = recording is not None and not infinite and recording.known(resource.key)

@@ -62,6 +62,9 @@ class Settings:
     access_log_format: str = "text"  # or "json": one object per line
     metrics_port: int = 0  # 0: no metrics listener
     metrics_host: str = "127.0.0.1"
+    # Rendered member texts of listed collections kept per worker (server/listing_cache.py);
+    # 0 keeps none.
+    listing_cache_mb: int = 64
 
     def __post_init__(self) -> None:
         for name, allowed in _CHOICES.items():
