@@ -146,6 +146,32 @@ def test_reader_streams_an_advised_span(s3: S3BlobStore) -> None:
         assert fh.read(1) == b""
 
 
+def test_read_view_hands_on_the_stream_pieces_exactly(s3: S3BlobStore) -> None:
+    """``read_view`` returns the advised span's pieces as they came (each at most the
+    size asked, a view into the client library's buffer: read-only, not a copy), and
+    together exactly the span: a range that starts and ends inside pieces included."""
+    data = bytes(range(256)) * 40_000  # 10 MB: several pieces of STREAM_CHUNK
+    _put(s3, data)
+    with s3.open(_sha(data)) as fh:
+        start, length = 1_234_567, 6_000_001
+        fh.seek(start)
+        fh.advise(length)  # type: ignore[attr-defined]
+        views: list[memoryview] = []
+        while fh.tell() < start + length:
+            view = fh.read_view(start + length - fh.tell())  # type: ignore[attr-defined]
+            assert view, "a view ended before the span did"
+            views.append(view)
+        assert b"".join(views) == data[start : start + length]
+        assert len(views) > 1 and all(view.readonly for view in views)
+        assert fh.read_view(1000) == data[start + length : start + length + 1000]  # type: ignore[attr-defined]
+        small = fh.read_view(7)  # type: ignore[attr-defined]
+        assert len(small) == 7 and fh.tell() == start + length + 1007
+        fh.seek(len(data) - 3)
+        fh.advise(100)  # type: ignore[attr-defined]
+        assert fh.read_view(100) == data[-3:]  # type: ignore[attr-defined]
+        assert fh.read_view(100) == b""  # type: ignore[attr-defined]
+
+
 def test_missing_content(s3: S3BlobStore) -> None:
     digest = _sha(b"never stored")
     with pytest.raises(FileNotFoundError):
