@@ -220,6 +220,25 @@ def test_urls() -> None:
         store_from_url("s3:///p")
 
 
+def test_verify_reads_parameter(s3_blob_url: str) -> None:
+    """``verify_reads``: off by default, on when the URL says so, and its readers say it
+    (a GET hashes whole content only from such a reader); a value that is not a boolean
+    is a clear error."""
+    data = b"v" * 1000
+    off = open_blobs(s3_blob_url)
+    assert isinstance(off, S3BlobStore) and off.verify_reads is False
+    _put(off, data)
+    with off.open(_sha(data)) as fh:
+        assert fh.verify_reads is False  # type: ignore[attr-defined]
+    on = open_blobs(f"{s3_blob_url}&verify_reads=true")
+    assert isinstance(on, S3BlobStore) and on.verify_reads is True
+    with on.open(_sha(data)) as fh:
+        assert fh.verify_reads is True  # type: ignore[attr-defined]
+    assert S3BlobStore.from_url(f"{s3_blob_url}&verify_reads=False").verify_reads is False
+    with pytest.raises(ValueError, match="verify_reads must be true or false"):
+        S3BlobStore.from_url(f"{s3_blob_url}&verify_reads=sometimes")
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

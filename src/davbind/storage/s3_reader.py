@@ -55,13 +55,16 @@ def s3_errors(what: str) -> Iterator[None]:
 
 
 class S3Reader(io.RawIOBase):
-    """``key`` of ``store``, ``size`` bytes long, positioned at 0."""
+    """``key`` of ``store``, ``size`` bytes long, positioned at 0.  ``verify_reads``:
+    whether a GET of the whole content hashes it on its way (``blobs_s3`` module doc)."""
 
-    def __init__(self, store: ObjectStore, key: str, size: int) -> None:
+    def __init__(self, store: ObjectStore, key: str, size: int,
+                 verify_reads: bool = False) -> None:  # fmt: skip
         super().__init__()
         self._store = store
         self._key = key
         self.size = size
+        self.verify_reads = verify_reads
         self._pos = 0
         self._stream: Iterator[bytes] | None = None  # the advised span, from ``_pos`` on
         self._stream_end = 0
