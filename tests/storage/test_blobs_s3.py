@@ -220,6 +220,36 @@ def test_urls() -> None:
         store_from_url("s3:///p")
 
 
+def _unsigned(url: str) -> bool:
+    config = store_from_url(url).config  # type: ignore[attr-defined]
+    return str(config.get("unsigned_payload", "false")).lower() == "true"
+
+
+def test_payload_is_unsigned_over_https_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over HTTPS the payload is not hashed for the signature (TLS protects it); over
+    plain HTTP it is; ``AWS_UNSIGNED_PAYLOAD``, when set, decides (the client library
+    reads it itself, so the store's explicit configuration leaves it alone)."""
+    monkeypatch.delenv("AWS_UNSIGNED_PAYLOAD", raising=False)
+    assert _unsigned("s3://b/p?region=eu-west-1")  # AWS itself: HTTPS
+    assert _unsigned("s3://b/p?endpoint=https://s3.example")
+    assert not _unsigned("s3://b/p?endpoint=http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_UNSIGNED_PAYLOAD", "false")
+    assert not _unsigned("s3://b/p")
+
+
+def test_unsigned_payload_uploads(s3_blob_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The S3 service of the tests takes an unsigned payload (``AWS_UNSIGNED_PAYLOAD``)
+    for a single PUT and for a multipart upload alike."""
+    monkeypatch.setenv("AWS_UNSIGNED_PAYLOAD", "true")
+    blobs = open_blobs(s3_blob_url)
+    assert isinstance(blobs, S3BlobStore)
+    for data in (b"small", bytes(range(256)) * (PART // 256 * 2 + 7)):
+        _put(blobs, data)
+        with blobs.open(_sha(data)) as fh:
+            assert fh.read() == data
+        assert blobs.verify(_sha(data))
+
+
 def test_verify_reads_parameter(s3_blob_url: str) -> None:
     """``verify_reads``: off by default, on when the URL says so, and its readers say it
     (a GET hashes whole content only from such a reader); a value that is not a boolean

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 import uuid
@@ -84,7 +85,15 @@ def store_from_url(url: str) -> ObjectStore:
     come from the usual ``AWS_*`` environment variables (``AWS_ACCESS_KEY_ID``,
     ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_REGION``...); an ``http://``
     endpoint (a local test service) is allowed explicitly.  Retries are bounded so that
-    an unreachable store fails a request within seconds, not minutes."""
+    an unreachable store fails a request within seconds, not minutes.
+
+    Over HTTPS (AWS itself, or an ``https://`` endpoint) request bodies are sent with an
+    unsigned payload (SigV4's ``UNSIGNED-PAYLOAD``, as AWS's own SDKs do over TLS): TLS
+    already protects them, and signing means one more SHA-256 of every uploaded byte,
+    more than a quarter of the node's CPU per upload (measured: 0.67 s of CPU per 256 MiB PUT
+    down to 0.48 s).  Over plain HTTP the payload hash is the only integrity check of a
+    body in transit, so it stays, unless ``AWS_UNSIGNED_PAYLOAD=true`` says otherwise
+    (that variable, read by the client library, decides in both cases when set)."""
     parsed = urlparse(url)
     if not parsed.netloc:
         raise ValueError(f"no bucket in blob store URL {url!r}")
@@ -100,12 +109,15 @@ def store_from_url(url: str) -> ObjectStore:
         config["endpoint"] = endpoint
     if region:
         config["region"] = region
+    plain_http = bool(endpoint and endpoint.startswith("http://"))
+    if not plain_http and "AWS_UNSIGNED_PAYLOAD" not in os.environ:
+        config["unsigned_payload"] = True
     return S3Store(
         parsed.netloc,
         prefix=prefix,
         config=config,
         client_options={
-            "allow_http": bool(endpoint and endpoint.startswith("http://")),
+            "allow_http": plain_http,
             "connect_timeout": timedelta(seconds=5),
         },
         retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=15)},
