@@ -123,3 +123,21 @@ def test_damage_unchecked_by_get_is_found_by_fsck(
     marked = runner.invoke(fsck_cmd, ["--mark", data_dir], env=env)
     assert marked.exit_code == 0, marked.output
     assert dav.request("GET", "/large.bin").status_code == 500
+
+
+def test_object_of_another_size_fails_before_the_status_line(
+    make_dav: Callable[..., Dav], s3_blob_url: str
+) -> None:
+    """A data object replaced by one of another size is an integrity error when a large
+    GET opens its stream (the answer says the object's size), hash or no hash: a 500,
+    not a cut transfer."""
+    dav = make_dav(blobs_url=s3_blob_url)
+    large = _body(5 * 1024 * 1024 + 5)
+    assert dav.request("PUT", "/large.bin", content=large).status_code == 201
+    digest = hashlib.sha256(large).hexdigest()
+    store = store_from_url(s3_blob_url)
+    manifest = json.loads(bytes(obstore.get(store, f"{digest[:2]}/{digest[2:4]}/{digest}").bytes()))
+    obstore.put(store, manifest["data"], large[:-1000])
+    got = dav.request("GET", "/large.bin")
+    assert got.status_code == 500
+    assert dav.request("GET", "/large.bin", {"Range": "bytes=1000-"}).status_code == 500

@@ -268,7 +268,7 @@ class S3BlobStore:
         """A reader of the content (``s3_reader``): one request here, one per read.  Its
         ``verify_reads`` says whether a GET of it is hashed (module doc)."""
         key, size = self._manifest(digest)
-        return S3Reader(self._store, key, size, self.verify_reads)  # type: ignore[return-value]
+        return S3Reader(self._store, key, size, self.verify_reads, digest)  # type: ignore[return-value]
 
     def path(self, digest: str) -> Path | None:
         return None

@@ -12,7 +12,9 @@ SeaweedFS: 0.6 s of the node's CPU per 256 MiB down to 0.4 s).  The stream is pu
 it is read, so no more than a piece or two is held, and a client's range request still
 reads only its range.  The object's size is known from the blob's manifest, so seeking costs no
 request, and ``seek(0, SEEK_END)`` answers the size check a GET makes before its status
-line.
+line; the answer to an advised span's request says the object's own size, so an object
+shorter or longer than its manifest says (replaced behind davbind's back) is an
+integrity error there too, before the status line, at no cost.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 import obstore
 from obstore.exceptions import BaseError
 
-from davbind.storage.model import Unavailable
+from davbind.storage.model import Damaged, Unavailable
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -58,13 +60,14 @@ class S3Reader(io.RawIOBase):
     """``key`` of ``store``, ``size`` bytes long, positioned at 0.  ``verify_reads``:
     whether a GET of the whole content hashes it on its way (``blobs_s3`` module doc)."""
 
-    def __init__(self, store: ObjectStore, key: str, size: int,
-                 verify_reads: bool = False) -> None:  # fmt: skip
+    def __init__(self, store: ObjectStore, key: str, size: int, verify_reads: bool = False,
+                 digest: str = "") -> None:  # fmt: skip
         super().__init__()
         self._store = store
         self._key = key
         self.size = size
         self.verify_reads = verify_reads
+        self._digest = digest  # names the content in an integrity error
         self._pos = 0
         self._stream: Iterator[bytes] | None = None  # the advised span, from ``_pos`` on
         self._stream_end = 0
@@ -104,6 +107,11 @@ class S3Reader(io.RawIOBase):
             return
         with s3_errors("reading content"):
             result = obstore.get(self._store, self._key, options={"range": (self._pos, end)})
+        stored = int(result.meta["size"])
+        if stored != self.size:  # free: the answer says the whole object's size
+            raise Damaged(self._digest or self._key, f"its object holds {stored} bytes, "
+                          f"not {self.size}")  # fmt: skip
+        with s3_errors("reading content"):
             self._stream = iter(result.stream(min_chunk_size=STREAM_CHUNK))
         self._stream_end = end
 
