@@ -70,14 +70,19 @@ def test_put_to_unreachable_store_is_503_and_keeps_nothing(
     assert put.status_code == 503
 
 
-def _damage(s3_blob_url: str, content: bytes) -> bytes:
-    """Flip one byte of ``content``'s data object behind davbind's back (same size)."""
+def _replace(s3_blob_url: str, content: bytes, new: bytes) -> None:
+    """Overwrite ``content``'s data object with ``new``, behind davbind's back."""
     digest = hashlib.sha256(content).hexdigest()
     store = store_from_url(s3_blob_url)
     manifest = json.loads(bytes(obstore.get(store, f"{digest[:2]}/{digest[2:4]}/{digest}").bytes()))
+    obstore.put(store, manifest["data"], new)
+
+
+def _damage(s3_blob_url: str, content: bytes) -> bytes:
+    """Flip one byte of ``content``'s data object (same size); returns the new bytes."""
     damaged = bytearray(content)
     damaged[3 * 1024 * 1024] ^= 1
-    obstore.put(store, manifest["data"], bytes(damaged))
+    _replace(s3_blob_url, content, bytes(damaged))
     return bytes(damaged)
 
 
@@ -134,10 +139,7 @@ def test_object_of_another_size_fails_before_the_status_line(
     dav = make_dav(blobs_url=s3_blob_url)
     large = _body(5 * 1024 * 1024 + 5)
     assert dav.request("PUT", "/large.bin", content=large).status_code == 201
-    digest = hashlib.sha256(large).hexdigest()
-    store = store_from_url(s3_blob_url)
-    manifest = json.loads(bytes(obstore.get(store, f"{digest[:2]}/{digest[2:4]}/{digest}").bytes()))
-    obstore.put(store, manifest["data"], large[:-1000])
+    _replace(s3_blob_url, large, large[:-1000])
     got = dav.request("GET", "/large.bin")
     assert got.status_code == 500
     assert dav.request("GET", "/large.bin", {"Range": "bytes=1000-"}).status_code == 500
