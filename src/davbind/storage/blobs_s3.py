@@ -36,9 +36,11 @@ and ``davbind fsck`` (without ``--quick``) reads and hashes every stored content
 parameter ``verify_reads=true`` turns the check on (the readers ``open`` returns then
 say ``verify_reads``): each such GET is hashed beside its reads and a mismatch ends the
 connection before the last chunk (``server.filebody``).  Content small enough to be read
-whole is checked either way.  An aborted multipart upload's parts are
-dropped by the object store itself once the bucket has the usual lifecycle rule
-(``AbortIncompleteMultipartUpload``): the client library cannot abort one.
+whole is checked either way.
+
+An aborted multipart upload's parts are dropped by the object store itself once the
+bucket has the usual lifecycle rule (``AbortIncompleteMultipartUpload``): the client
+library cannot abort one.
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ def store_from_url(url: str) -> ObjectStore:
     Over HTTPS (AWS itself, or an ``https://`` endpoint) request bodies are sent with an
     unsigned payload (SigV4's ``UNSIGNED-PAYLOAD``, as AWS's own SDKs do over TLS): TLS
     already protects them, and signing means one more SHA-256 of every uploaded byte,
-    more than a quarter of the node's CPU per upload (measured: 0.67 s of CPU per 256 MiB PUT
-    down to 0.48 s).  Over plain HTTP the payload hash is the only integrity check of a
+    more than a quarter of the node's CPU per upload (measured: 0.67 s of CPU per
+    256 MiB PUT down to 0.48 s).  Over plain HTTP the payload hash is the only integrity check of a
     body in transit, so it stays, unless ``AWS_UNSIGNED_PAYLOAD=true`` says otherwise
     (that variable, read by the client library, decides in both cases when set)."""
     parsed = urlparse(url)

@@ -10,11 +10,11 @@ a download from SeaweedFS (per-request cost).  ``read_view`` hands on the stream
 GET's bytes are not joined into new buffers on their way to the socket (measured on
 SeaweedFS: 0.6 s of the node's CPU per 256 MiB down to 0.4 s).  The stream is pulled as
 it is read, so no more than a piece or two is held, and a client's range request still
-reads only its range.  The object's size is known from the blob's manifest, so seeking costs no
-request, and ``seek(0, SEEK_END)`` answers the size check a GET makes before its status
-line; the answer to an advised span's request says the object's own size, so an object
-shorter or longer than its manifest says (replaced behind davbind's back) is an
-integrity error there too, before the status line, at no cost.
+reads only its range.  The object's size is known from the blob's manifest, so seeking
+costs no request, and ``seek(0, SEEK_END)`` answers the size check a GET makes before
+its status line; the answer to an advised span's request says the object's own size, so
+an object shorter or longer than its manifest says (replaced behind davbind's back) is
+an integrity error there too, before the status line, at no cost.
 """
 
 from __future__ import annotations
