@@ -15,7 +15,10 @@ In one run, on the same object store and the same source file:
   curl and an in-process reader.
 
 It prints median MiB/s of each and the ratios davbind / direct and davbind / curl-s3
-(the goal: at least 0.8), and writes every run as JSON in ``bench/results/``.
+(the goal: at least 0.8), the davbind server's CPU seconds per PUT and per GET (user +
+system, of its process and children: on a machine whose cores are shared, a steadier
+measure than wall-clock time) and the load average, and writes every run as JSON in
+``bench/results/``.
 
 The S3 service: ``--s3-url`` or ``$DAVBIND_TEST_S3_URL``, with credentials in the
 ``AWS_*`` environment variables; ``scripts/seaweed.sh .venv/bin/weed`` starts SeaweedFS
@@ -32,11 +35,13 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import obstore
+import psutil  # type: ignore[import-untyped]
 from benchkit import RssSampler, own_server, positive, write_record
 from large_files import curl, make_source, refresh
 
@@ -111,12 +116,25 @@ def _curl_s3_get(url: str, key: str, source: Path, size: int) -> float:
     return get
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds so far of ``pid`` and its children."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in (proc, *proc.children(recursive=True)):
+        with suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def run(args: argparse.Namespace) -> None:
     size = args.mib * MIB
     results: dict[str, dict[str, list[float]]] = {
         "davbind": {"put": [], "get": []}, "direct": {"put": [], "get": []},
         "curl-s3": {"put": [], "get": []},
     }
+    cpu: dict[str, list[float]] = {"put": [], "get": []}
+    load_before = os.getloadavg()[0]
     prefix = f"bench-{uuid.uuid4().hex[:12]}"
     blobs_url = _with_prefix(args.s3_url, f"{prefix}/davbind")
     direct_url = _with_prefix(args.s3_url, f"{prefix}/direct")
@@ -128,17 +146,23 @@ def run(args: argparse.Namespace) -> None:
             target = url + "bench-s3.bin"
             for i in range(args.warmup + args.runs):
                 refresh(source)
+                c0 = _cpu_seconds(pid)
                 put = curl(["-T", str(source), target], "speed_upload", (200, 201, 204), size)
+                c1 = _cpu_seconds(pid)
                 get = curl([target], "speed_download", (200,), size)
+                c2 = _cpu_seconds(pid)
                 refresh(source)
                 dput, dget = _direct(direct_url, source, size)
                 refresh(source)
                 cget = _curl_s3_get(direct_url, "curl.bin", source, size)
                 tag = "run" if i >= args.warmup else "warmup"
-                print(f"{tag} {i + 1}: davbind PUT {put:,.0f} GET {get:,.0f} MiB/s; "
+                print(f"{tag} {i + 1}: davbind PUT {put:,.0f} GET {get:,.0f} MiB/s "
+                      f"(CPU {c1 - c0:.2f} s, {c2 - c1:.2f} s); "
                       f"direct PUT {dput:,.0f} GET {dget:,.0f}; "
                       f"curl-s3 GET {cget:,.0f}", file=sys.stderr)
                 if i >= args.warmup:
+                    cpu["put"].append(c1 - c0)
+                    cpu["get"].append(c2 - c1)
                     for name, p, g in (("davbind", put, get), ("direct", dput, dget),
                                        ("curl-s3", None, cget)):
                         if p is not None:
@@ -162,6 +186,10 @@ def run(args: argparse.Namespace) -> None:
             "-" if curl_s3 is None else f"{ratio[f'{op}/curl-s3']:.2f}",
         ]
         print(f"| {' | '.join(cells)} |")
+    load_after = os.getloadavg()[0]
+    cpu_median = {op: statistics.median(v) for op, v in cpu.items()}
+    print(f"davbind server CPU per {args.mib} MiB (median): PUT {cpu_median['put']:.2f} s, "
+          f"GET {cpu_median['get']:.2f} s; load average {load_before:.1f} -> {load_after:.1f}")
     print(f"davbind server peak RSS: {rss.peak / MIB:,.0f} MiB "
           f"(before: {rss.before / MIB:,.0f} MiB)")
     record: dict[str, Any] = {
@@ -174,6 +202,8 @@ def run(args: argparse.Namespace) -> None:
         "median_mibs": medians,
         "ratio": ratio,
         "server_peak_rss": rss.peak,
+        "server_cpu_seconds": cpu,
+        "load_average": [load_before, load_after],
     }
     write_record(args.out, f"s3_blobs-{args.mib}", record)
 

@@ -99,3 +99,46 @@ def test_the_next_read_does_not_wait_for_the_hash(monkeypatch: pytest.MonkeyPatc
     assert b"".join(asyncio.run(_collect(body))) == data
     assert updates == 6
     assert waited_in_vain == []
+
+
+class _ViewFile:
+    """An object store's stream as ``storage.s3_reader`` hands it on: pieces of its own
+    size, never through ``read``."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.pieces = [memoryview(piece) for piece in pieces]
+        self.closed = False
+
+    def read_view(self, n: int) -> memoryview:
+        if not self.pieces:
+            return memoryview(b"")
+        piece = self.pieces[0]
+        self.pieces[0] = piece[n:]
+        if not self.pieces[0]:
+            self.pieces.pop(0)
+        return piece[:n]
+
+    def read(self, n: int) -> bytes:
+        raise AssertionError("a reader with read_view is read through it")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_stream_pieces_are_sent_as_they_came_and_checked() -> None:
+    """The pieces of a ``read_view`` reader leave uncopied (views of the same buffers),
+    one chunk each whatever ``CHUNK`` is, and their digest is still checked."""
+    pieces = [bytes([i]) * (3_000_000 + i) for i in range(3)]
+    data = b"".join(pieces)
+    source = _ViewFile(pieces)
+    buffers = [piece.obj for piece in source.pieces]
+    body = FileBody(source, 0, len(data), hashlib.sha256(data).hexdigest())  # type: ignore[arg-type]
+    got = asyncio.run(_collect(body))
+    assert [len(chunk) for chunk in got] == [len(piece) for piece in pieces]
+    assert all(memoryview(chunk).obj is buffer for chunk, buffer in zip(got, buffers, strict=True))
+    assert b"".join(got) == data
+
+    damaged = _ViewFile([b"X" + pieces[0][1:], *pieces[1:]])
+    body = FileBody(damaged, 0, len(data), hashlib.sha256(data).hexdigest())  # type: ignore[arg-type]
+    with pytest.raises(Damaged, match="do not match"):
+        asyncio.run(_collect(body))

@@ -12,11 +12,14 @@ import json
 import logging
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import obstore
 import pytest
+from click.testing import CliRunner
 
+from davbind.cli.fsck_cmd import fsck_cmd
 from davbind.storage.blobs_s3 import store_from_url
 from davbind.storage.model import Damaged
 
@@ -67,21 +70,76 @@ def test_put_to_unreachable_store_is_503_and_keeps_nothing(
     assert put.status_code == 503
 
 
-def test_damaged_object_is_not_sent_whole(make_dav: Callable[..., Dav], s3_blob_url: str,
-                                         caplog: pytest.LogCaptureFixture) -> None:
-    """Content changed in the object store behind davbind's back (same size, one byte
-    flipped) fails the GET before its last chunk: the hash of the chunks, computed beside
-    the reads, is checked before the last one goes out."""
-    dav = make_dav(blobs_url=s3_blob_url)
-    large = _body(5 * 1024 * 1024 + 5)
-    assert dav.request("PUT", "/large.bin", content=large).status_code == 201
-    digest = hashlib.sha256(large).hexdigest()
+def _replace(s3_blob_url: str, content: bytes, new: bytes) -> None:
+    """Overwrite ``content``'s data object with ``new``, behind davbind's back."""
+    digest = hashlib.sha256(content).hexdigest()
     store = store_from_url(s3_blob_url)
     manifest = json.loads(bytes(obstore.get(store, f"{digest[:2]}/{digest[2:4]}/{digest}").bytes()))
-    damaged = bytearray(large)
+    obstore.put(store, manifest["data"], new)
+
+
+def _damage(s3_blob_url: str, content: bytes) -> bytes:
+    """Flip one byte of ``content``'s data object (same size); returns the new bytes."""
+    damaged = bytearray(content)
     damaged[3 * 1024 * 1024] ^= 1
-    obstore.put(store, manifest["data"], bytes(damaged))
+    _replace(s3_blob_url, content, bytes(damaged))
+    return bytes(damaged)
+
+
+def test_damaged_object_is_not_sent_whole(make_dav: Callable[..., Dav], s3_blob_url: str,
+                                         caplog: pytest.LogCaptureFixture) -> None:
+    """With ``verify_reads=true``, content changed in the object store behind davbind's
+    back (same size, one byte flipped) fails the GET before its last chunk: the hash of
+    the chunks, computed beside the reads, is checked before the last one goes out."""
+    dav = make_dav(blobs_url=f"{s3_blob_url}&verify_reads=true")
+    large = _body(5 * 1024 * 1024 + 5)
+    assert dav.request("PUT", "/large.bin", content=large).status_code == 201
+    _damage(s3_blob_url, large)
 
     with caplog.at_level(logging.ERROR, logger="davbind"), pytest.raises(Damaged):
         dav.request("GET", "/large.bin")
     assert "integrity error" in caplog.text
+
+
+def test_damage_unchecked_by_get_is_found_by_fsck(
+    make_dav: Callable[..., Dav], s3_blob_url: str, tmp_path: Path
+) -> None:
+    """By default a GET of whole large content from the object store is not hashed (as a
+    local file sent with sendfile is not): the damaged bytes go out, and ``davbind fsck``
+    (which reads and hashes every content; ``--quick`` only checks sizes) finds them;
+    ``--mark`` then makes the GET fail."""
+    dav = make_dav(blobs_url=s3_blob_url)
+    large = _body(5 * 1024 * 1024 + 5)
+    assert dav.request("PUT", "/large.bin", content=large).status_code == 201
+    damaged = _damage(s3_blob_url, large)
+    got = dav.request("GET", "/large.bin")
+    assert got.status_code == 200 and got.content == damaged
+    assert dav.request("GET", "/large.bin", {"Range": "bytes=0-9"}).content == large[:10]
+
+    runner = CliRunner()
+    env = {"DAVBIND_BLOBS_URL": s3_blob_url}
+    data_dir = str(tmp_path / "data")
+    quick = runner.invoke(fsck_cmd, ["--quick", data_dir], env=env)
+    assert quick.exit_code == 0, quick.output
+    full = runner.invoke(fsck_cmd, [data_dir], env=env)
+    assert full.exit_code == 1, full.output
+    digest = hashlib.sha256(large).hexdigest()
+    assert "/large.bin: digest mismatch" in full.output and digest in full.output
+    marked = runner.invoke(fsck_cmd, ["--mark", data_dir], env=env)
+    assert marked.exit_code == 0, marked.output
+    assert dav.request("GET", "/large.bin").status_code == 500
+
+
+def test_object_of_another_size_fails_before_the_status_line(
+    make_dav: Callable[..., Dav], s3_blob_url: str
+) -> None:
+    """A data object replaced by one of another size is an integrity error when a large
+    GET opens its stream (the answer says the object's size), hash or no hash: a 500,
+    not a cut transfer."""
+    dav = make_dav(blobs_url=s3_blob_url)
+    large = _body(5 * 1024 * 1024 + 5)
+    assert dav.request("PUT", "/large.bin", content=large).status_code == 201
+    _replace(s3_blob_url, large, large[:-1000])
+    got = dav.request("GET", "/large.bin")
+    assert got.status_code == 500
+    assert dav.request("GET", "/large.bin", {"Range": "bytes=1000-"}).status_code == 500

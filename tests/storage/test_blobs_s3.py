@@ -146,6 +146,32 @@ def test_reader_streams_an_advised_span(s3: S3BlobStore) -> None:
         assert fh.read(1) == b""
 
 
+def test_read_view_hands_on_the_stream_pieces_exactly(s3: S3BlobStore) -> None:
+    """``read_view`` returns the advised span's pieces as they came (each at most the
+    size asked, a view into the client library's buffer: read-only, not a copy), and
+    together exactly the span: a range that starts and ends inside pieces included."""
+    data = bytes(range(256)) * 40_000  # 10 MB: several pieces of STREAM_CHUNK
+    _put(s3, data)
+    with s3.open(_sha(data)) as fh:
+        start, length = 1_234_567, 6_000_001
+        fh.seek(start)
+        fh.advise(length)  # type: ignore[attr-defined]
+        views: list[memoryview] = []
+        while fh.tell() < start + length:
+            view = fh.read_view(start + length - fh.tell())  # type: ignore[attr-defined]
+            assert view, "a view ended before the span did"
+            views.append(view)
+        assert b"".join(views) == data[start : start + length]
+        assert len(views) > 1 and all(view.readonly for view in views)
+        assert fh.read_view(1000) == data[start + length : start + length + 1000]  # type: ignore[attr-defined]
+        small = fh.read_view(7)  # type: ignore[attr-defined]
+        assert len(small) == 7 and fh.tell() == start + length + 1007
+        fh.seek(len(data) - 3)
+        fh.advise(100)  # type: ignore[attr-defined]
+        assert fh.read_view(100) == data[-3:]  # type: ignore[attr-defined]
+        assert fh.read_view(100) == b""  # type: ignore[attr-defined]
+
+
 def test_missing_content(s3: S3BlobStore) -> None:
     digest = _sha(b"never stored")
     with pytest.raises(FileNotFoundError):
@@ -192,6 +218,55 @@ def test_urls() -> None:
         store_from_url("s3://bucket/p?endpont=http://x")
     with pytest.raises(ValueError, match="no bucket"):
         store_from_url("s3:///p")
+
+
+def _unsigned(url: str) -> bool:
+    config = store_from_url(url).config  # type: ignore[attr-defined]
+    return str(config.get("unsigned_payload", "false")).lower() == "true"
+
+
+def test_payload_is_unsigned_over_https_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over HTTPS the payload is not hashed for the signature (TLS protects it); over
+    plain HTTP it is; ``AWS_UNSIGNED_PAYLOAD``, when set, decides (the client library
+    reads it itself, so the store's explicit configuration leaves it alone)."""
+    monkeypatch.delenv("AWS_UNSIGNED_PAYLOAD", raising=False)
+    assert _unsigned("s3://b/p?region=eu-west-1")  # AWS itself: HTTPS
+    assert _unsigned("s3://b/p?endpoint=https://s3.example")
+    assert not _unsigned("s3://b/p?endpoint=http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_UNSIGNED_PAYLOAD", "false")
+    assert not _unsigned("s3://b/p")
+
+
+def test_unsigned_payload_uploads(s3_blob_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The S3 service of the tests takes an unsigned payload (``AWS_UNSIGNED_PAYLOAD``)
+    for a single PUT and for a multipart upload alike."""
+    monkeypatch.setenv("AWS_UNSIGNED_PAYLOAD", "true")
+    blobs = open_blobs(s3_blob_url)
+    assert isinstance(blobs, S3BlobStore)
+    for data in (b"small", bytes(range(256)) * (PART // 256 * 2 + 7)):
+        _put(blobs, data)
+        with blobs.open(_sha(data)) as fh:
+            assert fh.read() == data
+        assert blobs.verify(_sha(data))
+
+
+def test_verify_reads_parameter(s3_blob_url: str) -> None:
+    """``verify_reads``: off by default, on when the URL says so, and its readers say it
+    (a GET hashes whole content only from such a reader); a value that is not a boolean
+    is a clear error."""
+    data = b"v" * 1000
+    off = open_blobs(s3_blob_url)
+    assert isinstance(off, S3BlobStore) and off.verify_reads is False
+    _put(off, data)
+    with off.open(_sha(data)) as fh:
+        assert fh.verify_reads is False  # type: ignore[attr-defined]
+    on = open_blobs(f"{s3_blob_url}&verify_reads=true")
+    assert isinstance(on, S3BlobStore) and on.verify_reads is True
+    with on.open(_sha(data)) as fh:
+        assert fh.verify_reads is True  # type: ignore[attr-defined]
+    assert S3BlobStore.from_url(f"{s3_blob_url}&verify_reads=False").verify_reads is False
+    with pytest.raises(ValueError, match="verify_reads must be true or false"):
+        S3BlobStore.from_url(f"{s3_blob_url}&verify_reads=sometimes")
 
 
 def _closed_port() -> int:

@@ -9,7 +9,9 @@ leaves one of two ways, chosen by ``http.send_response``:
   extension and the file is a regular file with a descriptor, the descriptor, offset and
   count go to the server, which copies page cache to socket with ``sendfile(2)``;
 * **chunks**: otherwise (in-process tests, a backend without local files) ``chunks()``
-  reads ``CHUNK`` bytes at a time in a worker thread, one read ahead of the send.
+  reads ``CHUNK`` bytes at a time in a worker thread, one read ahead of the send; from a
+  reader that has ``read_view`` (an object store's stream), each piece as it came, a
+  view sent without a copy (the server's transport writes any buffer).
 
 Whoever sends the body closes the file: ``chunks()`` when it ends, ``close()`` else.
 
@@ -84,9 +86,18 @@ class FileBody:
         with self._lock:
             self.file.close()
 
-    def _read(self, n: int) -> bytes:
+    def _read(self, left: int) -> bytes | memoryview:
+        """The next chunk of at most ``left`` bytes: ``CHUNK`` bytes of a file, or the
+        next piece of an object store's stream as it came (``read_view``: not copied,
+        its size set by the stream, about ``CHUNK``)."""
         with self._lock:
-            return b"" if self.file.closed else self.file.read(n)
+            if self.file.closed:
+                return b""
+            read_view = getattr(self.file, "read_view", None)
+            if read_view is not None:
+                view: memoryview = read_view(left)
+                return view
+            return self.file.read(min(CHUNK, left))
 
     def _check(self) -> None:
         """After the last read: the bytes read hash to ``digest`` (when given)."""
@@ -97,7 +108,7 @@ class FileBody:
         log.error("integrity error: %s; the connection is closed before the last chunk", err)
         raise err
 
-    async def chunks(self) -> AsyncGenerator[bytes, None]:
+    async def chunks(self) -> AsyncGenerator[bytes | memoryview, None]:
         """Each chunk is read in a thread while the one before it is hashed (in another
         thread) and sent, so the disk or object store, the hash and the socket work at
         the same time.  One read is outstanding at a time, so the file position stays
@@ -106,7 +117,7 @@ class FileBody:
         then sees a short body)."""
         loop = asyncio.get_running_loop()
         left = self.count
-        reading = loop.run_in_executor(None, self._read, min(CHUNK, left))
+        reading = loop.run_in_executor(None, self._read, left)
         hashing: asyncio.Future[None] | None = None
         try:
             while True:
@@ -115,7 +126,7 @@ class FileBody:
                     return
                 left -= len(chunk)
                 if left > 0:
-                    reading = loop.run_in_executor(None, self._read, min(CHUNK, left))
+                    reading = loop.run_in_executor(None, self._read, left)
                 if self._hash is not None:
                     if hashing is not None:
                         await hashing

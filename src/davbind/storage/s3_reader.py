@@ -5,11 +5,16 @@ position, so reading a few bytes of a large object transfers only those.  A call
 knows it will read a span sequentially says so first (``advise(length)``, as a GET with a
 large body does): the span is then streamed in a single ranged GET and each ``read``
 takes its bytes from that stream, since one request per 2 MiB chunk halved the speed of
-a download from SeaweedFS (per-request cost).  The stream is pulled as it is read, so no
-more than a chunk or two is held, and a client's range request still reads only its
-range.  The object's size is known from the blob's manifest, so seeking costs no
-request, and ``seek(0, SEEK_END)`` answers the size check a GET makes before its status
-line.
+a download from SeaweedFS (per-request cost).  ``read_view`` hands on the stream's pieces
+(about ``STREAM_CHUNK`` bytes each) as views of the client library's buffers, so a large
+GET's bytes are not joined into new buffers on their way to the socket (measured on
+SeaweedFS: 0.6 s of the node's CPU per 256 MiB down to 0.4 s).  The stream is pulled as
+it is read, so no more than a piece or two is held, and a client's range request still
+reads only its range.  The object's size is known from the blob's manifest, so seeking
+costs no request, and ``seek(0, SEEK_END)`` answers the size check a GET makes before
+its status line; the answer to an advised span's request says the object's own size, so
+an object shorter or longer than its manifest says (replaced behind davbind's back) is
+an integrity error there too, before the status line, at no cost.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import TYPE_CHECKING
 import obstore
 from obstore.exceptions import BaseError
 
-from davbind.storage.model import Unavailable
+from davbind.storage.model import Damaged, Unavailable
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -31,8 +36,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("davbind.storage")
 
-STREAM_CHUNK = 1024 * 1024
-"""An advised span's stream is received in pieces of at least this many bytes."""
+STREAM_CHUNK = 2 * 1024 * 1024
+"""An advised span's stream is received in pieces of at least this many bytes (up to a
+network read more): the size of a GET's chunks, as ``server.filebody.CHUNK`` is for a
+file."""
 
 
 @contextlib.contextmanager
@@ -50,13 +57,17 @@ def s3_errors(what: str) -> Iterator[None]:
 
 
 class S3Reader(io.RawIOBase):
-    """``key`` of ``store``, ``size`` bytes long, positioned at 0."""
+    """``key`` of ``store``, ``size`` bytes long, positioned at 0.  ``verify_reads``:
+    whether a GET of the whole content hashes it on its way (``blobs_s3`` module doc)."""
 
-    def __init__(self, store: ObjectStore, key: str, size: int) -> None:
+    def __init__(self, store: ObjectStore, key: str, size: int, verify_reads: bool = False,
+                 digest: str = "") -> None:  # fmt: skip
         super().__init__()
         self._store = store
         self._key = key
         self.size = size
+        self.verify_reads = verify_reads
+        self._digest = digest  # names the content in an integrity error
         self._pos = 0
         self._stream: Iterator[bytes] | None = None  # the advised span, from ``_pos`` on
         self._stream_end = 0
@@ -96,6 +107,11 @@ class S3Reader(io.RawIOBase):
             return
         with s3_errors("reading content"):
             result = obstore.get(self._store, self._key, options={"range": (self._pos, end)})
+        stored = int(result.meta["size"])
+        if stored != self.size:  # free: the answer says the whole object's size
+            raise Damaged(self._digest or self._key, f"its object holds {stored} bytes, "
+                          f"not {self.size}")  # fmt: skip
+        with s3_errors("reading content"):
             self._stream = iter(result.stream(min_chunk_size=STREAM_CHUNK))
         self._stream_end = end
 
@@ -143,6 +159,32 @@ class S3Reader(io.RawIOBase):
         if self._pos >= self._stream_end and not self._pending:
             self._stream = None  # the span is read: later reads are ranged GETs again
         return data
+
+    def read_view(self, size: int, /) -> memoryview:
+        """At most ``size`` bytes from here, as a view of a piece of the advised stream
+        as the client library handed it over: not joined with the next piece or copied
+        (a large GET hands it on to the socket as it is).  Fewer bytes than asked when
+        the piece ends first; empty at the end of the content.  Without an advised
+        stream, one ranged GET as ``read`` does."""
+        if self._stream is None or self.closed:
+            return memoryview(self.read(size))
+        left = max(0, self.size - self._pos)
+        n = min(size, left)
+        if n <= 0:
+            return memoryview(b"")
+        if not self._pending:
+            with s3_errors("reading content"):
+                try:
+                    self._pending = memoryview(next(self._stream))
+                except StopIteration:
+                    self._stream = None
+                    return memoryview(b"")
+        view = self._pending[:n]
+        self._pending = self._pending[len(view) :]
+        self._pos += len(view)
+        if self._pos >= self._stream_end and not self._pending:
+            self._stream = None
+        return view
 
     def readall(self) -> bytes:
         return self.read()
