@@ -106,15 +106,17 @@ def fill(url: str, members: int, folders: int, folder_members: int) -> None:
         for i in range(folders):
             c.request("MKCOL", f"/f{i:03d}/")
 
-        def put(path: str) -> None:
-            with httpx.Client(base_url=url, timeout=60) as one:
-                r = one.put(path, content=f"content of {path}".encode())
-                assert r.status_code in (201, 204), (path, r.status_code)
-
         paths = [f"/big/m{i:05d}.txt" for i in range(members)]
         paths += [f"/f{i:03d}/m{j:04d}.txt" for i in range(folders) for j in range(folder_members)]
+
+        def put_all(share: list[str]) -> None:
+            with httpx.Client(base_url=url, timeout=60) as one:  # one keep-alive connection
+                for path in share:
+                    r = one.put(path, content=f"content of {path}".encode())
+                    assert r.status_code in (201, 204), (path, r.status_code)
+
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(put, paths))
+            list(pool.map(put_all, [paths[i::8] for i in range(8)]))
 
 
 def measure(server: Server, runs: Callable[[], list[float]]) -> dict[str, float]:
