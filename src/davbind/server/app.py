@@ -58,8 +58,8 @@ from davbind.server.http import (
     offers_zerocopy,
     send_response,
 )
-from davbind.server.observability import Observed, configure_logging, observe
 from davbind.server.listing_cache import ListingCache
+from davbind.server.observability import Observed, configure_logging, observe
 from davbind.server.services import Services
 from davbind.server.settings import Settings
 from davbind.server.storage_threads import StorageThreads

@@ -287,8 +287,9 @@ class Renderer:
     def run(self, prefix: tuple[str, ...], members: Sequence[tuple[str, Resource | MemberStamp]],
             collection: int | None = None) -> list[str]:  # fmt: skip
         """The responses of members of the collection at ``prefix`` (whose key is
-        ``collection``), each with 200 (in JSON, one string holding them all,
-        comma-separated).  Members come as stamps only when ``recording`` is set."""
+        ``collection``), each with 200, as strings to be concatenated: one per response,
+        or pieces of them when kept texts are used (in JSON, one string holding them
+        all, comma-separated).  Members come as stamps only when ``recording`` is set."""
         if self.recording is not None and collection is not None:
             return self._cached_run(self.hrefs.of_collection(prefix), collection, members)
         rows = _rows(members)
@@ -333,24 +334,32 @@ class Renderer:
                     ) -> list[str]:  # fmt: skip
         """``run`` with the texts kept by earlier listings (``listing_cache``): each
         member whose ``(key, cgen)`` is unchanged takes its kept text; the others are
-        read (when they came as stamps) and rendered, and all are kept for the next."""
-        assert self.recording is not None
-        old, new = self.recording.pair(collection)
+        read (when they came as stamps) and rendered, and all are kept for the next.
+        The responses come in pieces (href start, kept text, end), joined once by the
+        caller instead of once here."""
+        recording = self.recording
+        assert recording is not None
+        old, new = recording.pair(collection)
         tails: list[str] = []
         misses: list[int] = []
-        for i, (seg, m) in enumerate(members):
-            hit = old.get(seg)
-            if hit is not None and hit[0] == m.key and hit[1] == m.cgen:
-                new[seg] = hit
-                tails.append(hit[2])
-            else:
-                misses.append(i)
-                tails.append("")
-        if misses:
-            self.recording.cache.count(len(members) - len(misses), len(misses))
-            fresh = _full_rows(self.txn, [members[i] for i in misses])
+        if old:
+            for i, (seg, m) in enumerate(members):
+                hit = old.get(seg)
+                if hit is not None and hit[0] == m.key and hit[1] == m.cgen:
+                    new[seg] = hit
+                    tails.append(hit[2])
+                else:
+                    misses.append(i)
+                    tails.append("")
+            fresh = _full_rows(self.txn, [members[i] for i in misses]) if misses else []
+        else:  # nothing kept: every member came as a full row (stamps only when kept)
+            fresh = _rows(members)
+            misses = list(range(len(fresh)))
+            tails = [""] * len(fresh)
+        recording.cache.count(len(members) - len(misses), len(misses))
+        if fresh:
             dead = self.txn.dead_props_of([r.key for _, r in fresh])
-            if self.recording.shape.kind == "allprop":
+            if recording.shape.kind == "allprop":
                 texts = _allprop_tails(fresh, dead)
             else:  # the shape has no property that depends on the path (``Shape.of``)
                 cut = len(base) + len("<D:response><D:href>")
@@ -358,16 +367,20 @@ class Renderer:
             for i, (seg, res), text in zip(misses, fresh, texts, strict=True):
                 new[seg] = (res.key, res.cgen, text)
                 tails[i] = text
-        else:
-            self.recording.cache.count(len(members), 0)
         start = f"<D:response><D:href>{base}"
-        if self.recording.shape.kind != "allprop":
-            return [start + tail for tail in tails]
-        if not self.locks.active:
+        out: list[str] = []
+        if recording.shape.kind != "allprop":
+            for tail in tails:
+                out += (start, tail)
+        elif not self.locks.active:
             end = f"{XmlForm.no_locks}{_OK}</D:response>"
-            return [f"{start}{tail}{end}" for tail in tails]
-        return [f"{start}{tail}{self._lockdiscovery(m)}{_OK}</D:response>"
-                for tail, (_, m) in zip(tails, members, strict=True)]  # fmt: skip
+            for tail in tails:
+                out += (start, tail, end)
+        else:
+            end = f"{_OK}</D:response>"
+            for tail, (_, m) in zip(tails, members, strict=True):
+                out += (start, tail, str(self._lockdiscovery(m)), end)
+        return out
 
     def _named_run(self, base: str, prefix: tuple[str, ...],
                    members: Sequence[tuple[str, Resource]],
