@@ -137,8 +137,9 @@ class SqliteTxn(SqliteLocks, SqliteAccounts, GrantsQueries):
             "JOIN resources r ON r.key=b.child WHERE b.parent=? ORDER BY b.segment",
             (parent,),
         )
+        make = MemberStamp._make  # a third cheaper than calling the class
         while rows := cur.fetchmany(MEMBER_BATCH):
-            yield [(s, MemberStamp(k, c == 1, g, o)) for s, k, c, g, o in rows]
+            yield [(s, make((k, c == 1, g, o))) for s, k, c, g, o in rows]
 
     def resources_of(self, keys: Sequence[int]) -> dict[int, Resource]:
         out: dict[int, Resource] = {}
