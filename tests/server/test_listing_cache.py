@@ -201,3 +201,17 @@ def test_a_zero_size_keeps_nothing(make_dav: Callable[..., Any]) -> None:
     assert _listing(dav, ALLPROP) == first
     cache = dav.app.services.listings
     assert len(cache) == 0 and cache.hits == cache.misses == 0
+
+
+@pytest.mark.parametrize("change", ["new content", "dead property set", "deleted", "renamed"])
+def test_a_change_through_another_node_is_seen(make_dav: Callable[..., Any], change: str) -> None:
+    """Two apps on one store (two workers, or two nodes on one database): what one
+    keeps is checked against the store, so a change made through the other is seen."""
+    one, two = make_dav(), make_dav()
+    _fill(one)
+    before = _listing(one, ALLPROP)
+    assert _listing(one, ALLPROP) == before and len(one.app.services.listings) == 1
+    CHANGES[change](two)
+    after = _listing(one, ALLPROP)
+    assert after != before
+    assert after == _listing(two, ALLPROP) == _rendered(one, ALLPROP)
