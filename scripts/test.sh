@@ -145,7 +145,7 @@ if [ "$#" -eq 0 ]; then
             tests/server/test_rfc5842_copy_delete_move.py tests/server/test_rfc5842_locks.py \
             tests/server/test_put_stream_pipeline.py tests/server/test_inline_content.py \
             tests/server/test_concurrency.py tests/server/test_s3_blobs.py \
-            tests/server/test_permissions.py \
+            tests/server/test_permissions.py tests/server/test_listing_cache.py \
             --deselect "tests/server/test_put_stream_pipeline.py::test_write_error_in_the_writer_thread_fails_the_put_and_cleans_up" \
             || status=$?
     else
