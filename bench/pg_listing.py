@@ -138,6 +138,10 @@ def main() -> int:
     p.add_argument("--state", type=Path, default=None,
                    help="keep both stores in this folder (and the database): a later run "
                         "with the same folder and server lists them without filling again")
+    p.add_argument("--before-src", type=Path, default=None,
+                   help="also time PostgreSQL with davbind imported from this src folder "
+                        "(e.g. `git archive COMMIT src | tar -x -C DIR`, then DIR/src), "
+                        "in the same rounds: a change against what it replaces")
     args = p.parse_args()
     if not args.pg_url:
         sys.exit("needs --pg-url (or DAVBIND_TEST_POSTGRES_URL): scripts/postgres.sh start DIR")
@@ -153,6 +157,10 @@ def main() -> int:
         "pg": (tmp / "pg", {"DAVBIND_METADATA_URL": meta_url,
                             "DAVBIND_BLOBS_URL": f"file://{tmp / 'pg' / 'blobs'}"}),
     }  # fmt: skip
+    names = list(stores)
+    if args.before_src is not None:
+        before = {**stores["pg"][1], "PYTHONPATH": str(args.before_src.resolve())}
+        names.append("pg-before")
     if not filled:
         pg_database(args.pg_url, dbname, create=True)
     try:
@@ -169,11 +177,10 @@ def main() -> int:
                 conn.execute("ANALYZE")
             (tmp / "filled").write_text(dbname + "\n")
         print(f"load before: {load()}", file=sys.stderr)
-        times: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in stores}
-        order = list(stores)
+        times: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in names}
         for r in range(args.rounds):
-            for name in order if r % 2 == 0 else order[::-1]:
-                data, env = stores[name]
+            for name in names if r % 2 == 0 else names[::-1]:
+                data, env = stores[name] if name != "pg-before" else (stores["pg"][0], before)
                 with serve(data, args.workers, env) as (url, _):
                     first, second = first_two(url, args.members + 1)
                 times[name][0].append(first)
@@ -183,11 +190,15 @@ def main() -> int:
         print(f"load after: {load()}", file=sys.stderr)
         print(f"{args.members:,} members, {args.workers} workers, {args.rounds} rounds, "
               "medians (ms):")  # fmt: skip
-        print("| request | SQLite | PG | PG / SQLite |\n|---|---:|---:|---:|")
+        others = names[1:]
+        print("| request | SQLite | " + " | ".join(others) + " | "
+              + " | ".join(f"{n} / SQLite" for n in others) + " |")
+        print("|---|---:|" + "---:|" * (2 * len(others)))
         for i, what in enumerate(("first after a restart", "second")):
             lite = statistics.median(times["sqlite"][i])
-            pg = statistics.median(times["pg"][i])
-            print(f"| {what} | {lite:.1f} | {pg:.1f} | {pg / lite:.2f} |")
+            pgs = [statistics.median(times[n][i]) for n in others]
+            print(f"| {what} | {lite:.1f} | " + " | ".join(f"{t:.1f}" for t in pgs) + " | "
+                  + " | ".join(f"{t / lite:.2f}" for t in pgs) + " |")
     finally:
         if not keep:
             pg_database(args.pg_url, dbname, create=False)
