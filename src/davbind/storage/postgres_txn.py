@@ -189,11 +189,13 @@ class PostgresTxn(PostgresLocks, PostgresAccounts, PostgresReclaim, GrantsQuerie
         out: dict[int, list[DeadProp]] = {}
         if not keys:
             return out
-        # the keys go in binary (%b): as text psycopg quotes the array element by
-        # element in Python, half the time of the query (0.77 ms for 512 keys, 0.37)
+        # the keys go as one array literal, cast by the server: a list parameter is
+        # dumped element by element in Python (psycopg), most of the query's time
+        # (512 keys: 0.74 ms as a list, 0.45 as a binary list, 0.22 as the literal)
+        literal = "{" + ",".join(str(int(k)) for k in keys) + "}"
         rows = self._c.execute(
-            "SELECT key, name, xml FROM props WHERE key = ANY(%b) ORDER BY key, name",
-            (list(keys),),
+            "SELECT key, name, xml FROM props WHERE key = ANY(%s::bigint[]) ORDER BY key, name",
+            (literal,),
         )
         for key, name, xml in rows:
             out.setdefault(key, []).append(DeadProp(name, xml))
