@@ -138,10 +138,11 @@ def main() -> int:
     p.add_argument("--state", type=Path, default=None,
                    help="keep both stores in this folder (and the database): a later run "
                         "with the same folder and server lists them without filling again")
-    p.add_argument("--before-src", type=Path, default=None,
-                   help="also time PostgreSQL with davbind imported from this src folder "
-                        "(e.g. `git archive COMMIT src | tar -x -C DIR`, then DIR/src), "
-                        "in the same rounds: a change against what it replaces")
+    p.add_argument("--pg-src", action="append", default=[], metavar="NAME=DIR",
+                   help="also time PostgreSQL with davbind imported from the src folder DIR "
+                        "(e.g. `git archive COMMIT src | tar -x -C X`, then X/src), as "
+                        "pg-NAME, in the same rounds: a change against what it replaces; "
+                        "may be repeated")
     args = p.parse_args()
     if not args.pg_url:
         sys.exit("needs --pg-url (or DAVBIND_TEST_POSTGRES_URL): scripts/postgres.sh start DIR")
@@ -158,14 +159,19 @@ def main() -> int:
                             "DAVBIND_BLOBS_URL": f"file://{tmp / 'pg' / 'blobs'}"}),
     }  # fmt: skip
     names = list(stores)
-    if args.before_src is not None:
-        before = {**stores["pg"][1], "PYTHONPATH": str(args.before_src.resolve())}
-        names.append("pg-before")
+    for spec in args.pg_src:
+        name, _, src = spec.partition("=")
+        if not src or not Path(src, "davbind").is_dir():
+            sys.exit(f"--pg-src {spec!r}: give NAME=DIR, DIR holding the davbind package")
+        env = {**stores["pg"][1], "PYTHONPATH": str(Path(src).resolve())}
+        stores[f"pg-{name}"] = (stores["pg"][0], env)
+        names.append(f"pg-{name}")
     if not filled:
         pg_database(args.pg_url, dbname, create=True)
     try:
         if not filled:
-            for name, (data, env) in stores.items():
+            for name in ("sqlite", "pg"):
+                data, env = stores[name]
                 start = time.perf_counter()
                 with serve(data, args.workers, env) as (url, _):
                     fill(url, args.members)
@@ -180,7 +186,7 @@ def main() -> int:
         times: dict[str, tuple[list[float], list[float]]] = {n: ([], []) for n in names}
         for r in range(args.rounds):
             for name in names if r % 2 == 0 else names[::-1]:
-                data, env = stores[name] if name != "pg-before" else (stores["pg"][0], before)
+                data, env = stores[name]
                 with serve(data, args.workers, env) as (url, _):
                     first, second = first_two(url, args.members + 1)
                 times[name][0].append(first)
