@@ -16,6 +16,9 @@ the first request is timed.  A script, not a test: nothing here asserts a time.
 
     eval "$(scripts/postgres.sh start /tmp/pg)"
     python bench/pg_listing.py --pg-url "$DAVBIND_TEST_POSTGRES_URL" --rounds 9
+    # the same against the code of an older commit, in the same rounds:
+    mkdir /tmp/old && git archive COMMIT src | tar -x -C /tmp/old
+    python bench/pg_listing.py --state /tmp/pgl --pg-src before=/tmp/old/src
 
 The PostgreSQL database is a new one (``davbind_pg_listing_<pid>``) on the server the
 URL names, dropped at the end unless ``--state DIR`` keeps it (and the stores) for the
