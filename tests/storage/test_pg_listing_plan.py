@@ -1,7 +1,8 @@
-"""The plan PostgreSQL chooses for a batch of a listing (``postgres_txn.members``): each
-member's row looked up by its key, never a scan of the whole resources table per batch
-(which made a listing of 10,000 members take three times as long at the database and
-grows with every resource stored anywhere), and no sort of the batch."""
+"""The plan PostgreSQL chooses for a batch of a listing (``postgres_txn.members`` and
+``member_stamps``): each member's row looked up by its key, never a scan of the whole
+resources table per batch (which made a listing of 10,000 members take three times as
+long at the database and grows with every resource stored anywhere), and no sort of the
+batch."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ import pytest
 psycopg = pytest.importorskip("psycopg")
 
 from davbind.storage.open import open_blobs, open_metadata  # noqa: E402
-from davbind.storage.postgres_txn import MEMBER_BATCH, MEMBERS_AFTER, MEMBERS_FIRST  # noqa: E402
+from davbind.storage.postgres_txn import (  # noqa: E402
+    MEMBER_BATCH,
+    MEMBERS_AFTER,
+    MEMBERS_FIRST,
+    STAMPS_AFTER,
+    STAMPS_FIRST,
+)
 
 
 def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -32,7 +39,9 @@ def test_a_batch_looks_members_up_by_key(postgres_url: str, tmp_path: Path) -> N
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("ANALYZE")  # statistics, as autovacuum gives a filled table
         for query, args in ((MEMBERS_FIRST, (coll.key, MEMBER_BATCH)),
-                            (MEMBERS_AFTER, (coll.key, "f01000", MEMBER_BATCH))):  # fmt: skip
+                            (MEMBERS_AFTER, (coll.key, "f01000", MEMBER_BATCH)),
+                            (STAMPS_FIRST, (coll.key, MEMBER_BATCH)),
+                            (STAMPS_AFTER, (coll.key, "f01000", MEMBER_BATCH))):  # fmt: skip
             row = conn.execute(f"EXPLAIN (FORMAT JSON) {query}", args).fetchone()
             assert row is not None
             nodes = _nodes(row[0][0]["Plan"])
