@@ -33,9 +33,13 @@ CLEAN = {k: None for k in os.environ if k.startswith("DAVBIND_")}
         (None, {"DAVBIND_WORKERS": "0"}, (), "workers in "),
         (None, {}, ("--port", "70000"), "port in --port: 70000 is out of range"),
         (None, {}, ("--data", "/etc/passwd"), "/etc/passwd exists and is not a directory"),
+        (None, {"DAVBIND_METADATA_URL": "mysql://db"}, (),
+         "unsupported metadata store URL scheme 'mysql'"),
+        (None, {"DAVBIND_BLOBS_URL": "ftp://host/x"}, (),
+         "unsupported blob store URL scheme 'ftp'"),
     ],
     ids=["unknown-key", "bad-toml", "port-type", "bool-type", "env-port", "env-bool",
-         "env-workers", "flag-port", "data-is-file"],
+         "env-workers", "flag-port", "data-is-file", "metadata-scheme", "blobs-scheme"],
 )  # fmt: skip
 def test_config_errors_are_one_line_and_exit_2(
     tmp_path: Path, config: str | None, env: dict[str, str], args: tuple[str, ...], message: str

@@ -81,6 +81,9 @@ def prepare(settings: Settings) -> bool:
     except OSError as exc:
         _fail(f"cannot open the store: {exc}", 1)
         raise
+    except ValueError as exc:  # a URL that names no store davbind has (storage.open)
+        _fail(str(exc), 2)
+        raise
     try:
         with store.read() as txn:
             users = txn.has_users()
