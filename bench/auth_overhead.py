@@ -23,18 +23,16 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 import httpx
-from benchkit import free_port, git_commit, positive, wait_ready
+from benchkit import free_port, git_commit, positive, stop, wait_ready
 
 HERE = Path(__file__).resolve().parent
 USER, PASSWORD = "bench", "bench-password-1"
@@ -128,12 +126,7 @@ def main(argv: list[str] | None = None) -> None:
                 a, b = statistics.median(anon), statistics.median(auth)
                 results[name] = {"anonymous_rps": anon, "basic_rps": auth, "ratio": b / a}
         finally:
-            proc.send_signal(signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                proc.wait(10)
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            stop(proc)
     print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, median of "
           f"{args.rounds}, {args.workers} worker(s), commit {git_commit()}\n")  # fmt: skip
     print("| request | anonymous req/s | Basic req/s | Basic / anonymous |")

@@ -60,15 +60,32 @@ def own_server(workers: int, settings: dict[str, str] | None = None) -> Iterator
             wait_ready(url, proc, log_path)
             yield url, proc.pid
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    print("davbind serve ignored SIGTERM for 10 s; killing it", file=sys.stderr)
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            stop(proc)
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
+    """SIGTERM a server started in a session of its own, up to ``grace`` seconds for it
+    to exit, then SIGKILL to whatever is left of its session (its workers)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            print(f"the server ignored SIGTERM for {grace:g} s; killing it", file=sys.stderr)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds so far of ``pid`` and its descendants."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in (root, *root.children(recursive=True)):
+        with suppress(psutil.NoSuchProcess):
+            times = p.cpu_times()
+            total += times.user + times.system
+    return total
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + 20

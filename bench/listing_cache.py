@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,14 +31,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import suppress
 from pathlib import Path
 
 import httpx
-import psutil  # type: ignore[import-untyped]
 
 sys.path.insert(0, os.path.dirname(__file__))
-from benchkit import free_port, git_commit, positive, wait_ready
+from benchkit import free_port, git_commit, positive, stop, tree_cpu, wait_ready
 
 ALLPROP = b'<D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>'
 NAMED = (b'<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/>'
@@ -71,25 +68,13 @@ class Server:
         wait_ready(self.url + "/", self.proc, log)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc)
 
     def cpu(self) -> float:
         """CPU seconds used so far by the server and its workers."""
         assert self.proc is not None
-        root = psutil.Process(self.proc.pid)
-        total = 0.0
-        for p in (root, *root.children(recursive=True)):
-            with suppress(psutil.NoSuchProcess):
-                t = p.cpu_times()
-                total += t.user + t.system
-        return total
+        return tree_cpu(self.proc.pid)
 
 
 def propfind(client: httpx.Client, url: str, body: bytes) -> float:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,7 +44,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchkit import free_port, positive, wait_ready
+from benchkit import free_port, positive, stop, wait_ready
 from harness_cold import wait_idle
 from harness_measure import BODIES, count_responses, propfind
 
@@ -76,13 +75,7 @@ def serve(data: Path, workers: int, env: dict[str, str]) -> Iterator[tuple[str, 
         wait_idle(proc.pid)
         yield url, proc.pid
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                proc.wait(15)
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        stop(proc, 15)
 
 
 def fill(url: str, members: int, threads: int = 8) -> None:

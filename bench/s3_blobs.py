@@ -35,14 +35,12 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import obstore
-import psutil  # type: ignore[import-untyped]
-from benchkit import RssSampler, own_server, positive, write_record
+from benchkit import RssSampler, own_server, positive, tree_cpu, write_record
 from large_files import curl, make_source, refresh
 
 from davbind.storage.blobs_s3 import store_from_url
@@ -116,17 +114,6 @@ def _curl_s3_get(url: str, key: str, source: Path, size: int) -> float:
     return get
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds so far of ``pid`` and its children."""
-    proc = psutil.Process(pid)
-    total = 0.0
-    for p in (proc, *proc.children(recursive=True)):
-        with suppress(psutil.NoSuchProcess):
-            times = p.cpu_times()
-            total += times.user + times.system
-    return total
-
-
 def run(args: argparse.Namespace) -> None:
     size = args.mib * MIB
     results: dict[str, dict[str, list[float]]] = {
@@ -146,11 +133,11 @@ def run(args: argparse.Namespace) -> None:
             target = url + "bench-s3.bin"
             for i in range(args.warmup + args.runs):
                 refresh(source)
-                c0 = _cpu_seconds(pid)
+                c0 = tree_cpu(pid)
                 put = curl(["-T", str(source), target], "speed_upload", (200, 201, 204), size)
-                c1 = _cpu_seconds(pid)
+                c1 = tree_cpu(pid)
                 get = curl([target], "speed_download", (200,), size)
-                c2 = _cpu_seconds(pid)
+                c2 = tree_cpu(pid)
                 refresh(source)
                 dput, dget = _direct(direct_url, source, size)
                 refresh(source)
