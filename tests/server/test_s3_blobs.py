@@ -118,6 +118,8 @@ def test_damage_unchecked_by_get_is_found_by_fsck(
 
     runner = CliRunner()
     env = {"DAVBIND_BLOBS_URL": s3_blob_url}
+    if dav.metadata_url:  # the postgresql+s3 pass: fsck must open the same metadata store
+        env["DAVBIND_METADATA_URL"] = dav.metadata_url
     data_dir = str(tmp_path / "data")
     quick = runner.invoke(fsck_cmd, ["--quick", data_dir], env=env)
     assert quick.exit_code == 0, quick.output

@@ -20,6 +20,7 @@ import pytest
 from davbind.storage.blobs_s3 import PART, S3BlobStore, S3Upload, store_from_url
 from davbind.storage.model import Unavailable
 from davbind.storage.open import open_blobs, open_metadata
+from davbind.storage.s3_reader import STREAM_CHUNK
 
 
 def _sha(data: bytes) -> str:
@@ -170,6 +171,10 @@ def test_read_view_hands_on_the_stream_pieces_exactly(s3: S3BlobStore) -> None:
         fh.advise(100)  # type: ignore[attr-defined]
         assert fh.read_view(100) == data[-3:]  # type: ignore[attr-defined]
         assert fh.read_view(100) == b""  # type: ignore[attr-defined]
+        # without an advised span, asking for all that is left reads one bounded range
+        fh.seek(100)
+        first = fh.read_view(len(data))  # type: ignore[attr-defined]
+        assert first == data[100 : 100 + STREAM_CHUNK] and fh.tell() == 100 + STREAM_CHUNK
 
 
 def test_missing_content(s3: S3BlobStore) -> None:

@@ -165,9 +165,10 @@ class S3Reader(io.RawIOBase):
         as the client library handed it over: not joined with the next piece or copied
         (a large GET hands it on to the socket as it is).  Fewer bytes than asked when
         the piece ends first; empty at the end of the content.  Without an advised
-        stream, one ranged GET as ``read`` does."""
+        stream, one ranged GET as ``read`` does, of at most ``STREAM_CHUNK`` bytes (a
+        caller may ask for all that is left of a large file)."""
         if self._stream is None or self.closed:
-            return memoryview(self.read(size))
+            return memoryview(self.read(min(size, STREAM_CHUNK)))
         left = max(0, self.size - self._pos)
         n = min(size, left)
         if n <= 0:
