@@ -104,6 +104,12 @@ class Writer(threading.Thread):
         self.failures: list[str] = []
 
     def run(self) -> None:
+        try:
+            self._rounds()
+        except Exception as exc:  # a thread's exception would otherwise be lost
+            self.failures.append(f"round {self.done + 1}: {type(exc).__name__}: {exc}")
+
+    def _rounds(self) -> None:
         c = self.client
         if c.request("MKCOL", self.folder).status_code != 201:
             self.failures.append(f"MKCOL {self.folder}")
