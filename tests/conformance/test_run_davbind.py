@@ -96,8 +96,14 @@ def test_cli_sigint_cleans_up(faulty: Any, check_cmd: list[str]) -> None:
     """SIGINT to ``davbind check`` in mid-run: exit 130 and nothing left on the server."""
     faulty.set_fault("slow")
     try:
+        # Ctrl-C's default, whatever this process inherited: a test run started in the
+        # background by a shell without job control ignores SIGINT, and so would the CLI
+        def ctrl_c_default() -> None:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+
         proc = subprocess.Popen([*check_cmd, faulty.url], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=dict(os.environ))  # fmt: skip
+                                stderr=subprocess.PIPE, env=dict(os.environ),
+                                preexec_fn=ctrl_c_default)  # fmt: skip
         deadline = time.monotonic() + 20
         while not [m for m in root_members(faulty.url) if "davbind-check-" in m]:
             assert time.monotonic() < deadline and proc.poll() is None
