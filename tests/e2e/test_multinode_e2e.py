@@ -102,12 +102,25 @@ class Writer(threading.Thread):
         self.stop = threading.Event()
         self.done = 0
         self.failures: list[str] = []
+        self.doing = ""  # the request in flight and when it began (for a stall's report)
+        self.began = 0.0
+        self.warm = threading.Event()  # set after the first round (a node's first upload
+        # to the bucket took 1 s in CI, as long as litmus' whole run)
 
     def run(self) -> None:
         try:
             self._rounds()
         except Exception as exc:  # a thread's exception would otherwise be lost
             self.failures.append(f"round {self.done + 1}: {type(exc).__name__}: {exc}")
+
+    def _doing(self, what: str) -> None:
+        self.doing, self.began = what, time.monotonic()
+
+    def stalled(self) -> str:
+        """What the writer is waiting for, if anything, and for how long."""
+        if not self.doing:
+            return "nothing in flight"
+        return f"{self.doing} in flight for {time.monotonic() - self.began:.1f} s"
 
     def _rounds(self) -> None:
         c = self.client
@@ -119,12 +132,15 @@ class Writer(threading.Thread):
             n += 1
             body = os.urandom(100_000 if n % 2 else 1_000)  # in the bucket, or inline
             src, dst = f"{self.folder}/f{n}.bin", f"{self.folder}/moved{n}.bin"
-            steps = [
-                ("PUT", src, c.put(src, content=body), (201,)),
-                ("MOVE", src, c.request("MOVE", src, headers={
-                    "Destination": str(c.base_url.join(dst)), "Overwrite": "F"}), (201,)),
-            ]  # fmt: skip
+            self._doing(f"PUT {src}")
+            put = c.put(src, content=body)
+            self._doing(f"MOVE {src}")
+            move = c.request("MOVE", src, headers={
+                "Destination": str(c.base_url.join(dst)), "Overwrite": "F"})  # fmt: skip
+            steps = [("PUT", src, put, (201,)), ("MOVE", src, move, (201,))]
+            self._doing(f"GET {dst}")
             got = c.get(dst)
+            self._doing("")
             steps.append(("GET", dst, got, (200,)))
             for method, path, response, ok in steps:
                 if response.status_code not in ok:
@@ -132,6 +148,7 @@ class Writer(threading.Thread):
             if got.status_code == 200 and got.content != body:
                 self.failures.append(f"GET {dst}: other content")
             self.done += 1
+            self.warm.set()
 
 
 @pytest.mark.requires_tool("litmus")
@@ -142,6 +159,8 @@ def test_litmus_on_node1_while_nodes_2_and_3_write(
     for writer in writers:
         writer.start()
     try:
+        for writer in writers:  # writing already when litmus starts, not still warming up
+            assert writer.warm.wait(60) or writer.failures, f"{writer.folder}: {writer.stalled()}"
         proc = subprocess.run(
             ["litmus", nodes.servers[0].url], cwd=nodes.tmp, env=client_env,
             stdin=subprocess.DEVNULL, capture_output=True, timeout=LITMUS_TIMEOUT,
@@ -160,7 +179,7 @@ def test_litmus_on_node1_while_nodes_2_and_3_write(
     assert warnings == 0, out
     for writer in writers:
         assert not writer.failures, writer.failures[:20]
-        assert writer.done >= 3, f"{writer.folder}: only {writer.done} rounds"
+        assert writer.done >= 3, f"{writer.folder}: only {writer.done} rounds ({writer.stalled()})"
     record_property("writer_rounds", [w.done for w in writers])
     # what each writer did is seen the same way through every node
     for writer in writers:
