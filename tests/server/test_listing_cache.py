@@ -215,3 +215,22 @@ def test_a_change_through_another_node_is_seen(make_dav: Callable[..., Any], cha
     after = _listing(one, ALLPROP)
     assert after != before
     assert after == _listing(two, ALLPROP) == _rendered(one, ALLPROP)
+
+
+def test_a_listing_too_large_to_keep_holds_nothing_back(make_dav: Callable[..., Any]) -> None:
+    """A request builds at most a quarter of the cache (1 MiB here: 256 KiB) and keeps
+    nothing past it, so its memory stays flat; a smaller listing is still kept."""
+    dav = make_dav(listing_cache_mb=1)
+    _fill(dav)  # /c/: 31 members, about 20 KiB of texts: kept
+    dav.mkcol("/many/")
+    files = [(f"/many/file-with-a-longer-name-{i:04d}.txt", b"%d" % i) for i in range(600)]
+    dav.many([("PUT", url, {}, body) for url, body in files[:300]])
+    dav.many([("PUT", url, {}, body) for url, body in files[300:]])
+    cache = dav.app.services.listings
+    first = dav.propfind("/many/", ALLPROP, depth="1").content
+    assert first.count(b"<D:response>") == 601 and len(first) > 256 * 1024
+    assert len(cache) == 0  # over the request's budget: not kept
+    assert dav.propfind("/many/", ALLPROP, depth="1").content == first
+    assert len(cache) == 0 and cache.hits == 0
+    _listing(dav, ALLPROP)
+    assert len(cache) == 1

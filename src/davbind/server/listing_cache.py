@@ -137,12 +137,19 @@ class ListingCache:
 
 class Recording:
     """One request's use of the cache: the kept texts of each collection it lists and
-    the new entries it builds, kept when the listing is complete (``finish``)."""
+    the new entries it builds, kept when the listing is complete (``finish``).
+
+    What a request builds is held until its end, so it is bounded: once the texts it
+    rendered pass a quarter of the cache (a Depth-infinity walk of a large tree, or one
+    collection of tens of thousands of members), it stops building and keeps nothing, so
+    a listing's memory stays flat whatever its size (what it reuses is the cache's)."""
 
     def __init__(self, cache: ListingCache, principal: Access, shape: Shape) -> None:
         self.cache, self.principal, self.shape = cache, principal, shape
         self._old: dict[int, Texts] = {}
         self._new: dict[int, Texts] = {}
+        self._budget = cache.max_bytes // 4
+        self.abandoned = False
 
     def key(self, collection: int) -> Key:
         return (VERSION, self.principal, self.shape, collection)
@@ -152,16 +159,27 @@ class Recording:
         return self.cache.texts(self.key(collection)) is not None
 
     def pair(self, collection: int) -> tuple[Texts, Texts]:
-        """(kept texts, texts of this listing) of one collection."""
+        """(kept texts, texts of this listing) of one collection; once abandoned, the
+        second is a dictionary nobody keeps."""
+        old = self._old.get(collection)
+        if old is None:
+            old = self._old[collection] = self.cache.texts(self.key(collection)) or {}
+        if self.abandoned:
+            return old, {}
         new = self._new.get(collection)
         if new is None:
             new = self._new[collection] = {}
-            self._old[collection] = self.cache.texts(self.key(collection)) or {}
-        return self._old[collection], new
+        return old, new
+
+    def spend(self, rendered: int) -> None:
+        """Account for ``rendered`` bytes of new texts; past the budget, keep nothing."""
+        self._budget -= rendered
+        if self._budget < 0 and not self.abandoned:
+            self.abandoned = True
+            self._new.clear()
 
     def finish(self) -> None:
         """The listing was produced to the end: its entries replace the kept ones."""
         for collection, texts in self._new.items():
             self.cache.keep(self.key(collection), texts)
         self._new.clear()
-

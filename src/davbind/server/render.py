@@ -26,7 +26,7 @@ from davbind.protocol.paths import encode_segment, href
 from davbind.protocol.xmlbody import PropfindRequest, element_xml, escape_text
 from davbind.server import access_props, propfind_json
 from davbind.server.access import PathAccess
-from davbind.server.listing_cache import Recording
+from davbind.server.listing_cache import ENTRY_OVERHEAD, Recording
 from davbind.server.liveprops import (
     REGISTRY,
     ROW_ALLPROP,
@@ -367,6 +367,7 @@ class Renderer:
             for i, (seg, res), text in zip(misses, fresh, texts, strict=True):
                 new[seg] = (res.key, res.cgen, text)
                 tails[i] = text
+            recording.spend(sum(map(len, texts)) + ENTRY_OVERHEAD * len(texts))
         start = f"<D:response><D:href>{base}"
         out: list[str] = []
         if recording.shape.kind != "allprop":
