@@ -234,3 +234,20 @@ def test_a_listing_too_large_to_keep_holds_nothing_back(make_dav: Callable[..., 
     assert len(cache) == 0 and cache.hits == 0
     _listing(dav, ALLPROP)
     assert len(cache) == 1
+
+
+
+def test_an_entry_dropped_after_the_plan_is_still_the_one_used() -> None:
+    """The plan reads stamps because an entry exists; if the cache drops it before the
+    first batch (eviction by another request), the request still uses what it found."""
+    shape = Shape.of(parse_propfind(ALLPROP), minimal=False, as_json=False)
+    assert shape is not None
+    cache = ListingCache()
+    first = Recording(cache, UNRESTRICTED, shape)
+    first.pair(7)[1]["a"] = (1, 1, "text")
+    first.finish()
+    rec = Recording(cache, UNRESTRICTED, shape)
+    assert rec.known(7)
+    cache.clear()
+    old, new = rec.pair(7)
+    assert old == {"a": (1, 1, "text")} and new == {}

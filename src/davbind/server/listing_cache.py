@@ -155,8 +155,13 @@ class Recording:
         return (VERSION, self.principal, self.shape, collection)
 
     def known(self, collection: int) -> bool:
-        """Whether the collection was listed before in this shape by this principal."""
-        return self.cache.texts(self.key(collection)) is not None
+        """Whether the collection was listed before in this shape by this principal.  The
+        entry found is the one this request uses (``pair``), even if the cache drops it
+        meanwhile: a listing that reads stamps because of it must find its texts."""
+        texts = self.cache.texts(self.key(collection))
+        if texts is not None:
+            self._old[collection] = texts
+        return texts is not None
 
     def pair(self, collection: int) -> tuple[Texts, Texts]:
         """(kept texts, texts of this listing) of one collection; once abandoned, the

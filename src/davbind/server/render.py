@@ -352,8 +352,8 @@ class Renderer:
                     misses.append(i)
                     tails.append("")
             fresh = _full_rows(self.txn, [members[i] for i in misses]) if misses else []
-        else:  # nothing kept: every member came as a full row (stamps only when kept)
-            fresh = _rows(members)
+        else:  # nothing kept: every member is rendered
+            fresh = _full_rows(self.txn, members)
             misses = list(range(len(fresh)))
             tails = [""] * len(fresh)
         recording.cache.count(len(members) - len(misses), len(misses))
